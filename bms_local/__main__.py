@@ -1,0 +1,10 @@
+"""``python -m bms_local <command>``: eventhubs, job, demo, up, down."""
+
+from __future__ import annotations
+
+import sys
+
+from bms_core.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main("bms_local", sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Azurite fixtures (storage emulator from the npm registry)."""

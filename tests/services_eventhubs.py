@@ -1,0 +1,1 @@
+"""Fixtures that run the bms_local Event Hubs emulator."""
