@@ -1,0 +1,232 @@
+"""The demo's report: terminal tables, ``report.json`` and a self-contained ``report.html``.
+
+The report is built from one :class:`DemoReport` value. Counts at every hop must reconcile;
+:meth:`DemoReport.reconciliation` says which equations hold, and the HTML and the terminal show
+the same numbers as the JSON. Charts are inline SVG, so the HTML needs no network and no
+JavaScript library.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Counts:
+    """Events and rows at each hop of the local pipeline."""
+
+    orders: int = 0
+    bookings_sent: int = 0
+    payments_sent: int = 0
+    malformed_sent: int = 0
+    duplicates_sent: int = 0
+    bookings_in: int = 0
+    payments_in: int = 0
+    rejected_in: int = 0
+    joined_rows: int = 0
+    joined_pairs: int = 0
+    warehouse_rows: int = 0
+    warehouse_order_rows: int = 0
+    joined_hub_events: int = 0
+    validated: int = 0
+    findings: int = 0
+
+
+@dataclass
+class Unmatched:
+    """Orders with no successful joined payment, by cause."""
+
+    never_paid: int = 0
+    after_window: int = 0
+    failed_only: int = 0
+
+
+@dataclass
+class DemoReport:
+    """Everything a demo run shows; serialised as ``report.json``."""
+
+    seed: int
+    start: str
+    minutes: int
+    orders_per_minute: float
+    wall_seconds: float
+    counts: Counts = field(default_factory=Counts)
+    unmatched: Unmatched = field(default_factory=Unmatched)
+    outcomes: dict[str, int] = field(default_factory=dict)
+    revenue_by_category: dict[str, str] = field(default_factory=dict)
+    delay_percentiles_s: dict[str, float] = field(default_factory=dict)
+    delay_histogram: list[tuple[str, int]] = field(default_factory=list)
+    bookings_per_minute: list[int] = field(default_factory=list)
+    payments_per_minute: list[int] = field(default_factory=list)
+    join_rate_per_minute: list[float] = field(default_factory=list)
+    findings_by_rule: dict[str, int] = field(default_factory=dict)
+    stream_job: dict[str, int] = field(default_factory=dict)
+    verdict: str = "unknown"
+    checks: dict[str, bool] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def simulated_hours_per_minute(self) -> float:
+        return (self.minutes / 60) / max(self.wall_seconds / 60, 1e-9)
+
+
+def _table(title: str, rows: list[tuple[str, object]]) -> str:
+    width = max([len(k) for k, _ in rows] + [len(title)])
+    lines = [title, "-" * (width + 14)]
+    for key, value in rows:
+        lines.append(f"{key:<{width}}  {value:>12}")
+    return "\n".join(lines)
+
+
+def render_text(report: DemoReport) -> str:
+    """The tables the demo prints at the end."""
+    c, u = report.counts, report.unmatched
+    parts = [
+        _table(
+            "Counts at each hop",
+            [
+                ("orders generated", c.orders),
+                ("bookings sent", c.bookings_sent),
+                ("payments sent", c.payments_sent),
+                ("  of which duplicates", c.duplicates_sent),
+                ("  malformed sent", c.malformed_sent),
+                ("bookings in (stream job)", c.bookings_in),
+                ("payments in (stream job)", c.payments_in),
+                ("rejected by stream job", c.rejected_in),
+                ("joined pairs", c.joined_pairs),
+                ("joined seat rows", c.joined_rows),
+                ("warehouse seat rows", c.warehouse_rows),
+                ("warehouse order rows", c.warehouse_order_rows),
+                ("rows sampled by validator", c.validated),
+                ("findings", c.findings),
+            ],
+        ),
+        _table(
+            "Orders without a joined successful payment",
+            [
+                ("never paid", u.never_paid),
+                ("paid after the 900 s window", u.after_window),
+                ("only failed attempts", u.failed_only),
+            ],
+        ),
+        _table(
+            "Revenue by category (INR, de-duplicated)", list(report.revenue_by_category.items())
+        ),
+        _table(
+            "Booking-to-payment delay (s)",
+            [(k, f"{v:.1f}") for k, v in report.delay_percentiles_s.items()],
+        ),
+        _table(
+            "Reconciliation", [(k, "ok" if v else "MISMATCH") for k, v in report.checks.items()]
+        ),
+        f"Validator verdict: {report.verdict}"
+        + (
+            f"  ({', '.join(f'{k}: {v}' for k, v in report.findings_by_rule.items())})"
+            if report.findings_by_rule
+            else ""
+        ),
+        f"Simulated {report.minutes} min in {report.wall_seconds:.1f} s wall clock "
+        f"({report.simulated_hours_per_minute:.1f} simulated hours per minute).",
+    ]
+    return "\n\n".join(parts)
+
+
+def _bars_svg(title: str, series: list[tuple[str, list[float]]], labels: list[str]) -> str:
+    """A grouped bar / line-ish chart as inline SVG; no external assets."""
+    width, height, pad = 720, 220, 36
+    n = max((len(values) for _, values in series), default=0)
+    peak = max((max(values) for _, values in series if values), default=1.0) or 1.0
+    colours = ["#3b6ea8", "#d9822b", "#2a9d8f", "#8e44ad"]
+    out = [
+        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'role="img" aria-label="{html.escape(title)}">',
+        f'<text x="{pad}" y="16" font-size="13" font-weight="bold">{html.escape(title)}</text>',
+        f'<line x1="{pad}" y1="{height - pad}" x2="{width - 8}" y2="{height - pad}" '
+        'stroke="#888"/>',
+        f'<text x="4" y="{pad}" font-size="10">{peak:g}</text>',
+    ]
+    if n:
+        slot = (width - pad - 8) / n
+        bar = max(slot / max(len(series), 1) - 1, 0.5)
+        for s_index, (name, values) in enumerate(series):
+            colour = colours[s_index % len(colours)]
+            for i, value in enumerate(values):
+                h = (height - 2 * pad) * (value / peak)
+                x = pad + i * slot + s_index * bar
+                y = height - pad - h
+                out.append(
+                    f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
+                    f'fill="{colour}"><title>{html.escape(name)} '
+                    f"{html.escape(labels[i] if i < len(labels) else str(i))}: {value:g}"
+                    "</title></rect>"
+                )
+            out.append(
+                f'<text x="{width - 200 + s_index * 90}" y="16" font-size="11" '
+                f'fill="{colour}">■ {html.escape(name)}</text>'
+            )
+        step = max(n // 10, 1)
+        for i in range(0, n, step):
+            label = labels[i] if i < len(labels) else str(i)
+            out.append(
+                f'<text x="{pad + i * slot:.1f}" y="{height - pad + 14}" font-size="9">'
+                f"{html.escape(label)}</text>"
+            )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def render_html(report: DemoReport) -> str:
+    """A self-contained page: the same numbers as report.json plus three charts."""
+    minutes = [str(i) for i in range(len(report.bookings_per_minute))]
+    charts = [
+        _bars_svg(
+            "Bookings and payments sent per simulated minute",
+            [
+                ("bookings", [float(v) for v in report.bookings_per_minute]),
+                ("payments", [float(v) for v in report.payments_per_minute]),
+            ],
+            minutes,
+        ),
+        _bars_svg(
+            "Booking-to-payment delay (all attempts)",
+            [("payments", [float(v) for _, v in report.delay_histogram])],
+            [k for k, _ in report.delay_histogram],
+        ),
+        _bars_svg(
+            "Join rate per booking minute (orders with a joined payment, %)",
+            [("join rate", [round(v * 100, 1) for v in report.join_rate_per_minute])],
+            minutes,
+        ),
+    ]
+    body = html.escape(render_text(report))
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<title>bms-stream local pipeline report</title>"
+        "<style>body{font-family:system-ui,sans-serif;margin:24px;max-width:960px}"
+        "pre{background:#f6f6f6;padding:12px;overflow:auto}"
+        f".verdict{{font-size:18px;font-weight:bold;color:"
+        f"{'#1b7f3b' if report.verdict == 'clean' else '#b00020'}}}</style></head><body>"
+        "<h1>bms-stream local pipeline</h1>"
+        f"<p class='verdict'>Validator verdict: {html.escape(report.verdict)}</p>"
+        f"<p>seed {report.seed}, start {html.escape(report.start)}, {report.minutes} simulated "
+        f"minutes at {report.orders_per_minute:g} orders/min, {report.wall_seconds:.1f} s wall "
+        "clock.</p>"
+        + "".join(f"<div>{chart}</div>" for chart in charts)
+        + f"<h2>Tables</h2><pre>{body}</pre></body></html>"
+    )
+
+
+def write_report(report: DemoReport, directory: Path) -> tuple[Path, Path]:
+    """Write ``report.json`` and ``report.html`` into ``directory`` (created if missing)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    json_path = directory / "report.json"
+    html_path = directory / "report.html"
+    json_path.write_text(json.dumps(report.as_dict(), indent=2) + "\n", encoding="utf-8")
+    html_path.write_text(render_html(report), encoding="utf-8")
+    return json_path, html_path
