@@ -1,0 +1,216 @@
+"""An in-process stand-in for the Functions host: index ``function_app`` and invoke its handlers.
+
+Where Azure Functions Core Tools are not installed (and on this project's CI, where they cannot
+be), this is how the real handlers run locally. It does what the host does for the bindings the
+app uses, driven by the same binding metadata the Python worker reports at indexing time:
+
+* settings: ``%NAME%`` expressions resolved from the environment, as the host does;
+* triggers: ``timerTrigger`` gets an ``azure.functions.TimerRequest`` with ``ScheduleStatus``;
+  ``httpTrigger`` an ``HttpRequest`` (auth level is not enforced, as under ``func start``);
+  ``eventHubTrigger`` a list of ``EventHubEvent`` (cardinality many) or one event;
+* outputs: ``table`` values (a JSON entity or array of entities) are upserted into Table storage
+  (Azurite) through the connection setting; ``eventHub`` values are sent with the real SDK;
+  ``$return`` of an HTTP function is the response.
+
+It is a mock of the host only: handlers, SDKs, Azurite and the emulator are the real ones.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import azure.functions as func
+from azure.functions.timer import TimerRequest
+
+from bms_core.timefmt import format_ms
+
+_SETTING = re.compile(r"%([A-Za-z0-9_]+)%")
+
+
+class Out(func.Out):  # type: ignore[type-arg]
+    """The collector the host passes for an output binding."""
+
+    def __init__(self) -> None:
+        self.value: Any = None
+
+    def set(self, val: Any) -> None:
+        self.value = val
+
+    def get(self) -> Any:
+        return self.value
+
+
+@dataclass
+class Invocation:
+    """What one call produced: the return value and each output binding's value."""
+
+    function: str
+    result: Any
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FunctionEntry:
+    name: str
+    user_function: Callable[..., Any]
+    trigger: dict[str, Any]
+    outputs: list[dict[str, Any]]
+
+
+def resolve(expression: str, env: Mapping[str, str]) -> str:
+    """Replace each ``%NAME%`` with the setting's value; a missing setting is named."""
+
+    def sub(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in env:
+            raise KeyError(f"app setting '{name}' (used as %{name}% in a binding) is not set")
+        return env[name]
+
+    return _SETTING.sub(sub, expression)
+
+
+class LocalHost:
+    """Index ``function_app`` once; invoke functions by name and deliver their outputs."""
+
+    def __init__(
+        self,
+        *,
+        module: str = "function_app",
+        env: Mapping[str, str] | None = None,
+        deliver: Callable[[str, dict[str, Any], Any], None] | None = None,
+    ) -> None:
+        self.env = env if env is not None else os.environ
+        self._deliver = deliver or self._deliver_output
+        app = importlib.import_module(module).app
+        self.functions: dict[str, FunctionEntry] = {}
+        for function in app.get_functions():
+            # The binding JSON the worker reports to the host at indexing time.
+            bindings = [json.loads(raw) for raw in function.get_raw_bindings()]
+            trigger = next(b for b in bindings if b["type"].endswith("Trigger"))
+            outputs = [b for b in bindings if b["direction"] == "OUT" and b["name"] != "$return"]
+            self.functions[function.get_function_name()] = FunctionEntry(
+                function.get_function_name(), function.get_user_function(), trigger, outputs
+            )
+        self._tables: dict[tuple[str, str], Any] = {}
+
+    # --- triggers ---------------------------------------------------------------------------
+    def timer(
+        self, name: str, *, last_ms: int | None, next_ms: int, past_due: bool = False
+    ) -> Invocation:
+        """Fire a timer function as the host does, with its schedule status."""
+        status = {
+            "Last": format_ms(last_ms) if last_ms is not None else None,
+            "Next": format_ms(next_ms),
+            "LastUpdated": format_ms(last_ms) if last_ms is not None else None,
+        }
+        request = TimerRequest(past_due=past_due, schedule_status=status)
+        return self._invoke(name, request)
+
+    def http(
+        self,
+        name: str,
+        *,
+        method: str,
+        body: bytes = b"",
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Invocation:
+        entry = self.functions[name]
+        route = entry.trigger.get("route") or name
+        request = func.HttpRequest(
+            method=method.upper(),
+            url=f"http://localhost/api/{route}",
+            headers=dict(headers or {}),
+            params=dict(params or {}),
+            body=body,
+        )
+        return self._invoke(name, request)
+
+    def eventhub(self, name: str, events: Iterable[func.EventHubEvent]) -> Invocation:
+        entry = self.functions[name]
+        batch = list(events)
+        many = str(entry.trigger.get("cardinality", "one")).lower() == "many"
+        argument: Any = batch if many else batch[0]
+        return self._invoke(name, argument)
+
+    def route_for(self, route: str) -> str | None:
+        """The function serving ``/api/<route>``."""
+        for entry in self.functions.values():
+            if (
+                entry.trigger["type"] == "httpTrigger"
+                and (entry.trigger.get("route") or entry.name) == route
+            ):
+                return entry.name
+        return None
+
+    def setting(self, expression: str) -> str:
+        return resolve(expression, self.env)
+
+    # --- invocation -------------------------------------------------------------------------
+    def _invoke(self, name: str, trigger_value: Any) -> Invocation:
+        entry = self.functions[name]
+        kwargs: dict[str, Any] = {entry.trigger["name"]: trigger_value}
+        collectors = {b["name"]: Out() for b in entry.outputs}
+        kwargs.update(collectors)
+        result = entry.user_function(**kwargs)
+        invocation = Invocation(name, result)
+        for binding in entry.outputs:
+            value = collectors[binding["name"]].get()
+            invocation.outputs[binding["name"]] = value
+            if value is not None:
+                self._deliver(name, binding, value)
+        return invocation
+
+    def _deliver_output(self, function: str, binding: dict[str, Any], value: Any) -> None:
+        if binding["type"] == "table":
+            self._write_table(binding, value)
+        elif binding["type"] == "eventHub":
+            self._send_eventhub(binding, value)
+        else:
+            raise NotImplementedError(f"{function}: output binding type {binding['type']!r}")
+
+    def _write_table(self, binding: dict[str, Any], value: Any) -> None:
+        from azure.data.tables import TableServiceClient
+
+        table = resolve(binding["tableName"], self.env)
+        connection = self.env[binding.get("connection") or "AzureWebJobsStorage"]
+        key = (connection, table)
+        client = self._tables.get(key)
+        if client is None:
+            service = TableServiceClient.from_connection_string(connection)
+            client = service.create_table_if_not_exists(table)
+            self._tables[key] = client
+        entities = json.loads(value) if isinstance(value, (str, bytes)) else value
+        if isinstance(entities, dict):
+            entities = [entities]
+        for entity in entities:
+            if isinstance(entity, (str, bytes)):
+                entity = json.loads(entity)
+            client.upsert_entity(entity)
+
+    def _send_eventhub(self, binding: dict[str, Any], value: Any) -> None:
+        from azure.eventhub import EventData, EventHubProducerClient
+
+        hub = resolve(binding["eventHubName"], self.env)
+        connection = self.env[binding["connection"]]
+        items = value if isinstance(value, list) else [value]
+        with EventHubProducerClient.from_connection_string(
+            connection, eventhub_name=hub
+        ) as producer:
+            batch = producer.create_batch()
+            for item in items:
+                data = EventData(item if isinstance(item, (bytes, str)) else json.dumps(item))
+                try:
+                    batch.add(data)
+                except ValueError:
+                    producer.send_batch(batch)
+                    batch = producer.create_batch()
+                    batch.add(data)
+            if len(batch):
+                producer.send_batch(batch)
