@@ -1,0 +1,109 @@
+"""The HTTP functions' logic: POST /api/burst and GET /api/health.
+
+Every answer is JSON. A request a user can fix gets a 4xx naming the field; a storage or
+Event Hubs failure gets 503 with the reason; nothing a client sends produces a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import azure.functions as func
+
+from bms_core import __version__, clock
+from bms_core.sending import EventSink
+
+log = logging.getLogger("bms.http")
+JSON = "application/json"
+
+
+def _answer(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+    return func.HttpResponse(
+        json.dumps(body, sort_keys=True), status_code=status, mimetype=JSON, headers=headers
+    )
+
+
+def run_burst(
+    req: Any,
+    settings: Any,
+    *,
+    sink: EventSink | None = None,
+    store: Any = None,
+    now_ms: int | None = None,
+) -> Any:
+    """Send ``orders`` bookings now, remember the burst so its payments follow; 202 or 4xx."""
+    from bms_core import bursts, emit, generator, orderid, timefmt
+
+    if req.method.upper() != "POST":
+        return _answer(
+            405,
+            {"error": f"method {req.method.upper()} not allowed; use POST", "field": "method"},
+            {"Allow": "POST"},
+        )
+    try:
+        request = bursts.parse_burst_request(req.get_body() or b"", settings.burst_max_orders)
+        scenario = bursts.apply_overrides(settings.scenario, request)
+    except bursts.BurstRequestError as exc:
+        return _answer(400, exc.as_json())
+
+    now = clock.now_ms() if now_ms is None else now_ms
+    anchor_ms = now - now % 1000
+    burst_id = orderid.new_burst_id()
+    orders = generator.burst_orders(scenario, burst_id, request.orders, anchor_ms)
+    due = [timefmt.parse_ms(p.payment_time) for order in orders for p in order.payments]
+    manifest = bursts.BurstManifest(
+        burst_id=burst_id,
+        seed=scenario.seed,
+        orders=request.orders,
+        anchor_ms=anchor_ms,
+        overrides=dict(request.overrides),
+        first_payment_due_ms=min(due) if due else None,
+        last_payment_due_ms=max(due) if due else None,
+        payments_scheduled=len(due),
+        bookings_sent=request.orders,
+        created_ms=now,
+    )
+    try:
+        (store or bursts.current_store(settings)).put(manifest)
+    except Exception as exc:  # storage is infrastructure: the client can retry later
+        log.exception("burst manifest not stored")
+        return _answer(503, {"error": f"burst manifest not stored: {type(exc).__name__}: {exc}"})
+    events = generator.emit_burst(scenario, burst_id, request.orders, anchor_ms)
+    result = (sink or emit.current_sink()).send(settings.bookings_hub, events)
+    if result.failed:
+        return _answer(
+            503,
+            {
+                "error": f"{len(result.failed)} of {len(events)} booking events not sent",
+                "burst_id": burst_id,
+            },
+        )
+    body = {
+        "burst_id": burst_id,
+        "orders": request.orders,
+        "bookings_sent": len({e.event_id for e in events if e.event_id is not None}),
+        "payments_scheduled": len(due),
+        "first_payment_due": timefmt.format_ms(min(due)) if due else None,
+        "last_payment_due": timefmt.format_ms(max(due)) if due else None,
+    }
+    log.info(json.dumps({"bms": "burst", **body}, sort_keys=True))
+    return _answer(202, body)
+
+
+def run_health(req: Any, env: Any = None) -> Any:
+    """200 when every required setting is present and well formed, else 503; names only."""
+    from bms_core import settings as settings_module
+
+    if req.method.upper() != "GET":
+        return _answer(405, {"error": "use GET", "field": "method"}, {"Allow": "GET"})
+    missing = settings_module.missing_required(env)
+    malformed = settings_module.malformed(env)
+    body: dict[str, Any] = {
+        "status": "ok" if not missing and malformed is None else "unhealthy",
+        "version": __version__,
+        "missing_settings": missing,
+        "malformed_settings": [] if malformed is None else [malformed],
+    }
+    return _answer(200 if body["status"] == "ok" else 503, body)

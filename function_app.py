@@ -1,0 +1,158 @@
+"""bms-stream Function App (Python v2 programming model): wiring only, logic lives in ``bms_core``.
+
+Functions
+---------
+``emit_bookings``   timer ``%BMS_BOOKINGS_SCHEDULE%``: bookings of every slot closed since the
+                    last tick -> hub ``BMS_BOOKINGS_HUB``.
+``emit_payments``   timer ``%BMS_PAYMENTS_SCHEDULE%``: payments due since the last tick (timer
+                    orders and active bursts) -> hub ``BMS_PAYMENTS_HUB``.
+``burst``           ``POST /api/burst`` (function key): a burst of orders now, its payments later.
+``validate_joined`` Event Hubs trigger on ``%BMS_JOINED_HUB%`` (consumer group
+                    ``%BMS_VALIDATOR_CONSUMER_GROUP%``, batches): findings and a summary per
+                    batch -> Table storage through output bindings.
+``health``          ``GET /api/health`` (anonymous): version and missing settings, 200 or 503.
+``reconcile``       timer ``%BMS_RECONCILE_SCHEDULE%`` (hourly): Synapse rows per minute against
+                    the generator; a no-op unless ``BMS_SYNAPSE_CONNECTION`` is set.
+
+Why events are sent through ``bms_core.sending`` and not an Event Hubs output binding: the
+Python output binding cannot set a partition key, and the partition-aligned join needs each
+order's booking and payments on the same partition index of both hubs. The sender routes by
+``order_id`` exactly as Event Hubs does, over the same ``EventHubConnection`` setting (a
+connection string, or ``EventHubConnection__fullyQualifiedNamespace`` for a managed identity).
+
+Calling a handler outside the host (local runner, tests, benchmarks)
+--------------------------------------------------------------------
+Each function body is one call into ``bms_core``; call the same thing with real
+``azure.functions`` objects::
+
+    from azure.functions.timer import TimerRequest
+    from bms_core import emit, endpoints, reconcile, settings, validator
+    from bms_core.sending import MemorySink
+
+    s = settings.Settings.from_env()                    # or settings.current()
+    timer = TimerRequest(schedule_status={"Last": "2026-11-29T10:00:00Z"})
+    emit.run_emit_bookings(timer, s, sink=MemorySink(), now_ms=...)   # EmitReport
+    emit.run_emit_payments(timer, s, sink=MemorySink(), store=..., now_ms=...)
+    endpoints.run_burst(func.HttpRequest("POST", "/api/burst", body=b'{"orders": 5}'), s,
+                        sink=MemorySink(), store=bursts.ManifestStore(conn))  # HttpResponse
+    endpoints.run_health(func.HttpRequest("GET", "/api/health", body=b""))
+    validator.run_validate_joined(events, findings_out, summary_out, s)  # func.Out collectors
+    reconcile.run_reconcile(timer, summary_out, s)
+
+or wrap them all at once with ``emit.use_sink(...)`` / ``bursts.use_store(...)`` /
+``bms_core.clock.use_clock(...)`` and call the decorated functions below directly (the v2
+``Function`` objects are callable), which is what ``bms_local.host.LocalHost`` does.
+
+host.json choices
+-----------------
+* ``maxEventBatchSize`` 256 / ``prefetchCount`` 512: the validator handles a few hundred rows in
+  well under a second; prefetch at twice the batch keeps the next batch ready.
+* ``batchCheckpointFrequency`` 1: checkpoint after every batch, so a restart re-delivers at most
+  one batch (the validator tolerates re-delivery: findings carry the invocation id).
+* ``initialOffsetOptions`` ``fromEnd``: a new validator consumer group starts with new rows
+  instead of replaying the hub's retention.
+* Logging: our own ``Function`` logs at Information, the host's at Warning; Application
+  Insights sampling caps telemetry at 20 items/s but never samples requests or exceptions.
+* ``functionTimeout`` 2 minutes: every function finishes in seconds; a hang is cut short
+  instead of blocking the next timer tick.
+"""
+
+import typing
+
+import azure.functions as func
+
+from bms_core import names
+from bms_core import settings as bms_settings
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+STORAGE = names.STORAGE_CONNECTION_SETTING
+
+
+def _setting(name: str) -> str:
+    """A binding expression the host resolves from app settings."""
+    return f"%{name}%"
+
+
+@app.function_name("emit_bookings")
+@app.timer_trigger(
+    arg_name="timer",
+    schedule=_setting(bms_settings.BOOKINGS_SCHEDULE),
+    run_on_startup=False,
+    use_monitor=True,
+)
+def emit_bookings(timer: func.TimerRequest) -> None:
+    from bms_core import emit
+
+    emit.run_emit_bookings(timer, bms_settings.current())
+
+
+@app.function_name("emit_payments")
+@app.timer_trigger(
+    arg_name="timer",
+    schedule=_setting(bms_settings.PAYMENTS_SCHEDULE),
+    run_on_startup=False,
+    use_monitor=True,
+)
+def emit_payments(timer: func.TimerRequest) -> None:
+    from bms_core import emit
+
+    emit.run_emit_payments(timer, bms_settings.current())
+
+
+@app.function_name("burst")
+@app.route(route="burst", methods=[func.HttpMethod.POST], auth_level=func.AuthLevel.FUNCTION)
+def burst(req: func.HttpRequest) -> func.HttpResponse:
+    from bms_core import endpoints
+
+    response: func.HttpResponse = endpoints.run_burst(req, bms_settings.current())
+    return response
+
+
+@app.function_name("validate_joined")
+@app.retry(
+    strategy="exponential_backoff",
+    max_retry_count="5",
+    minimum_interval="00:00:05",
+    maximum_interval="00:01:00",
+)
+@app.event_hub_message_trigger(
+    arg_name="events",
+    event_hub_name=_setting(bms_settings.JOINED_HUB),
+    connection=names.EVENTHUB_CONNECTION_SETTING,
+    cardinality=func.Cardinality.MANY,
+    consumer_group=_setting(bms_settings.VALIDATOR_CONSUMER_GROUP),
+)
+@app.table_output(arg_name="findings", connection=STORAGE, table_name=names.FINDINGS_TABLE)
+@app.table_output(arg_name="summary", connection=STORAGE, table_name=names.VALIDATION_SUMMARY_TABLE)
+def validate_joined(
+    events: typing.List[func.EventHubEvent],
+    findings: func.Out[str],
+    summary: func.Out[str],
+) -> None:
+    from bms_core import validator
+
+    validator.run_validate_joined(events, findings, summary, bms_settings.current())
+
+
+@app.function_name("health")
+@app.route(route="health", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
+def health(req: func.HttpRequest) -> func.HttpResponse:
+    from bms_core import endpoints
+
+    response: func.HttpResponse = endpoints.run_health(req)
+    return response
+
+
+@app.function_name("reconcile")
+@app.timer_trigger(
+    arg_name="timer",
+    schedule=_setting(bms_settings.RECONCILE_SCHEDULE),
+    run_on_startup=False,
+    use_monitor=True,
+)
+@app.table_output(arg_name="summary", connection=STORAGE, table_name=names.RECONCILE_TABLE)
+def reconcile(timer: func.TimerRequest, summary: func.Out[str]) -> None:
+    from bms_core import reconcile as reconcile_module
+
+    reconcile_module.run_reconcile(timer, summary, bms_settings.current())
