@@ -1,0 +1,324 @@
+"""validate_joined: check a batch of joined rows against regenerated truth; never raise on data.
+
+For each batch the validator parses every event (line-separated rows, one row, or an array),
+flags duplicates, samples rows by ``order_id`` at ``BMS_VALIDATION_SAMPLE_RATE``, regenerates
+each sampled order's booking and payment attempt from its ``order_id`` (a burst's scenario
+comes from its manifest row, looked up once per burst and cached) and compares the row with
+:func:`bms_core.projection.seat_rows` column by column. When every seat row of an
+(order, payment) pair is in the batch (``seat_count`` says how many), their ``seat_amount``
+must add up to the order amount exactly.
+
+Bad data becomes findings (rule, row key, expected, actual), never an exception. Storage errors
+while reading a manifest do raise, so the host's retry policy runs the batch again.
+
+Output: findings and one summary per batch as Table storage entities (JSON arrays for the
+table output bindings), and one JSON log line with the summary.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Final
+
+from bms_core import clock
+from bms_core import joined_check as jc
+
+log = logging.getLogger("bms.validator")
+MAX_TEXT: Final = 1000
+MANIFEST_CACHE_SIZE: Final = 1024
+
+ManifestLookup = Callable[[str, int], Any]
+"""``(burst_id, anchor_ms) -> BurstManifest | None``."""
+
+
+@dataclass
+class BatchResult:
+    """Everything one batch produced."""
+
+    batch_id: str
+    findings: list[jc.Finding] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def summary(self, sample_rate: float, now_ms: int) -> dict[str, Any]:
+        by_rule = Counter(f.rule for f in self.findings)
+        return {
+            "batch_id": self.batch_id,
+            "validated_at": _iso(now_ms),
+            "sample_rate": sample_rate,
+            "findings": len(self.findings),
+            **{k: self.counts.get(k, 0) for k in _COUNTS},
+            **{f"findings_{rule}": by_rule.get(rule, 0) for rule in jc.RULES},
+        }
+
+
+_COUNTS: Final = (
+    "events",
+    "rows",
+    "malformed",
+    "duplicates",
+    "sampled",
+    "checked",
+    "money_checked",
+    "money_incomplete",
+)
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds")
+
+
+class Truth:
+    """Regenerates expected rows; caches orders per batch and manifests across batches."""
+
+    def __init__(self, scenario: Any, manifests: ManifestLookup) -> None:
+        self._scenario = scenario
+        self._manifests = manifests
+        self._orders: dict[str, tuple[Any, str | None]] = {}
+
+    def order(self, order_id: str) -> tuple[Any, str | None]:
+        """``(Order, None)`` or ``(None, why it is unknown)``."""
+        if order_id in self._orders:
+            return self._orders[order_id]
+        result = self._regenerate(order_id)
+        self._orders[order_id] = result
+        return result
+
+    def _regenerate(self, order_id: str) -> tuple[Any, str | None]:
+        from bms_core import bursts, generator
+        from bms_core.orderid import TIMER_NAMESPACE, decode_order_id
+
+        try:
+            key = decode_order_id(order_id)
+        except ValueError as exc:
+            return None, str(exc)
+        if key.namespace == TIMER_NAMESPACE:
+            scenario = self._scenario
+            if key.seed != scenario.seed:
+                scenario = scenario.with_overrides({"seed": key.seed})
+        else:
+            manifest = self._manifests(key.namespace, key.slot * 1000)
+            if manifest is None:
+                return None, f"no manifest for burst {key.namespace}"
+            if key.index >= manifest.orders:
+                return None, f"burst {key.namespace} has {manifest.orders} orders"
+            scenario = bursts.scenario_of(self._scenario, manifest)
+        try:
+            return generator.regenerate(scenario, order_id), None
+        except ValueError as exc:
+            return None, str(exc)
+
+
+def cached_manifests(store_factory: Callable[[], Any]) -> ManifestLookup:
+    """A manifest lookup that reads each burst once per process (found ones are kept)."""
+    cache: dict[tuple[str, int], Any] = {}
+
+    def lookup(burst_id: str, anchor_ms: int) -> Any:
+        key = (burst_id, anchor_ms // 3_600_000)
+        if key in cache:
+            return cache[key]
+        manifest = store_factory().get(burst_id, anchor_ms)
+        if manifest is not None:
+            if len(cache) >= MANIFEST_CACHE_SIZE:
+                cache.clear()
+            cache[key] = manifest
+        return manifest
+
+    return lookup
+
+
+def validate_batch(
+    bodies: Iterable[bytes], truth: Truth, sample_rate: float, batch_id: str
+) -> BatchResult:
+    """Check one batch; returns findings and counts, never raises on data."""
+    from bms_core import contract, projection
+
+    body_list = list(bodies)
+    result = BatchResult(batch_id)
+    result.counts["events"] = len(body_list)
+    rows, malformed = jc.parse_events(body_list)
+    result.counts["rows"] = len(rows)
+    result.counts["malformed"] = len(malformed)
+    for bad in malformed:
+        result.findings.append(jc.Finding(bad.where, jc.MALFORMED, "", "a JSON object", bad.text))
+
+    seen: Counter[str] = Counter()
+    groups: dict[tuple[str, str], dict[Any, Any]] = {}
+    for row in rows:
+        key = jc.row_key(row.data, row.where)
+        seen[key] += 1
+        if seen[key] > 1:
+            result.counts["duplicates"] += 1
+            result.findings.append(
+                jc.Finding(key, jc.DUPLICATE, "", "1 copy", f"{seen[key]} copies ({row.where})")
+            )
+            continue
+        order_id = row.data.get("order_id")
+        if not isinstance(order_id, str) or not order_id:
+            result.findings.extend(jc.schema_findings(key, row.data))
+            if "order_id" in row.data:
+                result.findings.append(
+                    jc.Finding(key, jc.UNKNOWN_ORDER, "order_id", "an order id", repr(order_id))
+                )
+            continue
+        if not jc.sampled(order_id, sample_rate):
+            continue
+        result.counts["sampled"] += 1
+        try:
+            _check_row(key, row.data, truth, result, groups, contract, projection)
+        except Exception as exc:
+            if type(exc).__module__.startswith("azure."):
+                raise
+            result.findings.append(
+                jc.Finding(key, jc.UNCHECKED, "", "a checkable row", f"{type(exc).__name__}: {exc}")
+            )
+    _check_money(groups, truth, result)
+    return result
+
+
+def _check_row(
+    key: str,
+    data: Mapping[str, Any],
+    truth: Truth,
+    result: BatchResult,
+    groups: dict[tuple[str, str], dict[Any, Any]],
+    contract: Any,
+    projection: Any,
+) -> None:
+    found = result.findings
+    found.extend(jc.schema_findings(key, data))
+    window = jc.window_finding(key, data)
+    if window is not None:
+        found.append(window)
+    order_id = str(data["order_id"])
+    order, why = truth.order(order_id)
+    if order is None:
+        found.append(jc.Finding(key, jc.UNKNOWN_ORDER, "order_id", "a known order", why or ""))
+        return
+    payment_id = data.get("payment_id")
+    payment = next((p for p in order.payments if p.payment_id == payment_id), None)
+    if payment is None:
+        known = [p.payment_id for p in order.payments]
+        found.append(
+            jc.Finding(key, jc.UNKNOWN_ORDER, "payment_id", json.dumps(known), repr(payment_id))
+        )
+        return
+    booking_doc = json.loads(contract.encode(order.booking))
+    payment_doc = json.loads(contract.encode(payment))
+    joined_at = jc.to_ms(data.get("joined_at")) or 0
+    expected_rows = projection.seat_rows(booking_doc, payment_doc, joined_at)
+    by_index = {r["seat_index"]: r for r in expected_rows}
+    expected = by_index.get(data.get("seat_index"))
+    if expected is None:
+        found.append(
+            jc.Finding(
+                key,
+                jc.DERIVED,
+                "seat_index",
+                json.dumps(sorted(by_index)),
+                repr(data.get("seat_index")),
+            )
+        )
+        return
+    found.extend(jc.compare_row(key, data, expected))
+    result.counts["checked"] += 1
+    group = groups.setdefault((order_id, str(payment_id)), {})
+    group[data.get("seat_index")] = data.get("seat_amount")
+
+
+def _check_money(
+    groups: Mapping[tuple[str, str], Mapping[Any, Any]], truth: Truth, result: BatchResult
+) -> None:
+    """Seat shares of a complete (order, payment) group add up to the order amount exactly."""
+    from bms_core.money import to_paise
+
+    for (order_id, payment_id), seats in groups.items():
+        order, _ = truth.order(order_id)
+        if order is None:
+            continue
+        if len(seats) < len(order.booking.event_details.seats):
+            result.counts["money_incomplete"] += 1
+            continue
+        result.counts["money_checked"] += 1
+        expected = to_paise(order.booking.total_amount)
+        shares = [jc.to_paise(v) for v in seats.values()]
+        actual = None if None in shares else sum(s for s in shares if s is not None)
+        if actual != expected:
+            result.findings.append(
+                jc.Finding(
+                    f"{payment_id}/*",
+                    jc.MONEY,
+                    "seat_amount",
+                    f"sum {expected} paise",
+                    f"sum {actual} paise" if actual is not None else "unparseable share",
+                )
+            )
+
+
+# --- the handler ------------------------------------------------------------------------------
+def new_batch_id(now_ms: int) -> str:
+    """Unique per invocation (a re-delivered batch gets new rows, never a key conflict)."""
+    return f"{now_ms:013d}-{secrets.token_hex(4)}"
+
+
+def _partition(now_ms: int) -> str:
+    return datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).strftime("%Y%m%d%H")
+
+
+def finding_entities(result: BatchResult, now_ms: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "PartitionKey": _partition(now_ms),
+            "RowKey": f"{result.batch_id}-{n:05d}",
+            "batch_id": result.batch_id,
+            "row_key": f.row_key[:MAX_TEXT],
+            "rule": f.rule,
+            "column": f.column,
+            "expected": f.expected[:MAX_TEXT],
+            "actual": f.actual[:MAX_TEXT],
+        }
+        for n, f in enumerate(result.findings)
+    ]
+
+
+def run_validate_joined(
+    events: Iterable[Any],
+    findings_out: Any,
+    summary_out: Any,
+    settings: Any,
+    *,
+    manifests: ManifestLookup | None = None,
+    now_ms: int | None = None,
+) -> BatchResult:
+    """The function body: validate, set both table outputs, log one summary line."""
+    from bms_core import bursts
+
+    now = clock.now_ms() if now_ms is None else now_ms
+    lookup = manifests or _process_manifests(lambda: bursts.current_store(settings))
+    truth = Truth(settings.scenario, lookup)
+    bodies = [event.get_body() for event in events]
+    result = validate_batch(bodies, truth, settings.validation_sample_rate, new_batch_id(now))
+    summary = result.summary(settings.validation_sample_rate, now)
+    entities = finding_entities(result, now)
+    if entities:
+        findings_out.set(json.dumps(entities))
+    summary_out.set(
+        json.dumps([{"PartitionKey": _partition(now), "RowKey": result.batch_id, **summary}])
+    )
+    log.info(json.dumps({"bms": "validate_joined", **summary}, sort_keys=True))
+    return result
+
+
+_lookup: ManifestLookup | None = None
+
+
+def _process_manifests(store_factory: Callable[[], Any]) -> ManifestLookup:
+    global _lookup
+    if _lookup is None:
+        _lookup = cached_manifests(store_factory)
+    return _lookup
