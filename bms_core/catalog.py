@@ -1,0 +1,295 @@
+"""What a scenario implies, precomputed once: cut points, prices, venues, shows, rates, delays.
+
+:func:`catalog` is cached per (hashable, frozen) :class:`~bms_core.scenario.Scenario`, so the
+generator's hot loop only indexes tuples. Show and venue texts come from the Faker pools, which
+are built on first use (:func:`bms_core.pools.pools`).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from statistics import NormalDist
+from typing import Final, NamedTuple
+
+from bms_core import entropy
+from bms_core.contract import EVENT_TYPES, SEAT_CATEGORIES
+from bms_core.joined import IST_OFFSET_MINUTES
+from bms_core.money import gst_paise
+from bms_core.names import JOIN_WINDOW_SECONDS
+from bms_core.pools import pools
+from bms_core.scenario import OUTCOME_NAMES, Mix, Scenario
+
+IST_OFFSET_MS: Final = IST_OFFSET_MINUTES * 60_000
+DAY_MS: Final = 86_400_000
+VENUES_PER_TYPE: Final = 4
+SHOWS_PER_VENUE: Final = 24
+CUSTOMERS_PER_CITY: Final = 20_000
+SEATS_PER_ROW: Final = 30
+MIN_DELAY_MS: Final = 500
+MAX_ON_TIME_DELAY_MS: Final = JOIN_WINDOW_SECONDS * 1000 - 10_000
+"""Normal first attempts stay 10 s inside the window; only "late" ones fall outside it."""
+LATE_DELAY_MS: Final = (JOIN_WINDOW_SECONDS * 1000 + 1000, 1_200_000)
+MIN_RETRY_GAP_MS: Final = 1000
+_DELAY_STEPS: Final = 4096
+
+BASE_PRICE_PAISE: Final[dict[str, int]] = {
+    "Movie": 22_000,
+    "Concert": 150_000,
+    "Play": 60_000,
+    "Sports": 90_000,
+    "Comedy": 70_000,
+}
+"""Silver-seat price at a standard venue, before ``price_scale``."""
+CATEGORY_FACTOR: Final[dict[str, float]] = {
+    "Recliner": 2.6,
+    "Platinum": 1.7,
+    "Gold": 1.25,
+    "Silver": 1.0,
+}
+VENUE_TIER_FACTOR: Final = (1.4, 1.15, 1.0, 0.85)
+"""Venue 0 of each city and type is premium, venue 3 budget."""
+CATEGORY_ROWS: Final[dict[str, str]] = {
+    "Silver": "ABCDEF",
+    "Gold": "GHJKLM",
+    "Platinum": "NOPQ",
+    "Recliner": "RS",
+}
+VENUE_SUFFIXES: Final[dict[str, tuple[str, ...]]] = {
+    "Movie": ("Cineplex", "Talkies", "Multiplex", "Cinemas"),
+    "Concert": ("Arena", "Grounds", "Amphitheatre", "Convention Centre"),
+    "Play": ("Rangmandir", "Auditorium", "Theatre", "Kala Kendra"),
+    "Sports": ("Stadium", "Sports Complex", "Cricket Ground", "Indoor Arena"),
+    "Comedy": ("Comedy Club", "Studio", "Social", "Laugh House"),
+}
+SHOW_MINUTES_IST: Final[dict[str, tuple[int, ...]]] = {
+    "Movie": (600, 795, 990, 1185, 1350),
+    "Concert": (1110, 1200),
+    "Play": (1080, 1170),
+    "Sports": (930, 1170),
+    "Comedy": (1140, 1290),
+}
+"""Show start times, minutes after IST midnight."""
+DAY_OFFSET_WEIGHTS: Final = (34, 26, 14, 9, 7, 5, 5)
+"""How many days ahead of the booking (IST date) the show is."""
+FAILURE_REASONS_BY_METHOD: Final[dict[str, tuple[str, ...]]] = {
+    "UPI": ("UPI PIN incorrect", "Bank server unavailable", "Insufficient funds", "Timed out"),
+    "Credit Card": ("Payment declined", "OTP not entered", "Bank server unavailable"),
+    "Debit Card": ("Insufficient funds", "OTP not entered", "Payment declined"),
+    "Net Banking": ("Bank server unavailable", "Timed out", "Insufficient funds"),
+    "Wallet": ("Insufficient funds", "Timed out", "Payment declined"),
+}
+
+
+class Venue(NamedTuple):
+    venue_id: str
+    venue_name: str
+    tier: int
+
+
+class Catalog(NamedTuple):
+    """Everything derived from one scenario; tuples indexed by the generator."""
+
+    cities: tuple[str, ...]
+    city_slugs: tuple[str, ...]
+    city_cuts: tuple[int, ...]
+    types: tuple[str, ...]
+    type_cuts: tuple[int, ...]
+    categories: tuple[str, ...]
+    category_cuts: tuple[int, ...]
+    seat_cuts: tuple[int, ...]
+    methods: tuple[str, ...]
+    method_cuts: tuple[int, ...]
+    channels: tuple[str, ...]
+    channel_cuts: tuple[int, ...]
+    outcome_cuts: tuple[int, ...]
+    day_cuts: tuple[int, ...]
+    venues: tuple[tuple[tuple[Venue, ...], ...], ...]
+    """[city][type] -> venues."""
+    show_names: tuple[tuple[tuple[str, ...], ...], ...]
+    """[city][type] -> show titles."""
+    prices: tuple[tuple[tuple[int, ...], ...], ...]
+    """[type][venue tier][category] -> seat price in paise."""
+    fees: tuple[tuple[tuple[tuple[int, int], ...], ...], ...]
+    """Same indexing as prices; (fee, GST on fee) per ticket in paise."""
+    delays: tuple[int, ...]
+    """Quantiles of the on-time first-attempt delay, ms; :func:`delay_ms` interpolates."""
+    slot_rate: tuple[float, ...]
+    """Expected orders per slot by IST (weekday * 24 + hour), Monday = 0."""
+
+
+def _split(mix: Mix) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    return tuple(k for k, _ in mix), entropy.thresholds([w for _, w in mix])
+
+
+def _slug(city: str) -> str:
+    text = "".join(c.lower() if c.isalnum() and c.isascii() else "-" for c in city)
+    return "-".join(p for p in text.split("-") if p)[:20] or "city"
+
+
+@lru_cache(maxsize=32)
+def catalog(scenario: Scenario) -> Catalog:
+    """The precomputed tables of ``scenario`` (built once per distinct scenario)."""
+    cities, city_cuts = _split(scenario.city_mix)
+    types, type_cuts = _split(scenario.event_type_mix)
+    categories, category_cuts = _split(scenario.seat_category_mix)
+    methods, method_cuts = _split(scenario.payment_method_mix)
+    channels, channel_cuts = _split(scenario.channel_mix)
+    outcome_weights = dict(scenario.outcome_mix)
+    slugs = tuple(_slug(c) for c in cities)
+    return Catalog(
+        cities=cities,
+        city_slugs=slugs,
+        city_cuts=city_cuts,
+        types=types,
+        type_cuts=type_cuts,
+        categories=categories,
+        category_cuts=category_cuts,
+        seat_cuts=entropy.thresholds(scenario.seats_per_order_weights),
+        methods=methods,
+        method_cuts=method_cuts,
+        channels=channels,
+        channel_cuts=channel_cuts,
+        outcome_cuts=entropy.thresholds([outcome_weights.get(o, 0.0) for o in OUTCOME_NAMES]),
+        day_cuts=entropy.thresholds(DAY_OFFSET_WEIGHTS),
+        venues=tuple(
+            tuple(_venues(city, slug, t) for t in types)
+            for city, slug in zip(cities, slugs, strict=True)
+        ),
+        show_names=tuple(tuple(_show_names(city, t) for t in types) for city in cities),
+        prices=_prices(scenario, types, categories),
+        fees=_fees(scenario, _prices(scenario, types, categories)),
+        delays=_delay_table(scenario),
+        slot_rate=_slot_rates(scenario),
+    )
+
+
+def _venues(city: str, slug: str, event_type: str) -> tuple[Venue, ...]:
+    stems = pools().venue_stems
+    out = []
+    code = event_type[0].lower() if event_type != "Comedy" else "k"
+    for v in range(VENUES_PER_TYPE):
+        d = entropy.text_draws(f"venue|{city}|{event_type}|{v}", entropy.CUSTOMER)
+        stem = stems[d[0] % len(stems)]
+        suffix = VENUE_SUFFIXES[event_type][v]
+        out.append(Venue(f"ve-{slug}-{code}{v}", f"{stem} {suffix} {city}", v))
+    return tuple(out)
+
+
+def _show_names(city: str, event_type: str) -> tuple[str, ...]:
+    p = pools()
+    names = []
+    for s in range(SHOWS_PER_VENUE):
+        d = entropy.text_draws(f"show|{city}|{event_type}|{s}", entropy.CUSTOMER)
+        if event_type == "Movie":
+            name = p.titles[(s * 17 + 3) % len(p.titles)]
+        elif event_type == "Concert":
+            name = f"{p.artists[(s * 7) % len(p.artists)]} Live"
+        elif event_type == "Play":
+            name = f"{p.titles[(s * 13 + 101) % len(p.titles)]} (Play)"
+        elif event_type == "Sports":
+            league = p.leagues[d[0] % len(p.leagues)]
+            other = p.mascots[d[1] % len(p.mascots)]
+            home = p.mascots[(d[1] + 1 + d[2] % (len(p.mascots) - 1)) % len(p.mascots)]
+            name = f"{league}: {city} {home} vs {other}"
+        else:
+            name = f"{p.artists[(s * 11 + 150) % len(p.artists)]}: Stand-up Live"
+        names.append(name[:200])
+    return tuple(names)
+
+
+def _prices(
+    scenario: Scenario, types: tuple[str, ...], categories: tuple[str, ...]
+) -> tuple[tuple[tuple[int, ...], ...], ...]:
+    table = []
+    for t in types:
+        tiers = []
+        for tier_factor in VENUE_TIER_FACTOR:
+            row = []
+            for c in categories:
+                raw = BASE_PRICE_PAISE[t] * CATEGORY_FACTOR[c] * tier_factor * scenario.price_scale
+                row.append(max(5_000, round(raw / 1000) * 1000))
+            tiers.append(tuple(row))
+        table.append(tuple(tiers))
+    return tuple(table)
+
+
+def fee_paise(scenario: Scenario, price_paise: int) -> int:
+    """Per-ticket convenience fee: a percent of the price, to the rupee, at least Rs 10."""
+    if scenario.convenience_fee_percent <= 0:
+        return 0
+    basis = round(scenario.convenience_fee_percent * 100)
+    return max(1_000, (price_paise * basis + 500_000) // 1_000_000 * 100)
+
+
+def _fees(
+    scenario: Scenario, prices: tuple[tuple[tuple[int, ...], ...], ...]
+) -> tuple[tuple[tuple[tuple[int, int], ...], ...], ...]:
+    return tuple(
+        tuple(
+            tuple((f, gst_paise(f)) for f in (fee_paise(scenario, p) for p in row)) for row in tiers
+        )
+        for tiers in prices
+    )
+
+
+def _delay_table(scenario: Scenario) -> tuple[int, ...]:
+    median = scenario.payment_delay_median_seconds * 1000
+    sigma = scenario.payment_delay_spread
+    normal = NormalDist()
+    out = []
+    for i in range(_DELAY_STEPS + 1):
+        p = min(max(i / _DELAY_STEPS, 1e-9), 1 - 1e-9)
+        value = median * math.exp(sigma * normal.inv_cdf(p))
+        out.append(int(min(max(value, MIN_DELAY_MS), MAX_ON_TIME_DELAY_MS)))
+    return tuple(out)
+
+
+def delay_ms(table: tuple[int, ...], draw: int) -> int:
+    """An on-time first-attempt delay for a uniform 32-bit ``draw`` (interpolated quantile)."""
+    step = draw >> 20
+    low = table[step]
+    return low + (((table[step + 1] - low) * (draw & 0xFFFFF)) >> 20)
+
+
+def _slot_rates(scenario: Scenario) -> tuple[float, ...]:
+    hours = scenario.hourly_shape
+    days = scenario.weekday_shape
+    hour_mean = sum(hours) / 24
+    day_mean = sum(days) / 7
+    per_slot = scenario.orders_per_minute * scenario.slot_seconds / 60
+    return tuple(
+        per_slot * (days[d] / day_mean) * (hours[h] / hour_mean)
+        for d in range(7)
+        for h in range(24)
+    )
+
+
+def rate_at(cat: Catalog, epoch_ms: int) -> float:
+    """Expected orders in the slot starting at ``epoch_ms`` (IST hour and weekday shape)."""
+    ist_hours = (epoch_ms + IST_OFFSET_MS) // 3_600_000
+    weekday = (ist_hours // 24 + 3) % 7  # 1970-01-01 was a Thursday (Monday = 0)
+    return cat.slot_rate[weekday * 24 + ist_hours % 24]
+
+
+def poisson(mean: float, draw: int) -> int:
+    """A Poisson count with ``mean`` for a uniform 32-bit ``draw`` (normal approx above 40)."""
+    u = (draw + 0.5) / entropy.SCALE
+    if mean <= 0:
+        return 0
+    if mean > 40:
+        return max(0, round(mean + math.sqrt(mean) * NormalDist().inv_cdf(u)))
+    p = math.exp(-mean)
+    cumulative = p
+    k = 0
+    while u > cumulative and k < 400:
+        k += 1
+        p *= mean / k
+        cumulative += p
+    return k
+
+
+def check_types() -> None:
+    """Guard: every contract event type and category has a price and venue suffixes."""
+    assert set(BASE_PRICE_PAISE) == set(EVENT_TYPES) == set(VENUE_SUFFIXES)
+    assert set(CATEGORY_FACTOR) == set(SEAT_CATEGORIES) == set(CATEGORY_ROWS)
