@@ -159,7 +159,7 @@ def test_failed_sends_raise_after_the_rest_went_out() -> None:
             return result
 
     sink = HalfBroken()
-    with pytest.raises(emit.EmitFailed, match="1 of .* not sent to 'bookings'.*ServiceBusy"):
+    with pytest.raises(emit.EmitFailed, match=r"1 of .* not sent to 'bookings'.*ServiceBusy"):
         emit.run_emit_bookings(timer(None), app_settings(), sink=sink, now_ms=NOW)
     assert len(sink.bodies("bookings")) > 0
 

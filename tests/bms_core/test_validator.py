@@ -108,7 +108,7 @@ def test_asa_and_millisecond_time_formats_and_money_as_text_compare_equal() -> N
 
 
 def _tamper(column: str, change: Callable[[Any], Any]) -> tuple[list[bytes], str]:
-    order, payment, rows = next(p for p in JOINED if len(p[2]) >= 2)
+    _order, payment, rows = next(p for p in JOINED if len(p[2]) >= 2)
     bad = [dict(r) for r in rows]
     bad[1][column] = change(bad[1][column])
     return [json.dumps(r).encode() for r in bad], f"{payment.payment_id}/1"
@@ -234,8 +234,8 @@ def test_malformed_payloads_become_findings_and_good_lines_are_still_checked() -
 
 def test_sampling_is_deterministic_by_order_and_keeps_orders_whole() -> None:
     half = app_settings({"BMS_VALIDATION_SAMPLE_RATE": "0.5", "BMS_DUPLICATE_RATE": "0"})
-    first, _, s1 = run(packed(JOINED), half)
-    second, _, s2 = run(packed(JOINED), half)
+    _first, _, s1 = run(packed(JOINED), half)
+    _second, _, s2 = run(packed(JOINED), half)
     n1, n2 = s1.entities()[0]["sampled"], s2.entities()[0]["sampled"]
     total = sum(len(r) for _, _, r in JOINED)
     assert n1 == n2 and 0 < n1 < total
@@ -247,7 +247,7 @@ def test_sampling_is_deterministic_by_order_and_keeps_orders_whole() -> None:
 
 
 def test_part_of_an_order_in_a_batch_is_counted_not_flagged() -> None:
-    order, payment, rows = next(p for p in JOINED if len(p[2]) >= 2)
+    _order, _payment, rows = next(p for p in JOINED if len(p[2]) >= 2)
     result, _, summary = run([json.dumps(rows[0]).encode()])
     assert result.findings == []
     assert summary.entities()[0]["money_incomplete"] == 1
@@ -290,7 +290,7 @@ class _Store:
 
 def test_one_structured_log_line_per_batch(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="bms.validator"):
-        run(packed(JOINED[:2]) + [b"oops"])
+        run([*packed(JOINED[:2]), b"oops"])
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "bms.validator"]
     assert len(lines) == 1
     assert lines[0]["bms"] == "validate_joined" and lines[0]["findings_malformed"] == 1
