@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any, Final
 
 from bms_core.joined import (
@@ -30,7 +31,7 @@ from bms_core.joined import (
     PAYMENT_TYPES,
 )
 from bms_core.names import JOIN_WINDOW_SECONDS
-from bms_core.timefmt import MS_PER_HOUR, format_ms, parse_ms
+from bms_core.timefmt import MS_PER_HOUR, format_ms
 
 JOIN_WINDOW_MS: Final = JOIN_WINDOW_SECONDS * 1000
 _IST_OFFSET_MS: Final = IST_OFFSET_MINUTES * 60_000
@@ -68,10 +69,9 @@ def cast_datetime_ms(value: object) -> int | None:
     if not isinstance(value, str):
         return None
     if len(value) == 24:
-        try:
-            return parse_ms(value)
-        except ValueError:
-            pass
+        fast = _wire_time_ms(value)
+        if fast is not None:
+            return fast
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
@@ -91,6 +91,37 @@ def cast_datetime_ms(value: object) -> int | None:
     except OverflowError:
         return None
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+_MINUTE_STARTS: dict[str, int | None] = {}
+
+
+def _minute_start_ms(prefix: str) -> int | None:
+    """Epoch ms of ``YYYY-MM-DDTHH:MM`` (UTC), memoized: the wire format's hot path."""
+    try:
+        dt = datetime.strptime(prefix, "%Y-%m-%dT%H:%M").replace(tzinfo=timezone.utc)
+    except ValueError:
+        value = None
+    else:
+        value = int(dt.timestamp()) * 1000
+    if len(_MINUTE_STARTS) > 65_536:
+        _MINUTE_STARTS.clear()
+    _MINUTE_STARTS[prefix] = value
+    return value
+
+
+def _wire_time_ms(text: str) -> int | None:
+    """Fast parse of our own ``YYYY-MM-DDTHH:MM:SS.mmmZ``; ``None`` for anything else."""
+    prefix = text[:16]
+    base = _MINUTE_STARTS.get(prefix, -1)
+    if base == -1:
+        base = _minute_start_ms(prefix)
+    if base is None or text[16] != ":" or text[19] != "." or text[23] != "Z":
+        return None
+    digits = text[17:19] + text[20:23]
+    if not digits.isdigit() or digits[0] > "5":
+        return None
+    return base + int(digits[:2]) * 1000 + int(digits[2:])
 
 
 def cast_bigint(value: object) -> int | None:

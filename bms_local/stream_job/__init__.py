@@ -1,0 +1,11 @@
+"""The Python reference implementation of the Stream Analytics job (``asa/bms_join.asaql``).
+
+Public API: :class:`StreamJob` fed with :class:`Arrival` s yields :class:`JoinedPair` s whose
+``seat_rows()`` / ``order_row()`` are the query's outputs; :mod:`.sources` reads arrivals from
+iterables, JSONL files or Event Hubs.
+"""
+
+from bms_local.stream_job.job import Arrival, JoinedPair, Reject, StreamJob
+from bms_local.stream_job.policy import OrderingPolicy
+
+__all__ = ["Arrival", "JoinedPair", "OrderingPolicy", "Reject", "StreamJob"]

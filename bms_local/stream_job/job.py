@@ -1,0 +1,241 @@
+"""The reference stream job: ``asa/bms_join.asaql`` in Python, event by event.
+
+Semantics it shares with the query (each one checked by a test):
+
+* event time is ``booking_time`` / ``payment_time`` (``TIMESTAMP BY``), after the ordering
+  policy of :mod:`bms_local.stream_job.policy` given each event's arrival (enqueued) time;
+* partition-aligned: a booking only meets payments of the same input partition
+  (``b.PartitionId = p.PartitionId``), as the producers route both by ``order_id``;
+* the window is elapsed time, inclusive: ``0 <= payment - booking <= 900 s``
+  (:func:`bms_core.projection.in_window`); every matching pair is emitted, duplicates included
+  (ASA does not de-duplicate; the warehouse views do);
+* a pair's ``System.Timestamp()`` is the later of the two (adjusted) event times.
+
+Memory stays bounded: a booking is evicted once the payments' watermark on its partition has
+passed ``booking + window``, a payment once the bookings' watermark has passed it; no event
+admitted later could still match them, so eviction never changes the output. Evicted events
+that never matched are counted as unmatched.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
+from typing import Any, Final, NamedTuple
+
+from bms_core.names import PARTITION_COUNT
+from bms_core.partitioning import partition_for
+from bms_core.projection import JOIN_WINDOW_MS, order_row, seat_rows
+from bms_local.stream_job.clean import NOT_JSON, Clean, clean_booking, clean_payment, decode
+from bms_local.stream_job.policy import OrderingPolicy, Timeline
+
+BOOKING: Final = "booking"
+PAYMENT: Final = "payment"
+RECENT_REJECTS: Final = 100
+
+
+class Arrival(NamedTuple):
+    """One event as an input delivers it."""
+
+    kind: str
+    """``"booking"`` or ``"payment"``: which input it came in on."""
+    body: bytes | str | dict[str, Any]
+    arrival_ms: int | None = None
+    """Enqueued time; ``None`` means it arrived exactly at its own event time."""
+    partition: int | None = None
+    """Input partition; ``None`` routes by ``order_id`` as the producers do."""
+
+
+class JoinedPair(NamedTuple):
+    """A (booking, payment attempt) match; rows are projected only when asked for."""
+
+    partition: int
+    booking: dict[str, Any]
+    payment: dict[str, Any]
+    joined_at_ms: int
+
+    def seat_rows(self) -> list[dict[str, Any]]:
+        """Rows for the joined hub and ``bms.fact_seat_payment``."""
+        return seat_rows(self.booking, self.payment, self.joined_at_ms)
+
+    def order_row(self) -> dict[str, Any]:
+        """The row for ``bms.fact_order_payment``."""
+        return order_row(self.booking, self.payment, self.joined_at_ms)
+
+
+class Reject(NamedTuple):
+    kind: str
+    cause: str
+    body: str
+    """The first 200 characters of the event, for a person to look at."""
+
+
+class _Held:
+    __slots__ = ("event_id", "matched", "record", "t")
+
+    def __init__(self, t: int, record: dict[str, Any], event_id: object) -> None:
+        self.t = t
+        self.record = record
+        self.event_id = event_id
+        self.matched = False
+
+
+class _Side:
+    """One input's state on one partition."""
+
+    __slots__ = ("by_order", "expiry", "seq", "timeline")
+
+    def __init__(self, policy: OrderingPolicy) -> None:
+        self.by_order: dict[str, list[_Held]] = {}
+        self.expiry: list[tuple[int, int, str, _Held]] = []
+        self.seq = 0
+        self.timeline = Timeline(policy)
+
+    def hold(self, order_id: str, held: _Held) -> bool:
+        """Keep ``held``; True when an event with the same id is already held (a duplicate)."""
+        same = self.by_order.get(order_id)
+        duplicate = False
+        if same is None:
+            self.by_order[order_id] = [held]
+        else:
+            duplicate = any(h.event_id == held.event_id for h in same)
+            same.append(held)
+        self.seq += 1
+        heapq.heappush(self.expiry, (held.t, self.seq, order_id, held))
+        return duplicate
+
+    def evict_before(self, limit: int, counts: Counter[str], unmatched_key: str) -> None:
+        expiry = self.expiry
+        while expiry and expiry[0][0] < limit:
+            _, _, order_id, held = heapq.heappop(expiry)
+            same = self.by_order[order_id]
+            same.remove(held)
+            if not same:
+                del self.by_order[order_id]
+            if not held.matched:
+                counts[unmatched_key] += 1
+
+
+class StreamJob:
+    """Feed it arrivals; it yields every joined pair and keeps counts of everything else."""
+
+    def __init__(
+        self,
+        policy: OrderingPolicy | None = None,
+        *,
+        partition_count: int = PARTITION_COUNT,
+        window_ms: int = JOIN_WINDOW_MS,
+    ) -> None:
+        self.policy = policy or OrderingPolicy()
+        self.partition_count = partition_count
+        self.window_ms = window_ms
+        self.counts: Counter[str] = Counter()
+        self.rejects: deque[Reject] = deque(maxlen=RECENT_REJECTS)
+        self._bookings: dict[int, _Side] = {}
+        self._payments: dict[int, _Side] = {}
+
+    # --- input -----------------------------------------------------------------------------
+
+    def process(self, arrivals: Iterable[Arrival]) -> Iterator[JoinedPair]:
+        """Every joined pair, in the order the matches become known."""
+        for arrival in arrivals:
+            yield from self.feed(arrival)
+
+    def feed(self, arrival: Arrival) -> list[JoinedPair]:
+        kind = arrival.kind
+        counts = self.counts
+        counts["in:" + kind] += 1
+        record = decode(arrival.body)
+        if kind == BOOKING:
+            clean: Clean | str = NOT_JSON if record is None else clean_booking(record)
+        elif kind == PAYMENT:
+            clean = NOT_JSON if record is None else clean_payment(record)
+        else:
+            raise ValueError(f"Arrival.kind must be 'booking' or 'payment', got {kind!r}")
+        if isinstance(clean, str):
+            self._reject(kind, clean if clean != NOT_JSON else f"{kind}.{NOT_JSON}", arrival.body)
+            return []
+        partition = arrival.partition
+        if partition is None:
+            partition = partition_for(clean.order_id, self.partition_count)
+        mine, theirs = self._sides(kind, partition)
+        arrival_ms = clean.event_ms if arrival.arrival_ms is None else arrival.arrival_ms
+        t, cause = mine.timeline.admit(clean.event_ms, arrival_ms)
+        if cause is not None:
+            if not self.policy.adjust:
+                counts[f"dropped:{kind}.{cause}"] += 1
+                return []
+            counts[f"adjusted:{kind}.{cause}"] += 1
+        held = _Held(t, clean.record, clean.event_id)
+        out: list[JoinedPair] = []
+        window = self.window_ms
+        for other in theirs.by_order.get(clean.order_id, ()):
+            if kind == BOOKING:
+                if 0 <= other.t - t <= window:
+                    out.append(JoinedPair(partition, clean.record, other.record, max(t, other.t)))
+                    other.matched = held.matched = True
+            elif 0 <= t - other.t <= window:
+                out.append(JoinedPair(partition, other.record, clean.record, max(t, other.t)))
+                other.matched = held.matched = True
+        if mine.hold(clean.order_id, held):
+            counts["duplicate:" + kind] += 1
+        counts["joined_pairs"] += len(out)
+        self._evict(partition)
+        return out
+
+    def advance(self, now_ms: int) -> None:
+        """Idle inputs' arrival clocks move to ``now_ms`` (live sources call this); evicts."""
+        for side in (*self._bookings.values(), *self._payments.values()):
+            side.timeline.advance(now_ms)
+        for partition in list(self._bookings):
+            self._evict(partition)
+
+    def flush(self) -> None:
+        """End of input: everything still held is counted (unmatched ones) and dropped."""
+        for key, sides in (
+            ("unmatched:booking", self._bookings),
+            ("unmatched:payment", self._payments),
+        ):
+            for side in sides.values():
+                for same in side.by_order.values():
+                    self.counts[key] += sum(1 for h in same if not h.matched)
+            sides.clear()
+
+    # --- state -----------------------------------------------------------------------------
+
+    @property
+    def held_events(self) -> int:
+        """Events currently in state (what memory is proportional to)."""
+        sides = (*self._bookings.values(), *self._payments.values())
+        return sum(len(side.expiry) for side in sides)
+
+    def summary(self) -> dict[str, dict[str, int]]:
+        """Counts grouped as a person reads them: in, rejected, adjusted, unmatched, ..."""
+        grouped: dict[str, dict[str, int]] = {}
+        for key, value in sorted(self.counts.items()):
+            group, _, name = key.partition(":")
+            grouped.setdefault(group, {})[name or group] = value
+        return grouped
+
+    def _sides(self, kind: str, partition: int) -> tuple[_Side, _Side]:
+        bookings = self._bookings.get(partition)
+        if bookings is None:
+            bookings = self._bookings[partition] = _Side(self.policy)
+            self._payments[partition] = _Side(self.policy)
+        payments = self._payments[partition]
+        return (bookings, payments) if kind == BOOKING else (payments, bookings)
+
+    def _evict(self, partition: int) -> None:
+        bookings, payments = self._bookings[partition], self._payments[partition]
+        payments_mark = payments.timeline.watermark
+        if payments_mark is not None and bookings.expiry:
+            bookings.evict_before(payments_mark - self.window_ms, self.counts, "unmatched:booking")
+        bookings_mark = bookings.timeline.watermark
+        if bookings_mark is not None and payments.expiry:
+            payments.evict_before(bookings_mark, self.counts, "unmatched:payment")
+
+    def _reject(self, kind: str, cause: str, body: object) -> None:
+        self.counts["rejected:" + cause] += 1
+        text = body[:200].decode("utf-8", "replace") if isinstance(body, bytes) else str(body)[:200]
+        self.rejects.append(Reject(kind, cause, text))

@@ -1,0 +1,91 @@
+"""ASA's event-ordering policies, per input and partition, as the reference job applies them.
+
+With ``TIMESTAMP BY``, Stream Analytics compares each event's time with its arrival (enqueued)
+time and with the events already seen on the same input partition:
+
+* **late arrival**: event time earlier than ``arrival - late_s`` -> adjusted to
+  ``arrival - late_s`` (policy Adjust) or dropped (Drop);
+* **early arrival**: event time later than ``arrival + early_s`` (ASA: 5 minutes) -> adjusted
+  to ``arrival + early_s`` or dropped;
+* **out of order**: after that, earlier than ``max seen - out_of_order_s`` -> adjusted to
+  ``max seen - out_of_order_s`` or dropped; within the tolerance it is re-ordered, which for a
+  join that keeps both sides in state changes nothing.
+
+Adjusted times are what ``System.Timestamp()`` and the join's ``DATEDIFF`` see; the payload
+columns (``booking_time``...) keep the original values. No later event on the partition can get
+a time below :attr:`Timeline.watermark`, which is what makes eviction exact.
+"""
+
+from __future__ import annotations
+
+from typing import Final, NamedTuple
+
+EARLY_ARRIVAL_S: Final = 300
+"""ASA's fixed early-arrival window (not configurable)."""
+
+
+class OrderingPolicy(NamedTuple):
+    """The JobConfig.json settings the reference job honours (values in seconds)."""
+
+    late_arrival_s: int = 60
+    out_of_order_s: int = 10
+    adjust: bool = True
+    """``EventsOutOfOrderPolicy``: ``Adjust`` (True) or ``Drop`` (False)."""
+    early_arrival_s: int = EARLY_ARRIVAL_S
+
+
+ADJUSTED_LATE: Final = "late"
+ADJUSTED_EARLY: Final = "early"
+ADJUSTED_OUT_OF_ORDER: Final = "out_of_order"
+
+
+class Timeline:
+    """Event-time bookkeeping of one input partition (bookings/p0, payments/p3, ...)."""
+
+    __slots__ = ("_early_ms", "_late_ms", "_ooo_ms", "adjust", "max_arrival_ms", "max_event_ms")
+
+    def __init__(self, policy: OrderingPolicy) -> None:
+        self._late_ms = policy.late_arrival_s * 1000 if policy.late_arrival_s >= 0 else None
+        self._early_ms = policy.early_arrival_s * 1000
+        self._ooo_ms = policy.out_of_order_s * 1000
+        self.adjust = policy.adjust
+        self.max_event_ms: int | None = None
+        self.max_arrival_ms: int | None = None
+
+    def admit(self, event_ms: int, arrival_ms: int) -> tuple[int, str | None]:
+        """The event's time as the job sees it and why it changed (``None``: unchanged).
+
+        With the Drop policy a changed event must be discarded by the caller.
+        """
+        if self.max_arrival_ms is not None and arrival_ms < self.max_arrival_ms:
+            arrival_ms = self.max_arrival_ms  # enqueued times only grow on a partition
+        cause = None
+        t = event_ms
+        if self._late_ms is not None and t < arrival_ms - self._late_ms:
+            t, cause = arrival_ms - self._late_ms, ADJUSTED_LATE
+        elif t > arrival_ms + self._early_ms:
+            t, cause = arrival_ms + self._early_ms, ADJUSTED_EARLY
+        top = self.max_event_ms
+        if top is not None and t < top - self._ooo_ms:
+            t, cause = top - self._ooo_ms, ADJUSTED_OUT_OF_ORDER
+        if cause is None or self.adjust:
+            if top is None or t > top:
+                self.max_event_ms = t
+            if self.max_arrival_ms is None or arrival_ms > self.max_arrival_ms:
+                self.max_arrival_ms = arrival_ms
+        return t, cause
+
+    def advance(self, now_ms: int) -> None:
+        """An idle partition's arrival clock moves on (live inputs call this periodically)."""
+        if self.max_arrival_ms is None or now_ms > self.max_arrival_ms:
+            self.max_arrival_ms = now_ms
+
+    @property
+    def watermark(self) -> int | None:
+        """No event admitted from now on gets an event time below this (``None``: unknown)."""
+        marks = []
+        if self.max_event_ms is not None:
+            marks.append(self.max_event_ms - self._ooo_ms)
+        if self.max_arrival_ms is not None and self._late_ms is not None:
+            marks.append(self.max_arrival_ms - self._late_ms)
+        return max(marks) if marks else None

@@ -1,0 +1,147 @@
+"""The reference stream job joins like the ASA query: window, pairs, partitions, bad input."""
+
+from __future__ import annotations
+
+import json
+
+from bms_core.contract import encode
+from bms_core.timefmt import parse_ms
+from bms_local.stream_job import Arrival, OrderingPolicy, StreamJob
+from bms_local.stream_job.samples import sample_booking, sample_payment
+
+T0 = parse_ms("2026-11-29T10:00:00.000Z")
+
+
+def _b(order_id: str, at_ms: int = T0, partition: int | None = None) -> Arrival:
+    return Arrival("booking", encode(sample_booking(order_id, at_ms)), None, partition)
+
+
+def _p(
+    order_id: str, at_ms: int, attempt: int = 1, status: str = "Success", **kw: object
+) -> Arrival:
+    booking = sample_booking(order_id, T0)
+    return Arrival(
+        "payment",
+        encode(sample_payment(booking, at_ms, attempt=attempt, status=status)),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _run(*arrivals: Arrival, job: StreamJob | None = None) -> tuple[StreamJob, list]:
+    job = job or StreamJob()
+    pairs = list(job.process(arrivals))
+    job.flush()
+    return job, pairs
+
+
+def test_window_edges_join_at_0_and_900_s_but_not_901_s() -> None:
+    job, pairs = _run(
+        _b("o-zero"), _p("o-zero", T0),
+        _b("o-edge"), _p("o-edge", T0 + 900_000),
+        _b("o-late"), _p("o-late", T0 + 901_000),
+    )  # fmt: skip
+    assert sorted(p.booking["order_id"] for p in pairs) == ["o-edge", "o-zero"]
+    assert job.counts["unmatched:booking"] == 1
+    assert job.counts["unmatched:payment"] == 1
+
+
+def test_payment_before_its_booking_never_joins() -> None:
+    _, pairs = _run(_b("o-1", T0), _p("o-1", T0 - 1))
+    assert pairs == []
+
+
+def test_every_attempt_joins_with_its_status() -> None:
+    _, pairs = _run(
+        _b("o-1"), _p("o-1", T0 + 30_000, 1, "Failed"), _p("o-1", T0 + 90_000, 2, "Success")
+    )
+    rows = [p.order_row() for p in pairs]
+    assert [(r["attempt"], r["payment_status"]) for r in rows] == [(1, "Failed"), (2, "Success")]
+
+
+def test_a_duplicated_booking_doubles_the_pairs_and_is_counted() -> None:
+    job, pairs = _run(_b("o-1"), _b("o-1"), _p("o-1", T0 + 1000))
+    assert len(pairs) == 2
+    assert job.counts["duplicate:booking"] == 1
+
+
+def test_joined_at_is_the_later_event_time_even_when_the_payment_arrives_first() -> None:
+    booking = _b("o-1", T0 + 5_000)
+    payment = _p("o-1", T0 + 6_000)
+    _, pairs = _run(payment, booking)
+    assert [p.joined_at_ms for p in pairs] == [T0 + 6_000]
+    assert pairs[0].seat_rows()[0]["joined_at"] == "2026-11-29T10:00:06.0000000Z"
+
+
+def test_partitions_are_aligned_a_booking_never_meets_another_partitions_payment() -> None:
+    booking = sample_booking("o-1", T0)
+    b = Arrival("booking", encode(booking), None, 0)
+    p_other = Arrival("payment", encode(sample_payment(booking, T0 + 1)), None, 1)
+    p_same = Arrival("payment", encode(sample_payment(booking, T0 + 2, attempt=2)), None, 0)
+    _, pairs = _run(b, p_other, p_same)
+    assert [p.payment["attempt"] for p in pairs] == [2]
+
+
+def test_late_arrival_is_adjusted_so_a_payment_sent_too_late_falls_out_of_the_window() -> None:
+    policy = OrderingPolicy(late_arrival_s=60, out_of_order_s=10)
+    # event time 899 s after the booking, but enqueued 120 s later: adjusted to arrival - 60 s
+    late = _p("o-1", T0 + 899_000, arrival_ms=T0 + 1_019_000)
+    job, pairs = _run(_b("o-1"), late, job=StreamJob(policy))
+    assert pairs == []
+    assert job.counts["adjusted:payment.late"] == 1
+    # within tolerance it joins, and the output keeps the payload's payment_time
+    job, pairs = _run(
+        _b("o-2"), _p("o-2", T0 + 899_000, arrival_ms=T0 + 950_000), job=StreamJob(policy)
+    )
+    assert len(pairs) == 1
+    assert pairs[0].order_row()["payment_delay_ms"] == 899_000
+
+
+def test_out_of_order_beyond_tolerance_is_adjusted_to_the_newest_time_minus_tolerance() -> None:
+    policy = OrderingPolicy(late_arrival_s=3600, out_of_order_s=10)
+    job, pairs = _run(
+        _b("o-a", T0 + 100_000, partition=0),
+        _b("o-b", T0 + 50_000, partition=0),  # 50 s out of order -> time becomes T0 + 90 s
+        _p("o-b", T0 + 60_000, partition=0),  # before the adjusted booking time: no join
+        job=StreamJob(policy),
+    )
+    assert pairs == []
+    assert job.counts["adjusted:booking.out_of_order"] == 1
+
+
+def test_drop_policy_discards_instead_of_adjusting() -> None:
+    policy = OrderingPolicy(late_arrival_s=3600, out_of_order_s=10, adjust=False)
+    job, pairs = _run(
+        _b("o-a", T0 + 100_000, partition=0), _b("o-b", T0 + 50_000, partition=0), _p("o-b", T0 + 60_000, partition=0),
+        job=StreamJob(policy),
+    )  # fmt: skip
+    assert pairs == []
+    assert job.counts["dropped:booking.out_of_order"] == 1
+
+
+def test_bad_input_is_counted_by_cause_and_kept_for_inspection() -> None:
+    good = json.loads(encode(sample_booking("o-1", T0)))
+    bad_time = {**good, "order_id": "o-2", "booking_time": "29/11/2026 10:00"}
+    job, pairs = _run(
+        Arrival("booking", b"{not json"),
+        Arrival("booking", bad_time),
+        Arrival("payment", {"order_id": "o-1", "payment_time": "2026-11-29T10:00:01.000Z"}),
+        Arrival("booking", good),
+    )
+    assert pairs == []
+    assert job.counts["rejected:booking.not_json_object"] == 1
+    assert job.counts["rejected:booking.booking_time"] == 1
+    assert job.counts["rejected:payment.attempt"] == 1
+    assert [r.cause for r in job.rejects][:2] == ["booking.not_json_object", "booking.booking_time"]
+    assert job.summary()["rejected"]["booking.booking_time"] == 1
+
+
+def test_state_is_evicted_once_no_later_event_could_match() -> None:
+    job = StreamJob(OrderingPolicy(late_arrival_s=60, out_of_order_s=10))
+    for i in range(2000):
+        at = T0 + i * 10_000
+        list(job.feed(Arrival("booking", encode(sample_booking(f"o-{i}", at)), at, 0)))
+        list(job.feed(_p(f"o-{i}", at + 5_000, arrival_ms=at + 5_000, partition=0)))
+    # window 900 s + 10 s tolerance at one order per 10 s: about 91 bookings, never 2000
+    assert job.held_events < 200
+    assert job.counts["joined_pairs"] == 2000
+    assert job.counts["unmatched:booking"] == 0
