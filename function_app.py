@@ -105,7 +105,7 @@ def emit_payments(timer: func.TimerRequest) -> None:
 def burst(req: func.HttpRequest) -> func.HttpResponse:
     from bms_core import endpoints
 
-    response: func.HttpResponse = endpoints.run_burst(req, bms_settings.current())
+    response: func.HttpResponse = endpoints.run_burst(req)
     return response
 
 

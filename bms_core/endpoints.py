@@ -27,14 +27,19 @@ def _answer(status: int, body: dict[str, Any], headers: dict[str, str] | None = 
 
 def run_burst(
     req: Any,
-    settings: Any,
+    settings: Any = None,
     *,
     sink: EventSink | None = None,
     store: Any = None,
     now_ms: int | None = None,
 ) -> Any:
-    """Send ``orders`` bookings now, remember the burst so its payments follow; 202 or 4xx."""
+    """Send ``orders`` bookings now, remember the burst so its payments follow; 202 or 4xx.
+
+    ``settings`` defaults to this process's settings; a broken app setting answers 503 naming
+    it (the operator's problem, not the client's).
+    """
     from bms_core import bursts, emit, generator, orderid, timefmt
+    from bms_core import settings as settings_module
 
     if req.method.upper() != "POST":
         return _answer(
@@ -42,6 +47,11 @@ def run_burst(
             {"error": f"method {req.method.upper()} not allowed; use POST", "field": "method"},
             {"Allow": "POST"},
         )
+    if settings is None:
+        try:
+            settings = settings_module.current()
+        except settings_module.SettingsError as exc:
+            return _answer(503, {"error": f"app setting problem: {exc}", "setting": exc.setting})
     try:
         request = bursts.parse_burst_request(req.get_body() or b"", settings.burst_max_orders)
         scenario = bursts.apply_overrides(settings.scenario, request)
