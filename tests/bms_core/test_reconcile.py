@@ -83,14 +83,16 @@ def warehouse(tmp_path: Path) -> tuple[Path, Any, list[dict[str, Any]]]:
 
 @pytest.mark.odbc
 def test_a_complete_warehouse_reconciles(warehouse: tuple[Path, Any, Any]) -> None:
-    db, settings, rows = warehouse
+    _db, settings, rows = warehouse
     summary = Collector()
     result = reconcile.run_reconcile(
         timer(NOW - 3_600_000), summary, settings, store=NoBursts(), now_ms=NOW
     )
     assert result is not None
     assert (result.start_ms, result.end_ms) == (WINDOW_START, WINDOW_END)
-    in_window = [r for r in rows if WINDOW_START <= projection.parse_asa_time(r["payment_time"]) < WINDOW_END]
+    in_window = [
+        r for r in rows if WINDOW_START <= projection.parse_asa_time(r["payment_time"]) < WINDOW_END
+    ]
     assert sum(result.actual.values()) == sum(result.expected.values()) == len(in_window) > 0
     assert set(result.actual) <= set(range(10))
     (entity,) = summary.entities()
@@ -102,7 +104,7 @@ def test_a_complete_warehouse_reconciles(warehouse: tuple[Path, Any, Any]) -> No
 def test_duplicates_count_once_and_a_missing_minute_is_reported(
     warehouse: tuple[Path, Any, Any],
 ) -> None:
-    db, settings, rows = warehouse
+    _db, settings, rows = warehouse
     connection = odbc.connect(settings.synapse_connection)
     insert(connection, rows[:50])  # at-least-once delivery wrote some rows twice
     minute_3 = timefmt.format_ms(WINDOW_START + 3 * MINUTE)[:16]
