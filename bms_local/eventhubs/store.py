@@ -187,11 +187,15 @@ class Store:
             folder.mkdir(parents=True, exist_ok=True)
             for partition in hub.partitions:
                 path = folder / f"{partition.partition_id}.log"
+                torn = False
                 if path.exists():
-                    for event in _read_records(path.read_bytes()):
+                    data = path.read_bytes()
+                    events, used = _read_records(data)
+                    for event in events:
                         partition._add(event)
+                    torn = used != len(data)
                 dropped = partition.trim(self._oldest_ms(hub), self.max_events_per_partition)
-                if dropped:
+                if dropped or torn:
                     path.write_bytes(b"".join(_encode_record(e) for e in partition.events))
                 partition.log = open(path, "ab")  # noqa: SIM115 - kept open for appends
 
@@ -219,17 +223,20 @@ def _encode_record(event: StoredEvent) -> bytes:
     return header + key + parts.head + parts.ma_raw + parts.tail
 
 
-def _read_records(data: bytes) -> list[StoredEvent]:
-    """Records of a log file; a torn last record (crash mid-write) is ignored."""
+def _read_records(data: bytes) -> tuple[list[StoredEvent], int]:
+    """Records of a log file and the bytes they used; a torn last record (crash mid-write) is
+    left out, and the caller rewrites the file without it."""
     events = []
     pos = 0
     while pos + _RECORD.size <= len(data):
+        start = pos
         seq, offset, enqueued, key_len, head_len, ma_count, ma_len, tail_len = _RECORD.unpack_from(
             data, pos
         )
         pos += _RECORD.size
         end = pos + max(key_len, 0) + head_len + ma_len + tail_len
         if end > len(data):
+            pos = start
             break
         key = None
         if key_len >= 0:
@@ -244,4 +251,4 @@ def _read_records(data: bytes) -> list[StoredEvent]:
         events.append(
             StoredEvent(seq, offset, enqueued, MessageParts(head, ma_count, ma_raw, tail, key))
         )
-    return events
+    return events, pos
