@@ -12,6 +12,8 @@ from functools import lru_cache
 from statistics import NormalDist
 from typing import Final, NamedTuple
 
+import msgspec
+
 from bms_core import entropy
 from bms_core.contract import EVENT_TYPES, SEAT_CATEGORIES
 from bms_core.joined import IST_OFFSET_MINUTES
@@ -85,6 +87,10 @@ class Venue(NamedTuple):
     venue_id: str
     venue_name: str
     tier: int
+    show_prefix: str
+    """Start of the show's ``event_id``: ``sh-<city>-<type><venue>-``."""
+    json_tail: str
+    """``"venue_id":...,"venue_name":...,`` as JSON text, for the wire encoder."""
 
 
 class Catalog(NamedTuple):
@@ -92,6 +98,9 @@ class Catalog(NamedTuple):
 
     cities: tuple[str, ...]
     city_slugs: tuple[str, ...]
+    city_json: tuple[str, ...]
+    city_keys: tuple[int, ...]
+    """A 64-bit number per city that customers of the city are mixed with."""
     city_cuts: tuple[int, ...]
     types: tuple[str, ...]
     type_cuts: tuple[int, ...]
@@ -108,10 +117,16 @@ class Catalog(NamedTuple):
     """[city][type] -> venues."""
     show_names: tuple[tuple[tuple[str, ...], ...], ...]
     """[city][type] -> show titles."""
+    show_json: tuple[tuple[tuple[str, ...], ...], ...]
+    """[city][type][show] -> ``"event_name":...,"event_type":...,"event_location":...,``."""
     prices: tuple[tuple[tuple[int, ...], ...], ...]
     """[type][venue tier][category] -> seat price in paise."""
     fees: tuple[tuple[tuple[tuple[int, int], ...], ...], ...]
     """Same indexing as prices; (fee, GST on fee) per ticket in paise."""
+    show_minutes: tuple[tuple[int, ...], ...]
+    """[type] -> show start minutes after IST midnight."""
+    category_rows: tuple[str, ...]
+    """[category] -> the row letters of that category."""
     delays: tuple[int, ...]
     """Quantiles of the on-time first-attempt delay, ms; :func:`delay_ms` interpolates."""
     slot_rate: tuple[float, ...]
@@ -120,6 +135,16 @@ class Catalog(NamedTuple):
 
 def _split(mix: Mix) -> tuple[tuple[str, ...], tuple[int, ...]]:
     return tuple(k for k, _ in mix), entropy.thresholds([w for _, w in mix])
+
+
+def json_text(text: str) -> str:
+    """``text`` as a JSON string literal, escaped exactly as msgspec does."""
+    return msgspec.json.encode(text).decode()
+
+
+def _city_key(city: str) -> int:
+    d = entropy.text_draws(f"city|{city}")
+    return d[0] << 32 | d[1]
 
 
 def _slug(city: str) -> str:
@@ -137,9 +162,12 @@ def catalog(scenario: Scenario) -> Catalog:
     channels, channel_cuts = _split(scenario.channel_mix)
     outcome_weights = dict(scenario.outcome_mix)
     slugs = tuple(_slug(c) for c in cities)
+    show_names = tuple(tuple(_show_names(city, t) for t in types) for city in cities)
     return Catalog(
         cities=cities,
         city_slugs=slugs,
+        city_json=tuple(json_text(c) for c in cities),
+        city_keys=tuple(_city_key(c) for c in cities),
         city_cuts=city_cuts,
         types=types,
         type_cuts=type_cuts,
@@ -156,9 +184,22 @@ def catalog(scenario: Scenario) -> Catalog:
             tuple(_venues(city, slug, t) for t in types)
             for city, slug in zip(cities, slugs, strict=True)
         ),
-        show_names=tuple(tuple(_show_names(city, t) for t in types) for city in cities),
+        show_names=show_names,
+        show_json=tuple(
+            tuple(
+                tuple(
+                    f'"event_name":{json_text(name)},"event_type":{json_text(t)},'
+                    f'"event_location":{json_text(city)},'
+                    for name in names
+                )
+                for t, names in zip(types, by_type, strict=True)
+            )
+            for city, by_type in zip(cities, show_names, strict=True)
+        ),
         prices=_prices(scenario, types, categories),
         fees=_fees(scenario, _prices(scenario, types, categories)),
+        show_minutes=tuple(SHOW_MINUTES_IST[t] for t in types),
+        category_rows=tuple(CATEGORY_ROWS[c] for c in categories),
         delays=_delay_table(scenario),
         slot_rate=_slot_rates(scenario),
     )
@@ -169,10 +210,13 @@ def _venues(city: str, slug: str, event_type: str) -> tuple[Venue, ...]:
     out = []
     code = event_type[0].lower() if event_type != "Comedy" else "k"
     for v in range(VENUES_PER_TYPE):
-        d = entropy.text_draws(f"venue|{city}|{event_type}|{v}", entropy.CUSTOMER)
+        d = entropy.text_draws(f"venue|{city}|{event_type}|{v}")
         stem = stems[d[0] % len(stems)]
         suffix = VENUE_SUFFIXES[event_type][v]
-        out.append(Venue(f"ve-{slug}-{code}{v}", f"{stem} {suffix} {city}", v))
+        venue_id = f"ve-{slug}-{code}{v}"
+        name = f"{stem} {suffix} {city}"
+        tail = f'"venue_id":{json_text(venue_id)},"venue_name":{json_text(name)},'
+        out.append(Venue(venue_id, name, v, f"sh-{slug}-{code}{v}-", tail))
     return tuple(out)
 
 
@@ -180,7 +224,7 @@ def _show_names(city: str, event_type: str) -> tuple[str, ...]:
     p = pools()
     names = []
     for s in range(SHOWS_PER_VENUE):
-        d = entropy.text_draws(f"show|{city}|{event_type}|{s}", entropy.CUSTOMER)
+        d = entropy.text_draws(f"show|{city}|{event_type}|{s}")
         if event_type == "Movie":
             name = p.titles[(s * 17 + 3) % len(p.titles)]
         elif event_type == "Concert":

@@ -16,10 +16,13 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Final, NamedTuple
 
 from bms_core import entropy
-from bms_core.contract import encode
+from bms_core.catalog import Catalog
+from bms_core.entropy import SCALE
+from bms_core.orderplan import OrderPlan
+from bms_core.payments import Attempt
+from bms_core.wire import booking_body, payment_body
 
 if TYPE_CHECKING:
-    from bms_core.generator import Order
     from bms_core.scenario import Scenario
 
 MALFORMED_KINDS: Final = ("bad_json", "bad_timestamp", "missing_field", "wrong_type")
@@ -53,82 +56,74 @@ def malformed_body(body: bytes, kind: str) -> bytes:
     raise ValueError(f"malformed kind must be one of {', '.join(MALFORMED_KINDS)}, got {kind!r}")
 
 
-def _deliver(
-    out: list[Emitted],
-    scenario: Scenario,
-    d: tuple[int, ...],
-    slot: int,
-    kind: str,
-    order_id: str,
-    body: bytes,
-    due_ms: int,
-    event_id: str,
-) -> None:
-    original = Emitted(kind, order_id, body, due_ms, event_id)
-    out.append(original)
-    if entropy.below(d[slot], scenario.duplicate_rate):
-        out.append(original)
-    if scenario.malformed_rate and entropy.below(d[5 + slot], scenario.malformed_rate):
-        bad = MALFORMED_KINDS[d[10 + slot] % len(MALFORMED_KINDS)]
-        out.append(Emitted(kind, order_id, malformed_body(body, bad), due_ms, None))
-
-
-def delivery_draws(order: Order) -> tuple[int, ...]:
-    key = order.key
-    return entropy.draws(key.seed, key.namespace, key.slot, key.index, entropy.DELIVERY)
-
-
-def emit_order_events(
-    scenario: Scenario,
-    order: Order,
-    *,
-    booking: bool,
-    attempts: Iterable[int],
-    times: tuple[int, ...] | None = None,
+def _extras(
+    scenario: Scenario, original: Emitted, words: tuple[int, ...], which: int
 ) -> list[Emitted]:
-    """The booking (if ``booking``) and the given attempts (1-based) of one order, as sent.
+    """The duplicate and/or malformed extra that follow ``original``, as its draws decide.
 
-    ``times`` optionally gives the event times in ms (booking first, then every attempt), to
-    skip parsing them back from the event.
+    ``which`` is 0 for the booking and the attempt number for a payment.
     """
-    from bms_core.timefmt import parse_ms
-
     out: list[Emitted] = []
-    d = delivery_draws(order)
-    order_id = order.booking.order_id
-    if booking:
-        b = order.booking
-        due = times[0] if times else parse_ms(b.booking_time)
-        _deliver(out, scenario, d, 0, "booking", order_id, encode(b), due, b.event_id)
-    for attempt in attempts:
-        p = order.payments[attempt - 1]
-        due = times[attempt] if times else parse_ms(p.payment_time)
-        _deliver(out, scenario, d, attempt, "payment", order_id, encode(p), due, p.event_id)
+    base = entropy.DELIVERY + which
+    if words[base] < scenario.duplicate_rate * SCALE:
+        out.append(original)
+    if words[base + 5] < scenario.malformed_rate * SCALE:
+        bad = MALFORMED_KINDS[words[base + 10] % len(MALFORMED_KINDS)]
+        kind, key, body, due, _ = original
+        out.append(Emitted(kind, key, malformed_body(body, bad), due, None))
     return out
 
 
-def stream_orders(
-    scenario: Scenario, orders: Iterable[tuple[int, Order, tuple[int, ...]]]
-) -> Iterator[Emitted]:
-    """Emit orders given by booking time as one stream ordered by event time.
+def emit_booking(out: list[Emitted], scenario: Scenario, cat: Catalog, plan: OrderPlan) -> None:
+    """Append the plan's booking as sent (with its duplicate / malformed extra, if any)."""
+    oid = plan.order_id
+    original = Emitted("booking", oid, booking_body(cat, plan), plan.booking_ms, f"{oid}-b")
+    out.append(original)
+    out.extend(_extras(scenario, original, plan.words, 0))
 
-    ``orders`` yields ``(booking ms, order, attempt ms...)``. Payments wait in a heap until no
-    earlier booking can come; bookings go before payments of the same millisecond.
+
+def emit_payment(out: list[Emitted], scenario: Scenario, plan: OrderPlan, attempt: Attempt) -> None:
+    """Append one payment attempt of the plan as sent (with extras, if any)."""
+    oid = plan.order_id
+    pid = f"{oid}-p{attempt.attempt}"
+    original = Emitted("payment", oid, payment_body(plan, attempt), attempt.time_ms, pid)
+    out.append(original)
+    out.extend(_extras(scenario, original, plan.words, attempt.attempt))
+
+
+def stream_plans(scenario: Scenario, cat: Catalog, plans: Iterable[OrderPlan]) -> Iterator[Emitted]:
+    """Emit plans given by booking time as one stream ordered by event time.
+
+    Payments wait in a heap until no earlier booking can come; bookings go before payments of
+    the same millisecond, payments of one millisecond go by payment id. The same events as
+    :func:`emit_booking` / :func:`emit_payment`, inlined for speed.
     """
-    pending: list[tuple[int, str, Order, int]] = []
-    for booking_ms, order, attempt_ms in orders:
+    dup_cut = scenario.duplicate_rate * SCALE
+    bad_cut = scenario.malformed_rate * SCALE
+    first = entropy.DELIVERY
+    pending: list[tuple[int, str, OrderPlan, Attempt]] = []
+    push = heapq.heappush
+    pop = heapq.heappop
+    for plan in plans:
+        booking_ms = plan.booking_ms
         while pending and pending[0][0] < booking_ms:
-            due, _, waiting, attempt = heapq.heappop(pending)
-            yield from _one_payment(scenario, waiting, attempt, due)
-        times = (booking_ms, *attempt_ms)
-        yield from emit_order_events(scenario, order, booking=True, attempts=(), times=times)
-        for n, due in enumerate(attempt_ms, start=1):
-            heapq.heappush(pending, (due, order.payments[n - 1].payment_id, order, n))
+            due, pid, waiting, attempt = pop(pending)
+            event = Emitted("payment", waiting.order_id, payment_body(waiting, attempt), due, pid)
+            yield event
+            n = first + attempt.attempt
+            words = waiting.words
+            if words[n] < dup_cut or words[n + 5] < bad_cut:
+                yield from _extras(scenario, event, words, attempt.attempt)
+        oid = plan.order_id
+        event = Emitted("booking", oid, booking_body(cat, plan), booking_ms, f"{oid}-b")
+        yield event
+        words = plan.words
+        if words[first] < dup_cut or words[first + 5] < bad_cut:
+            yield from _extras(scenario, event, words, 0)
+        for attempt in plan.attempts:
+            push(pending, (attempt.time_ms, f"{oid}-p{attempt.attempt}", plan, attempt))
     while pending:
-        due, _, waiting, attempt = heapq.heappop(pending)
-        yield from _one_payment(scenario, waiting, attempt, due)
-
-
-def _one_payment(scenario: Scenario, order: Order, attempt: int, due: int) -> list[Emitted]:
-    times = (0,) * attempt + (due,)
-    return emit_order_events(scenario, order, booking=False, attempts=(attempt,), times=times)
+        _, _, waiting, attempt = pop(pending)
+        out: list[Emitted] = []
+        emit_payment(out, scenario, waiting, attempt)
+        yield from out

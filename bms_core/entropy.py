@@ -1,7 +1,8 @@
-"""Counter-based randomness: 16 independent 32-bit draws from ``(seed, namespace, slot, index)``.
+"""Counter-based randomness: 48 independent 32-bit draws from ``(seed, namespace, slot, index)``.
 
-Each order's randomness is a BLAKE2b digest of its key and a *purpose* byte (booking, payments,
-delivery, slot size). No state is carried from one order to the next, so any order can be
+Each order's randomness is a SHAKE-128 digest of its key and a *purpose* byte (an order, or a
+slot's size): draws ``BOOKING .. BOOKING+15`` shape the booking, ``PAYMENTS ..`` the payment
+attempts and ``DELIVERY ..`` duplicates and malformed extras. No state is carried from one order to the next, so any order can be
 generated on its own (random access), and the bytes never depend on the process, the platform's
 ``hash()`` randomisation (``PYTHONHASHSEED``) or the order in which things are generated.
 """
@@ -15,18 +16,23 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Final
 
-BOOKING: Final = 1
-PAYMENTS: Final = 2
-DELIVERY: Final = 3
-SLOT_SIZE: Final = 4
-CUSTOMER: Final = 5
+BOOKING: Final = 0
+PAYMENTS: Final = 16
+DELIVERY: Final = 32
+"""Offsets of each concern's 16 draws within :func:`draws`."""
+ORDER: Final = 1
+SLOT_SIZE: Final = 2
+TEXT: Final = 3
+"""Purpose bytes."""
 
 SCALE: Final = 1 << 32
 """Draws are uniform integers in ``[0, SCALE)``."""
 
 _KEY: Final = struct.Struct("<QQQB")
-_WORDS: Final = struct.Struct("<16I")
-_blake2b = hashlib.blake2b
+_WORDS: Final = struct.Struct("<48I")
+_TEXT_WORDS: Final = struct.Struct("<16I")
+_shake = hashlib.shake_128
+_MASK64: Final = (1 << 64) - 1
 
 
 @lru_cache(maxsize=1024)
@@ -34,18 +40,27 @@ def _prefix(namespace: str) -> bytes:
     return namespace.encode("ascii") + b"\x00"
 
 
-def draws(seed: int, namespace: str, slot: int, index: int, purpose: int) -> tuple[int, ...]:
-    """16 uniform 32-bit integers, a pure function of the arguments."""
-    digest = _blake2b(
-        _prefix(namespace) + _KEY.pack(seed, slot, index, purpose), digest_size=64
-    ).digest()
-    return _WORDS.unpack(digest)
+def draws(
+    seed: int, namespace: str, slot: int, index: int, purpose: int = ORDER
+) -> tuple[int, ...]:
+    """48 uniform 32-bit integers, a pure function of the arguments."""
+    return _WORDS.unpack(
+        _shake(_prefix(namespace) + _KEY.pack(seed, slot, index, purpose)).digest(192)
+    )
 
 
-def text_draws(text: str, purpose: int) -> tuple[int, ...]:
-    """16 uniform 32-bit integers from a text key (e.g. a customer's city and number)."""
-    digest = _blake2b(text.encode("utf-8") + bytes((purpose,)), digest_size=64).digest()
-    return _WORDS.unpack(digest)
+def text_draws(text: str) -> tuple[int, ...]:
+    """16 uniform 32-bit integers from a text key (venues, shows, cities)."""
+    digest = hashlib.blake2b(text.encode("utf-8") + bytes((TEXT,)), digest_size=64).digest()
+    return _TEXT_WORDS.unpack(digest)
+
+
+def mix64(value: int) -> int:
+    """A cheap 64-bit integer mix (splitmix64 finaliser) for keys that need no crypto hash."""
+    value &= _MASK64
+    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return value ^ (value >> 31)
 
 
 def thresholds(weights: Sequence[float]) -> tuple[int, ...]:

@@ -13,6 +13,7 @@ Outcomes: ``paid_first_try`` (one Success), ``paid_after_retry`` (1-2 Failed the
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Final, NamedTuple
 
 from bms_core import entropy
@@ -23,7 +24,7 @@ from bms_core.catalog import (
     Catalog,
     delay_ms,
 )
-from bms_core.orderid import OrderKey
+from bms_core.entropy import SCALE
 from bms_core.scenario import OUTCOME_NAMES, Scenario
 
 OUTCOMES: Final = OUTCOME_NAMES
@@ -56,39 +57,38 @@ class Attempt(NamedTuple):
 
 
 def schedule(
-    scenario: Scenario, cat: Catalog, key: OrderKey, booking_ms: int
+    scenario: Scenario, cat: Catalog, words: tuple[int, ...], booking_ms: int
 ) -> tuple[int, tuple[Attempt, ...]]:
-    """``(outcome index into OUTCOMES, attempts in time order)`` for the order ``key``."""
-    d = entropy.draws(key.seed, key.namespace, key.slot, key.index, entropy.PAYMENTS)
-    outcome = entropy.pick(cat.outcome_cuts, d[0])
+    """``(outcome index into OUTCOMES, attempts in time order)`` from an order's draws."""
+    d = entropy.PAYMENTS
+    outcome = bisect_right(cat.outcome_cuts, words[d])
     if outcome == NEVER_PAID:
         return outcome, ()
-    if entropy.below(d[2], scenario.late_payment_rate):
-        first_delay = entropy.span(d[3], LATE_DELAY_MS[0], LATE_DELAY_MS[1] + 1)
+    if words[d + 2] < scenario.late_payment_rate * SCALE:
+        first_delay = entropy.span(words[d + 3], LATE_DELAY_MS[0], LATE_DELAY_MS[1] + 1)
     else:
-        first_delay = delay_ms(cat.delays, d[3])
-    if outcome == PAID_FIRST_TRY:
-        failures = 0
-    elif outcome == PAID_AFTER_RETRY:
-        failures = 1 + entropy.pick(_RETRY_CUTS, d[4])
-    else:
-        failures = 1 + entropy.pick(_ABANDON_CUTS, d[4])
-    count = failures if outcome == FAILED_ABANDONED else failures + 1
+        first_delay = delay_ms(cat.delays, words[d + 3])
     methods = cat.methods
-    method = methods[entropy.pick(cat.method_cuts, d[1])]
-    gap_max = round(scenario.retry_gap_max_seconds * 1000)
+    method = methods[bisect_right(cat.method_cuts, words[d + 1])]
     time_ms = booking_ms + first_delay
+    if outcome == PAID_FIRST_TRY:
+        return outcome, (Attempt(1, time_ms, method, "Success", None),)
+    if outcome == PAID_AFTER_RETRY:
+        failures = 1 + bisect_right(_RETRY_CUTS, words[d + 4])
+        count = failures + 1
+    else:
+        failures = count = 1 + bisect_right(_ABANDON_CUTS, words[d + 4])
+    gap_max = round(scenario.retry_gap_max_seconds * 1000)
     attempts = []
     for n in range(count):
         if n:
-            time_ms += entropy.span(d[4 + n], MIN_RETRY_GAP_MS, gap_max + 1)
-            if not entropy.below(d[7 + n], SAME_METHOD_ON_RETRY):
-                method = methods[entropy.pick(cat.method_cuts, d[10 + n])]
+            time_ms += entropy.span(words[d + 4 + n], MIN_RETRY_GAP_MS, gap_max + 1)
+            if not entropy.below(words[d + 7 + n], SAME_METHOD_ON_RETRY):
+                method = methods[bisect_right(cat.method_cuts, words[d + 10 + n])]
         if n < failures:
             reasons = FAILURE_REASONS_BY_METHOD[method]
-            attempts.append(
-                Attempt(n + 1, time_ms, method, "Failed", reasons[d[13 + n] % len(reasons)])
-            )
+            reason = reasons[words[d + 13 + n] % len(reasons)]
+            attempts.append(Attempt(n + 1, time_ms, method, "Failed", reason))
         else:
             attempts.append(Attempt(n + 1, time_ms, method, "Success", None))
     return outcome, tuple(attempts)

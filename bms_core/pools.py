@@ -35,7 +35,7 @@ _LEAGUES: Final = ("T20", "Pro Kabaddi", "Football League", "Badminton League", 
 
 
 class Pools(NamedTuple):
-    """Immutable pools; every entry is plain ASCII-safe text."""
+    """Immutable pools; every entry is printable ASCII that needs no JSON escaping."""
 
     first_names: tuple[str, ...]
     last_names: tuple[str, ...]
@@ -61,11 +61,16 @@ def pools() -> Pools:
     return _built
 
 
+def json_safe(text: str) -> bool:
+    """Printable ASCII without quotes or backslashes: its JSON literal is just ``"text"``."""
+    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
+
+
 def _unique(draw: object, want: int, attempts: int) -> tuple[str, ...]:
     seen: dict[str, None] = {}
     for _ in range(attempts):
         value = draw()  # type: ignore[operator]
-        if isinstance(value, str) and value.isascii() and value.strip() == value and value:
+        if isinstance(value, str) and json_safe(value) and value.strip() == value and value:
             seen.setdefault(value, None)
             if len(seen) >= want:
                 break

@@ -1,0 +1,242 @@
+"""An order as plain numbers and indexes (an :class:`OrderPlan`), and its contract Structs.
+
+Planning is the one place that turns an order's draws into decisions (city, show, seats, money,
+payment attempts). Two renderers read a plan: :func:`booking_of` / :func:`payments_of` build
+the validated :mod:`bms_core.contract` Structs (model API, validator), and
+:mod:`bms_core.wire` writes the same JSON bytes directly (the fast sending path).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from functools import lru_cache
+from typing import Final, NamedTuple
+
+from bms_core import entropy
+from bms_core.catalog import (
+    CUSTOMERS_PER_CITY,
+    DAY_MS,
+    IST_OFFSET_MS,
+    SEATS_PER_ROW,
+    Catalog,
+    Venue,
+)
+from bms_core.contract import (
+    CURRENCY,
+    SCHEMA_VERSION,
+    Booking,
+    Customer,
+    EventDetails,
+    Payment,
+    Seat,
+)
+from bms_core.money import to_decimal
+from bms_core.orderid import TIMER_NAMESPACE, OrderKey, order_id_of
+from bms_core.payments import Attempt, schedule
+from bms_core.pools import EMAIL_DOMAINS, pools
+from bms_core.scenario import Scenario
+from bms_core.timefmt import format_ms
+
+BURST_SPREAD_MS: Final = 1000
+"""Burst bookings lie in ``(anchor_second*1000 - BURST_SPREAD_MS, anchor_second*1000]``."""
+MIN_SHOW_LEAD_MS: Final = 30 * 60_000
+"""A show starts at least 30 minutes after it is booked."""
+
+
+class OrderPlan(NamedTuple):
+    key: OrderKey
+    order_id: str
+    booking_ms: int
+    city: int
+    customer: int
+    event_type: int
+    venue: Venue
+    show: int
+    show_ms: int
+    category: int
+    seats: int
+    row: str
+    first_seat: int
+    price: int
+    fee: int
+    gst: int
+    channel: int
+    outcome: int
+    attempts: tuple[Attempt, ...]
+    words: tuple[int, ...]
+
+    @property
+    def subtotal(self) -> int:
+        return self.seats * self.price
+
+    @property
+    def total(self) -> int:
+        """``total_amount`` in paise: seat prices + n * (fee + GST on fee)."""
+        return self.seats * (self.price + self.fee + self.gst)
+
+
+def booking_ms_of(key: OrderKey, slot_ms: int, first_draw: int) -> int:
+    """Booking time: uniform in the timer slot, or up to 1 s before a burst's anchor second."""
+    if key.namespace == TIMER_NAMESPACE:
+        return key.slot * slot_ms + ((first_draw * slot_ms) >> 32)
+    return key.slot * 1000 - ((first_draw * BURST_SPREAD_MS) >> 32)
+
+
+def _show_ms(booking_ms: int, day: int, minute: int) -> int:
+    ist_midnight = (booking_ms + IST_OFFSET_MS) // DAY_MS * DAY_MS - IST_OFFSET_MS
+    show = ist_midnight + day * DAY_MS + minute * 60_000
+    while show < booking_ms + MIN_SHOW_LEAD_MS:
+        show += DAY_MS
+    return show
+
+
+def timing(scenario: Scenario, key: OrderKey) -> tuple[int, tuple[int, ...]]:
+    """``(booking ms, draws)`` of an order: all a payment schedule needs."""
+    d = entropy.draws(key.seed, key.namespace, key.slot, key.index)
+    return booking_ms_of(key, scenario.slot_seconds * 1000, d[0]), d
+
+
+def plan_order(scenario: Scenario, cat: Catalog, key: OrderKey) -> OrderPlan:
+    """Every decision about the order ``key`` (the key must be valid; not checked here)."""
+    namespace, seed, slot, index = key
+    d = entropy.draws(seed, namespace, slot, index)
+    booking_ms = booking_ms_of(key, scenario.slot_seconds * 1000, d[0])
+    pick = bisect_right
+    city = pick(cat.city_cuts, d[1])
+    event_type = pick(cat.type_cuts, d[3])
+    venue = cat.venues[city][event_type][d[4] & 3]
+    shows = len(cat.show_names[city][event_type])
+    minutes = cat.show_minutes[event_type]
+    show_ms = _show_ms(booking_ms, pick(cat.day_cuts, d[6]), minutes[d[7] % len(minutes)])
+    category = pick(cat.category_cuts, d[10])
+    fee, gst = cat.fees[event_type][venue.tier][category]
+    n = pick(cat.seat_cuts, d[9]) + 1
+    rows = cat.category_rows[category]
+    outcome, attempts = schedule(scenario, cat, d, booking_ms)
+    return OrderPlan(
+        key,
+        order_id_of(namespace, seed, slot, index),
+        booking_ms,
+        city,
+        d[2] % CUSTOMERS_PER_CITY,
+        event_type,
+        venue,
+        (d[4] >> 2) % shows,
+        show_ms,
+        category,
+        n,
+        rows[d[11] % len(rows)],
+        1 + d[12] % (SEATS_PER_ROW - n + 1),
+        cat.prices[event_type][venue.tier][category],
+        fee,
+        gst,
+        pick(cat.channel_cuts, d[8]),
+        outcome,
+        attempts,
+        d,
+    )
+
+
+def show_event_id(plan: OrderPlan) -> str:
+    """The show's id: venue, show number and start minute (base 16)."""
+    return f"{plan.venue.show_prefix}{plan.show:02d}-{plan.show_ms // 60_000:x}"
+
+
+# --- customers -------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _email_parts() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    p = pools()
+
+    def clean(name: str) -> str:
+        return "".join(c for c in name.lower() if c.isalnum())
+
+    return tuple(clean(n) for n in p.first_names), tuple(clean(n) for n in p.last_names)
+
+
+@lru_cache(maxsize=131072)
+def customer_fields(city_key: int, slug: str, number: int) -> tuple[str, str, str, str]:
+    """``(customer_id, name, email, phone)``: the same person every time they book."""
+    p = pools()
+    firsts, lasts = _email_parts()
+    x = entropy.mix64(city_key ^ number)
+    f = x % len(firsts)
+    la = (x >> 12) % len(lasts)
+    suffix = str((x >> 24) % 1000) if (x >> 40) % 3 else ""
+    domain = EMAIL_DOMAINS[(x >> 44) % len(EMAIL_DOMAINS)]
+    return (
+        f"cu-{slug}-{number:05d}",
+        f"{p.first_names[f]} {p.last_names[la]}",
+        f"{firsts[f]}.{lasts[la]}{suffix}@{domain}",
+        p.phones[(x >> 48) % len(p.phones)],
+    )
+
+
+def customer_of(cat: Catalog, plan: OrderPlan) -> tuple[str, str, str, str]:
+    return customer_fields(cat.city_keys[plan.city], cat.city_slugs[plan.city], plan.customer)
+
+
+# --- Structs ---------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=65536)
+def _seat(number: str, category: str, price: int) -> Seat:
+    return Seat(seat_number=number, category=category, price=to_decimal(price))  # type: ignore[arg-type]
+
+
+def booking_of(cat: Catalog, plan: OrderPlan) -> Booking:
+    """The validated contract Booking of a plan."""
+    customer_id, name, email, phone = customer_of(cat, plan)
+    city = cat.cities[plan.city]
+    category = cat.categories[plan.category]
+    n = plan.seats
+    seats = [_seat(f"{plan.row}{plan.first_seat + j}", category, plan.price) for j in range(n)]
+    return Booking(
+        schema_version=SCHEMA_VERSION,
+        event_id=f"{plan.order_id}-b",
+        order_id=plan.order_id,
+        booking_time=format_ms(plan.booking_ms),
+        customer=Customer(customer_id=customer_id, name=name, email=email, phone=phone, city=city),
+        event_details=EventDetails(
+            event_id=show_event_id(plan),
+            event_name=cat.show_names[plan.city][plan.event_type][plan.show],
+            event_type=cat.types[plan.event_type],  # type: ignore[arg-type]
+            event_location=city,
+            venue_id=plan.venue.venue_id,
+            venue_name=plan.venue.venue_name,
+            show_time=format_ms(plan.show_ms),
+            seats=seats,
+        ),
+        currency=CURRENCY,
+        ticket_subtotal=to_decimal(plan.subtotal),
+        convenience_fee_per_ticket=to_decimal(plan.fee),
+        convenience_fee=to_decimal(n * plan.fee),
+        gst_on_fee=to_decimal(n * plan.gst),
+        total_amount=to_decimal(plan.total),
+        channel=cat.channels[plan.channel],  # type: ignore[arg-type]
+    )
+
+
+def payments_of(plan: OrderPlan) -> tuple[Payment, ...]:
+    """The validated contract Payments of a plan, one per attempt, in time order."""
+    amount = to_decimal(plan.total)
+    out = []
+    for a in plan.attempts:
+        payment_id = f"{plan.order_id}-p{a.attempt}"
+        out.append(
+            Payment(
+                schema_version=SCHEMA_VERSION,
+                event_id=payment_id,
+                payment_id=payment_id,
+                order_id=plan.order_id,
+                attempt=a.attempt,
+                payment_time=format_ms(a.time_ms),
+                amount=amount,
+                currency=CURRENCY,
+                payment_method=a.method,  # type: ignore[arg-type]
+                payment_status=a.status,  # type: ignore[arg-type]
+                failure_reason=a.reason,
+            )
+        )
+    return tuple(out)
