@@ -260,8 +260,11 @@ def compare_row(key: str, actual: Mapping[str, Any], expected: Mapping[str, Any]
         name = column.name
         if name in NOT_COMPARED or name not in actual:
             continue
-        want = normalise(name, expected.get(name))
-        have = normalise(name, actual[name])
+        want_raw, have_raw = expected.get(name), actual[name]
+        if want_raw == have_raw and type(want_raw) is type(have_raw):
+            continue
+        want = normalise(name, want_raw)
+        have = normalise(name, have_raw)
         if want != have:
             found.append(
                 Finding(key, rule_for(name), name, _show(expected.get(name)), _show(actual[name]))

@@ -80,6 +80,7 @@ class Truth:
         self._scenario = scenario
         self._manifests = manifests
         self._orders: dict[str, tuple[Any, str | None]] = {}
+        self._rows: dict[str, dict[Any, dict[str, Any]]] = {}
 
     def order(self, order_id: str) -> tuple[Any, str | None]:
         """``(Order, None)`` or ``(None, why it is unknown)``."""
@@ -88,6 +89,22 @@ class Truth:
         result = self._regenerate(order_id)
         self._orders[order_id] = result
         return result
+
+    def expected_rows(
+        self, order: Any, payment: Any, contract: Any, projection: Any
+    ) -> dict[Any, dict[str, Any]]:
+        """The pair's seat rows by ``seat_index``, computed once per batch.
+
+        ``joined_at`` is left at 0: it is never compared (nothing can regenerate it).
+        """
+        key = payment.payment_id
+        rows = self._rows.get(key)
+        if rows is None:
+            booking_doc = json.loads(contract.encode(order.booking))
+            payment_doc = json.loads(contract.encode(payment))
+            rows = {r["seat_index"]: r for r in projection.seat_rows(booking_doc, payment_doc, 0)}
+            self._rows[key] = rows
+        return rows
 
     def _regenerate(self, order_id: str) -> tuple[Any, str | None]:
         from bms_core import bursts, generator
@@ -208,11 +225,7 @@ def _check_row(
             jc.Finding(key, jc.UNKNOWN_ORDER, "payment_id", json.dumps(known), repr(payment_id))
         )
         return
-    booking_doc = json.loads(contract.encode(order.booking))
-    payment_doc = json.loads(contract.encode(payment))
-    joined_at = jc.to_ms(data.get("joined_at")) or 0
-    expected_rows = projection.seat_rows(booking_doc, payment_doc, joined_at)
-    by_index = {r["seat_index"]: r for r in expected_rows}
+    by_index = truth.expected_rows(order, payment, contract, projection)
     expected = by_index.get(data.get("seat_index"))
     if expected is None:
         found.append(
