@@ -143,3 +143,17 @@ def test_the_synapse_query_is_valid_t_sql_on_the_seat_table() -> None:
     assert reconcile.SYNAPSE_SQL.count("?") == 4
     assert reconcile.dialect_of("Driver={ODBC Driver 18 for SQL Server};Server=x") == "synapse"
     assert reconcile.dialect_of("Driver=SQLite3;Database=x.db") == "sqlite"
+
+
+def test_the_decorated_function_is_a_no_op_without_synapse(monkeypatch: pytest.MonkeyPatch) -> None:
+    import function_app
+    from bms_core import settings as bms_settings
+
+    monkeypatch.delenv("BMS_SYNAPSE_CONNECTION", raising=False)
+    bms_settings.reset()
+    summary = Collector()
+    try:
+        function_app.reconcile(timer=timer(None), summary=summary)
+    finally:
+        bms_settings.reset()
+    assert summary.value is None

@@ -299,3 +299,40 @@ def test_one_structured_log_line_per_batch(caplog: pytest.LogCaptureFixture) -> 
 def test_the_row_contract_is_what_the_validator_checks() -> None:
     _, _, rows = JOINED[0]
     assert tuple(rows[0]) == seat_column_names()
+
+
+def test_storage_errors_while_reading_a_manifest_raise_so_the_host_retries() -> None:
+    from azure.core.exceptions import ServiceRequestError
+
+    def down(burst_id: str, anchor_ms: int) -> Any:
+        raise ServiceRequestError("table endpoint unreachable")
+
+    row = dict(JOINED[0][2][0])
+    row["order_id"] = "bvalidate02-1-1-0"
+    with pytest.raises(ServiceRequestError):
+        run([json.dumps(row).encode()], manifests=down)
+
+
+def test_the_decorated_function_takes_the_trigger_and_both_collectors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import function_app
+    from bms_core import settings as bms_settings
+
+    monkeypatch.setenv("BMS_ORDERS_PER_MINUTE", "120")
+    monkeypatch.setenv("BMS_SEED", "7")
+    monkeypatch.setenv("BMS_VALIDATION_SAMPLE_RATE", "1")
+    monkeypatch.setenv("BMS_DUPLICATE_RATE", "0")
+    monkeypatch.setenv("BMS_LATE_PAYMENT_RATE", "0.3")
+    bms_settings.reset()
+    findings, summary = Collector(), Collector()
+    try:
+        function_app.validate_joined(
+            events=[event(b) for b in [*packed(JOINED[:5]), b"garbage"]],
+            findings=findings,
+            summary=summary,
+        )
+    finally:
+        bms_settings.reset()
+    assert [e["rule"] for e in findings.entities()] == ["malformed"]
+    assert summary.entities()[0]["checked"] == sum(len(r) for _, _, r in JOINED[:5])
