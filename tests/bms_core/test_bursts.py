@@ -203,3 +203,47 @@ def test_storage_failure_is_a_503_not_a_500(azurite: Any) -> None:
     )
     assert response.status_code == 503
     assert "burst manifest not stored" in json.loads(response.get_body())["error"]
+
+
+@pytest.mark.azurite
+def test_payments_already_due_in_a_ticked_slot_are_sent_with_the_burst(
+    store: bursts.ManifestStore,
+) -> None:
+    """A burst just after a slot boundary has bookings in the slot the timer already ticked."""
+    settings = app_settings({"BMS_ORDERS_PER_MINUTE": "0"})
+    boundary = NOW - NOW % SLOT_MS
+    now = boundary + 300
+    sink = MemorySink()
+    body = b'{"orders": 200, "scenario": {"payment_delay_median_seconds": 1}}'
+    response = endpoints.run_burst(
+        http("POST", "burst", body), settings, sink=sink, store=store, now_ms=now
+    )
+    assert response.status_code == 202
+    answer = json.loads(response.get_body())
+    manifest = store.get(answer["burst_id"], now)
+    assert manifest is not None
+    scenario = bursts.scenario_of(settings.scenario, manifest)
+    orders = generator.burst_orders(scenario, answer["burst_id"], 200, manifest.anchor_ms)
+    early = {
+        p.payment_id
+        for o in orders
+        for p in o.payments
+        if timefmt.parse_ms(p.payment_time) < boundary
+    }
+    assert early  # the case this test is about occurs
+    sent_now = {json.loads(b)["payment_id"] for b in sink.bodies("payments")}
+    assert sent_now == early
+    assert all(
+        timefmt.parse_ms(json.loads(b)["payment_time"]) <= now for b in sink.bodies("payments")
+    )
+    # The next tick (covering the slot from the boundary) sends the rest that fell due in it.
+    emit.run_emit_payments(
+        timer(boundary), settings, sink=sink, store=store, now_ms=boundary + SLOT_MS + 5
+    )
+    due_by_then = {
+        p.payment_id
+        for o in orders
+        for p in o.payments
+        if timefmt.parse_ms(p.payment_time) < boundary + SLOT_MS
+    }
+    assert {json.loads(b)["payment_id"] for b in sink.bodies("payments")} == due_by_then
