@@ -26,7 +26,7 @@ Each function body is one call into ``bms_core``; call the same thing with real
 ``azure.functions`` objects::
 
     from azure.functions.timer import TimerRequest
-    from bms_core import emit, endpoints, reconcile, settings, validator
+    from bms_core import bursts, emit, endpoints, reconcile, settings, validator
     from bms_core.sending import MemorySink
 
     s = settings.Settings.from_env()                    # or settings.current()

@@ -243,3 +243,10 @@ def test_requirements_txt_holds_only_what_runs_in_azure() -> None:
     for local_only in ("pytest", "ruff", "mypy", "qpid-proton", "hypothesis", "sqlglot"):
         assert local_only not in text
     assert "azure-functions" in text
+
+
+def test_local_settings_example_loads_as_settings_and_scenario() -> None:
+    values = json.loads((REPO / "local.settings.json.example").read_text())["Values"]
+    loaded = bms_settings.Settings.from_env(values)
+    assert loaded.scenario.slot_seconds == 10  # the schedules tick once per slot
+    assert bms_settings.missing_required(values) == []
