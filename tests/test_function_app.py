@@ -250,3 +250,22 @@ def test_local_settings_example_loads_as_settings_and_scenario() -> None:
     loaded = bms_settings.Settings.from_env(values)
     assert loaded.scenario.slot_seconds == 10  # the schedules tick once per slot
     assert bms_settings.missing_required(values) == []
+
+
+def test_indexing_imports_nothing_heavy() -> None:
+    """Cold start: Faker, the Event Hubs and Tables SDKs, pyodbc and the generator stay unloaded."""
+    import subprocess
+    import sys
+
+    from bench.cold_start import HEAVY
+
+    code = (
+        "import sys, function_app\n"
+        "function_app.app.get_functions()\n"
+        f"print([m for m in {HEAVY!r} if m in sys.modules])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
+    assert "faker" in HEAVY and "azure.eventhub" in HEAVY and "pyodbc" in HEAVY
