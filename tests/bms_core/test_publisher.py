@@ -1,0 +1,154 @@
+"""The publisher: schedule, routing, retries and exact accounting (fakes and the real emulator)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from bms_core.emission import Emitted
+from bms_core.generator import stream
+from bms_core.names import BOOKINGS_HUB, PAYMENTS_HUB
+from bms_core.partitioning import partition_for
+from bms_core.publisher import Publisher, PublishOptions, sdk_producers
+from bms_core.scenario import Scenario
+from bms_local.eventhubs import start_emulator
+from tests.services_eventhubs import EmulatorHandle
+
+
+class FakeBatch:
+    def __init__(self, partition_id: str, limit: int) -> None:
+        self.partition_id = partition_id
+        self.events: list[Any] = []
+        self.limit = limit
+
+    def add(self, event: Any) -> None:
+        if len(self.events) >= self.limit:
+            raise ValueError("EventDataBatch has reached its size limit")
+        self.events.append(event)
+
+
+class FakeProducer:
+    """Records batches; ``failures`` lists exceptions the next sends raise, in order."""
+
+    def __init__(
+        self, hub: str, failures: list[Exception], sent: list[tuple[str, str, Any]]
+    ) -> None:
+        self.hub = hub
+        self.failures = failures
+        self.sent = sent
+
+    def get_partition_ids(self) -> list[str]:
+        return ["0", "1", "2", "3"]
+
+    def create_batch(self, *, partition_id: str) -> FakeBatch:
+        return FakeBatch(partition_id, limit=7)
+
+    def send_batch(self, event_data_batch: FakeBatch) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+        for event in event_data_batch.events:
+            self.sent.append((self.hub, event_data_batch.partition_id, event))
+
+    def close(self) -> None:
+        pass
+
+
+def _events(orders: int = 30, seed: int = 5) -> list[Emitted]:
+    scenario = Scenario(seed=seed, orders_per_minute=3000)
+    return list(stream(scenario, 1_700_000_000_000, orders))
+
+
+def _fake(failures: list[Exception] | None = None) -> tuple[Any, list[tuple[str, str, Any]]]:
+    sent: list[tuple[str, str, Any]] = []
+    pending = failures if failures is not None else []
+    return (lambda hub: FakeProducer(hub, pending, sent)), sent
+
+
+def test_events_go_to_their_key_partition_with_the_key_annotation() -> None:
+    events = _events()
+    factory, sent = _fake()
+    report = Publisher(factory, clock_ms=lambda: 2_000_000_000_000).run(events)
+    assert report.generated == len(events) == report.sent == len(sent)
+    assert report.unaccounted == 0
+    for hub, partition_id, data in sent:
+        key = data.raw_amqp_message.annotations[b"x-opt-partition-key"]
+        assert int(partition_id) == partition_for(key, 4)
+        assert hub == (
+            BOOKINGS_HUB if b'"payment_id"' not in data.body_as_str().encode() else PAYMENTS_HUB
+        )
+    assert sorted(d.body_as_str() for _, _, d in sent) == sorted(e.body.decode() for e in events)
+
+
+def test_transient_errors_are_retried_and_permanent_ones_recorded() -> None:
+    from azure.eventhub.exceptions import ConnectionLostError, EventDataError
+
+    events = _events(10)
+    factory, _sent = _fake([ConnectionLostError("blip"), EventDataError("bad event")])
+    publisher = Publisher(
+        factory,
+        PublishOptions(max_retries=2, backoff_s=0.001, abort_after_failed_batches=99),
+        clock_ms=lambda: 2_000_000_000_000,
+    )
+    report = publisher.run(events)
+    assert report.retries == 1
+    assert report.failed and all("EventDataError: bad event" in r for _, r in report.failed)
+    assert report.generated == report.sent + len(report.failed) == len(events)
+    assert report.aborted is None
+
+
+def test_nothing_is_sent_before_it_is_due_and_stop_is_graceful() -> None:
+    events = _events(20)
+    now = {"ms": events[5].due_ms}
+    factory, sent = _fake()
+    stop = threading.Event()
+    publisher = Publisher(factory, stop=stop, clock_ms=lambda: now["ms"])
+    thread = threading.Thread(target=publisher.run, args=(events,))
+    thread.start()
+    time.sleep(0.3)
+    stop.set()
+    thread.join(10)
+    report = publisher.report
+    due = [e for e in events if e.due_ms <= now["ms"]]
+    assert report.generated == report.sent == len(due) == len(sent)
+
+
+@pytest.mark.eventhubs
+def test_publishing_to_the_emulator_lands_every_event(fresh_eventhubs: EmulatorHandle) -> None:
+    events = _events(200)
+    report = Publisher(sdk_producers(fresh_eventhubs.connection_string)).run(events)
+    assert report.sent == report.generated == len(events)
+    store = fresh_eventhubs.server.store
+    for hub in (BOOKINGS_HUB, PAYMENTS_HUB):
+        stored = sum(len(p.events) for p in store.hub(hub).partitions)  # type: ignore[union-attr]
+        assert stored == report.per_hub[hub]
+
+
+@pytest.mark.eventhubs
+def test_emulator_stopping_mid_run_leaves_nothing_unaccounted() -> None:
+    server = start_emulator()
+    scenario = Scenario(seed=9, orders_per_minute=6000)
+    start_ms = time.time_ns() // 1_000_000 - 2000
+    publisher = Publisher(
+        sdk_producers(server.connection_string),
+        PublishOptions(max_retries=1, backoff_s=0.05),
+    )
+    thread = threading.Thread(target=publisher.run, args=(stream(scenario, start_ms, 100_000),))
+    thread.start()
+    deadline = time.monotonic() + 30
+    while publisher.report.sent < 50 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    server.stop()
+    thread.join(60)
+    report = publisher.report
+    assert not thread.is_alive()
+    assert report.sent >= 50
+    assert report.aborted is not None
+    assert report.failed and all(reason for _, reason in report.failed)
+    assert report.unaccounted == 0
+    assert report.generated == report.sent + len(report.failed)
+    for hub in (BOOKINGS_HUB, PAYMENTS_HUB):
+        stored = sum(len(p.events) for p in server.store.hub(hub).partitions)  # type: ignore[union-attr]
+        assert report.per_hub[hub] <= stored
