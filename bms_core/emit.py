@@ -210,9 +210,18 @@ def run_emit_payments(
     )
     events: list[Any] = list(generator.emit_payments(scenario, start, end)) if end > start else []
     if end > start:
-        manifests = (store or bursts.current_store(settings)).active(
-            start, end, generator.MAX_PAYMENT_DELAY_MS
-        )
+        try:
+            manifests = (store or bursts.current_store(settings)).active(
+                start, end, generator.MAX_PAYMENT_DELAY_MS
+            )
+        except Exception as exc:
+            # Storage is down: still send the timer payments, then fail so the retry policy
+            # runs the tick again (the timer payments then go twice, with the same ids).
+            _send(report, sink or current_sink(), events)
+            raise EmitFailed(
+                f"emit_payments: burst manifests unreadable ({type(exc).__name__}: {exc}); "
+                f"{report.sent} timer payments sent, burst payments not"
+            ) from exc
         report.bursts = len(manifests)
         for manifest in manifests:
             burst_scenario = bursts.scenario_of(scenario, manifest)

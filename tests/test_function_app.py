@@ -269,3 +269,12 @@ def test_indexing_imports_nothing_heavy() -> None:
     )
     assert out.stdout.strip() == "[]"
     assert "faker" in HEAVY and "azure.eventhub" in HEAVY and "pyodbc" in HEAVY
+
+
+@pytest.mark.parametrize("name", ["emit_bookings", "emit_payments"])
+def test_emitting_timers_retry_a_failed_tick_briefly(name: str) -> None:
+    function, _ = INDEX[name]
+    retry = function.get_settings_dict("retry_policy")
+    assert retry is not None
+    assert retry["strategy"] == "fixed_delay"
+    assert int(retry["max_retry_count"]) >= 1 and retry["delay_interval"] == "00:00:03"

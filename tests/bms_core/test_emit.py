@@ -176,3 +176,16 @@ def test_the_decorated_functions_run_through_the_same_handlers(
         function_app.emit_payments(timer(NOW - SLOT_MS))
     assert len(sink.bodies("bookings")) > 0
     assert len(sink.bodies("payments")) > 0
+
+
+def test_unreadable_burst_manifests_still_send_timer_payments_then_fail() -> None:
+    class Down:
+        def active(self, start_ms: int, end_ms: int, max_delay_ms: int) -> list[Any]:
+            raise ConnectionError("table endpoint unreachable")
+
+    sink = MemorySink()
+    with pytest.raises(emit.EmitFailed, match=r"burst manifests unreadable.*ConnectionError"):
+        emit.run_emit_payments(
+            timer(NOW - 3 * SLOT_MS), app_settings(), sink=sink, store=Down(), now_ms=NOW
+        )
+    assert len(sink.bodies("payments")) > 0
