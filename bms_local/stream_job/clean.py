@@ -12,7 +12,7 @@ from typing import Any, Final, NamedTuple
 
 import msgspec
 
-from bms_core.projection import cast_bigint, cast_datetime_ms, cast_paise
+from bms_core.projection import cast_bigint, cast_datetime_ms, cast_paise, cast_str
 
 NOT_JSON: Final = "not_json_object"
 
@@ -40,8 +40,9 @@ def decode(body: bytes | str | dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _order_id(record: dict[str, Any]) -> str | None:
-    value = record.get("order_id")
-    return value if isinstance(value, str) and value else None
+    """``LEN(TRY_CAST(order_id AS nvarchar(max))) > 0``."""
+    value = cast_str(record.get("order_id"))
+    return value or None
 
 
 def clean_booking(record: dict[str, Any]) -> Clean | str:

@@ -44,27 +44,43 @@ def from_events(kind: str, events: Iterable[bytes | str | dict[str, Any]]) -> It
         yield Arrival(kind, body)
 
 
-def _line_arrival(kind: str, line: bytes) -> Arrival:
-    try:
-        record = msgspec.json.decode(line)
-    except msgspec.DecodeError:
-        return Arrival(kind, line)
+def _record_arrival(kind: str, record: object, raw: bytes) -> Arrival:
     if not isinstance(record, dict):
-        return Arrival(kind, line)
+        return Arrival(kind, raw)
     arrival = cast_datetime_ms(record.get(ENQUEUED_FIELD))
     partition = cast_bigint(record.get(PARTITION_FIELD))
     return Arrival(kind, record, arrival, partition)
 
 
-def read_jsonl(path: str | Path, kind: str) -> Iterator[Arrival]:
-    """Arrivals from a JSON-lines file; a line that is not JSON still arrives (and is rejected)."""
+def read_events(path: str | Path, kind: str) -> Iterator[Arrival]:
+    """Arrivals from a file of events: JSON lines, or one JSON array (ASA's local input files).
+
+    In a JSON-lines file a line that is not JSON still arrives, and the job rejects it.
+    """
     if kind not in _TIME_FIELD:
         raise ValueError(f"kind must be 'booking' or 'payment', got {kind!r}")
     with open(path, "rb") as handle:
-        for raw in handle:
+        head = handle.read(1)
+        while head.isspace():
+            head = handle.read(1)
+        if head == b"[":
+            try:
+                records = msgspec.json.decode(head + handle.read())
+            except msgspec.DecodeError as exc:
+                raise ValueError(f"{path}: not a JSON array of events: {exc}") from exc
+            for record in records:
+                yield _record_arrival(kind, record, msgspec.json.encode(record))
+            return
+        for raw in (head + handle.readline(), *handle):
             line = raw.strip()
-            if line:
-                yield _line_arrival(kind, line)
+            if not line:
+                continue
+            try:
+                record = msgspec.json.decode(line)
+            except msgspec.DecodeError:
+                yield Arrival(kind, line)
+                continue
+            yield _record_arrival(kind, record, line)
 
 
 def arrival_key(arrival: Arrival) -> int:
@@ -84,8 +100,8 @@ def merge_arrivals(*streams: Iterable[Arrival]) -> Iterator[Arrival]:
 
 
 def run_files(job: StreamJob, bookings: str | Path, payments: str | Path) -> Iterator[JoinedPair]:
-    """Run ``job`` over two JSONL files and flush it at the end."""
-    arrivals = merge_arrivals(read_jsonl(bookings, BOOKING), read_jsonl(payments, PAYMENT))
+    """Run ``job`` over two event files (see :func:`read_events`) and flush it at the end."""
+    arrivals = merge_arrivals(read_events(bookings, BOOKING), read_events(payments, PAYMENT))
     yield from job.process(arrivals)
     job.flush()
 
