@@ -106,7 +106,19 @@ def emit_payments(timer: func.TimerRequest) -> None:
 
 
 @app.function_name("burst")
-@app.route(route="burst", methods=[func.HttpMethod.POST], auth_level=func.AuthLevel.FUNCTION)
+@app.route(
+    route="burst",
+    # POST does the work; the others are routed here only so that a wrong method is answered
+    # 405 with "Allow: POST" by the handler (the host would answer an unrouted method 404).
+    methods=[
+        func.HttpMethod.POST,
+        func.HttpMethod.GET,
+        func.HttpMethod.PUT,
+        func.HttpMethod.PATCH,
+        func.HttpMethod.DELETE,
+    ],
+    auth_level=func.AuthLevel.FUNCTION,
+)
 def burst(req: func.HttpRequest) -> func.HttpResponse:
     from bms_core import endpoints
 

@@ -79,12 +79,14 @@ def test_emitting_timers_have_no_event_hub_output_binding() -> None:
         assert not [b for b in bindings.values() if b["type"] == "eventHub"]
 
 
-def test_burst_is_post_only_with_a_function_key() -> None:
+def test_burst_needs_a_function_key_and_sees_wrong_methods_to_refuse_them() -> None:
     _, bindings = INDEX["burst"]
     trigger = bindings["req"]
     assert trigger["type"] == "httpTrigger"
     assert trigger["route"] == "burst"
-    assert trigger["methods"] == ["POST"]
+    # POST first; the rest reach the handler only to be answered 405 (see test_bursts).
+    assert trigger["methods"][0] == "POST"
+    assert set(trigger["methods"]) == {"POST", "GET", "PUT", "PATCH", "DELETE"}
     assert trigger["authLevel"] == "FUNCTION"
     assert bindings["$return"] == {"direction": "OUT", "type": "http", "name": "$return"}
 

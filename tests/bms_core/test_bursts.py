@@ -87,10 +87,14 @@ def test_the_order_limit_comes_from_the_setting() -> None:
     assert status == 400 and "at most 50" in got["error"]
 
 
-def test_wrong_method_says_which_method_is_allowed() -> None:
-    response = endpoints.run_burst(http("GET", "burst"), app_settings(), store=NoStore())
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+def test_every_routed_wrong_method_says_which_method_is_allowed(method: str) -> None:
+    import function_app
+
+    response = function_app.burst(http(method, "burst", b'{"orders": 1}'))
     assert response.status_code == 405
     assert response.headers["Allow"] == "POST"
+    assert json.loads(response.get_body())["field"] == "method"
 
 
 def test_manifest_survives_the_entity_round_trip() -> None:
