@@ -1,7 +1,8 @@
 """validate_joined: check a batch of joined rows against regenerated truth; never raise on data.
 
 For each batch the validator parses every event (line-separated rows, one row, or an array),
-flags duplicates, samples rows by ``order_id`` at ``BMS_VALIDATION_SAMPLE_RATE``, regenerates
+flags duplicates, checks every row's shape (columns, nulls) and join window, samples rows by
+``order_id`` at ``BMS_VALIDATION_SAMPLE_RATE``, regenerates
 each sampled order's booking and payment attempt from its ``order_id`` (a burst's scenario
 comes from its manifest row, looked up once per burst and cached) and compares the row with
 :func:`bms_core.projection.seat_rows` column by column. When every seat row of an
@@ -175,9 +176,13 @@ def validate_batch(
                 jc.Finding(key, jc.DUPLICATE, "", "1 copy", f"{seen[key]} copies ({row.where})")
             )
             continue
+        # Checks that need no regeneration run on every row, sampled or not.
+        result.findings.extend(jc.schema_findings(key, row.data))
+        window = jc.window_finding(key, row.data)
+        if window is not None:
+            result.findings.append(window)
         order_id = row.data.get("order_id")
         if not isinstance(order_id, str) or not order_id:
-            result.findings.extend(jc.schema_findings(key, row.data))
             if "order_id" in row.data:
                 result.findings.append(
                     jc.Finding(key, jc.UNKNOWN_ORDER, "order_id", "an order id", repr(order_id))
@@ -208,10 +213,6 @@ def _check_row(
     projection: Any,
 ) -> None:
     found = result.findings
-    found.extend(jc.schema_findings(key, data))
-    window = jc.window_finding(key, data)
-    if window is not None:
-        found.append(window)
     order_id = str(data["order_id"])
     order, why = truth.order(order_id)
     if order is None:

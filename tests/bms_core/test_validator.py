@@ -336,3 +336,15 @@ def test_the_decorated_function_takes_the_trigger_and_both_collectors(
         bms_settings.reset()
     assert [e["rule"] for e in findings.entities()] == ["malformed"]
     assert summary.entities()[0]["checked"] == sum(len(r) for _, _, r in JOINED[:5])
+
+
+def test_shape_and_window_are_checked_on_every_row_even_unsampled() -> None:
+    never = app_settings({"BMS_VALIDATION_SAMPLE_RATE": "0"})
+    row = dict(JOINED[0][2][0])
+    row.pop("seat_number")
+    result, _, summary = run([json.dumps(row).encode(), *packed(LATE[:1])], never)
+    assert {(f.rule, f.column) for f in result.findings} == {
+        ("schema", "seat_number"),
+        ("window", "payment_time"),
+    }
+    assert summary.entities()[0]["sampled"] == 0
