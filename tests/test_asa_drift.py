@@ -1,0 +1,184 @@
+"""No silent drift between the .asaql, sql/, asa/*.json and the Python contract and job."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from bms_core.joined import (
+    EVENT_CATEGORIES,
+    IST_OFFSET_MINUTES,
+    ORDER_COLUMNS,
+    ORDER_TABLE,
+    OTHER_CATEGORY,
+    OTHER_PAYMENT_TYPE,
+    PAYMENT_TYPES,
+    SEAT_COLUMNS,
+    SEAT_TABLE,
+)
+from bms_core.names import (
+    ASA_CONSUMER_GROUP,
+    BOOKINGS_HUB,
+    JOIN_WINDOW_SECONDS,
+    JOINED_HUB,
+    PARTITION_KEY_FIELD,
+    PAYMENTS_HUB,
+)
+from bms_core.projection import JOIN_WINDOW_MS, in_window
+from bms_core.synapse import CREATE_TABLES_SCRIPT, read_batches
+from bms_local.stream_job import OrderingPolicy, StreamJob
+
+ROOT = Path(__file__).resolve().parents[1]
+ASA = ROOT / "asa"
+QUERY = (ASA / "bms_join.asaql").read_text()
+SEAT_NAMES = [c.name for c in SEAT_COLUMNS]
+ORDER_NAMES = [c.name for c in ORDER_COLUMNS]
+
+
+def _code(sql: str) -> str:
+    return re.sub(r"--[^\n]*", "", sql)
+
+
+def _select_into(alias: str) -> list[str]:
+    code = _code(QUERY)
+    into = code.find(f"INTO [{alias}]")
+    assert into > 0, f"no SELECT ... INTO [{alias}] in the query"
+    select = code.rfind("SELECT", 0, into)
+    return [item.strip() for item in code[select + len("SELECT") : into].split(",")]
+
+
+def _step_aliases(step: str) -> list[str]:
+    body = re.search(rf"\b{step} AS \(\s*SELECT(.*?)\bFROM\b", _code(QUERY), re.S)
+    assert body, f"no step {step} in the query"
+    return re.findall(r"\bAS\s+(\w+)\s*(?:,|$)", body.group(1).strip() + ",")
+
+
+def _case_mapping(field: str) -> tuple[dict[str, str], str]:
+    block = re.search(
+        rf"CASE TRY_CAST\({re.escape(field)} AS nvarchar\(max\)\)(.*?)END", _code(QUERY), re.S
+    )
+    assert block, f"no CASE over {field} in the query"
+    pairs = dict(re.findall(r"WHEN '([^']*)' THEN '([^']*)'", block.group(1)))
+    other = re.search(r"ELSE '([^']*)'", block.group(1))
+    assert other
+    return pairs, other.group(1)
+
+
+def test_window_bounds_match_the_python_window() -> None:
+    bounds = re.findall(
+        r"DATEDIFF\(\s*second\s*,\s*b\s*,\s*p\s*\)\s+BETWEEN\s+(\d+)\s+AND\s+(\d+)", QUERY
+    )
+    assert bounds == [("0", str(JOIN_WINDOW_SECONDS))]
+    assert JOIN_WINDOW_MS == JOIN_WINDOW_SECONDS * 1000 == StreamJob().window_ms
+    assert in_window(0, JOIN_WINDOW_MS) and not in_window(0, JOIN_WINDOW_MS + 1)
+
+
+def test_join_is_partition_aligned_on_order_id() -> None:
+    on = re.search(r"JOIN CleanPayments p\s+ON(.*?)\)", _code(QUERY), re.S)
+    assert on
+    assert "b.order_id = p.order_id" in on.group(1)
+    assert "b.PartitionId = p.PartitionId" in on.group(1)
+
+
+def test_category_and_payment_type_mappings_match_joined_py() -> None:
+    assert _case_mapping("event_details.event_type") == (EVENT_CATEGORIES, OTHER_CATEGORY)
+    assert _case_mapping("payment_method") == (PAYMENT_TYPES, OTHER_PAYMENT_TYPE)
+
+
+def test_ist_offset_matches_joined_py() -> None:
+    offsets = re.findall(r"DATEADD\(\s*minute\s*,\s*(-?\d+)\s*,", _code(QUERY))
+    assert offsets and set(offsets) == {str(IST_OFFSET_MINUTES)}
+
+
+@pytest.mark.parametrize(
+    ("alias", "names"),
+    [(JOINED_HUB, SEAT_NAMES), ("synapse-seats", SEAT_NAMES), ("synapse-orders", ORDER_NAMES)],
+)
+def test_output_column_lists_match_joined_py(alias: str, names: list[str]) -> None:
+    assert _select_into(alias) == names
+
+
+def test_steps_feeding_the_outputs_define_every_output_column() -> None:
+    assert _step_aliases("SeatRows") == ["PartitionId", *SEAT_NAMES]
+    assert set(ORDER_NAMES) <= set(_step_aliases("Paired"))
+    assert "SELECT *" not in _code(QUERY).upper().replace("  ", " ")
+
+
+def test_job_config_matches_the_reference_jobs_policy() -> None:
+    config = json.loads((ASA / "JobConfig.json").read_text())
+    policy = OrderingPolicy()
+    assert config["EventsLateArrivalMaxDelayInSeconds"] == policy.late_arrival_s
+    assert config["EventsOutOfOrderMaxDelayInSeconds"] == policy.out_of_order_s
+    assert config["EventsOutOfOrderPolicy"] == ("Adjust" if policy.adjust else "Drop")
+    assert config["CompatibilityLevel"] == "1.2"
+    assert config["Sku"]["Name"] == "StandardV2"
+    assert config["UseSystemAssignedIdentity"] is True
+
+
+def test_inputs_and_outputs_use_the_project_names() -> None:
+    for hub in (BOOKINGS_HUB, PAYMENTS_HUB):
+        spec = json.loads((ASA / "Inputs" / f"Input_{hub}.json").read_text())
+        assert spec["Name"] == hub and f"FROM [{hub}]" in QUERY
+        assert spec["EventHubProperties"]["EventHubName"] == hub
+        assert spec["EventHubProperties"]["ConsumerGroupName"] == ASA_CONSUMER_GROUP
+        assert spec["EventHubProperties"]["AuthenticationMode"] == "Msi"
+        assert spec["PartitionKey"] == PARTITION_KEY_FIELD
+        assert spec["Serialization"] == {"Type": "Json", "Encoding": "UTF8"}
+    joined = json.loads((ASA / "Outputs" / f"Output_{JOINED_HUB}.json").read_text())
+    assert joined["EventHubProperties"]["PartitionKey"] == PARTITION_KEY_FIELD
+    assert joined["Serialization"]["Format"] == "LineSeparated"
+    for alias, table in (("synapse-seats", SEAT_TABLE), ("synapse-orders", ORDER_TABLE)):
+        spec = json.loads((ASA / "Outputs" / f"Output_{alias}.json").read_text())
+        assert spec["DataWarehouseProperties"]["Table"] == table
+        assert spec["DataWarehouseProperties"]["AuthenticationMode"] == "Msi"
+
+
+def _tables() -> dict[str, list[tuple[str, str, bool]]]:
+    tables: dict[str, list[tuple[str, str, bool]]] = {}
+    for batch in read_batches(CREATE_TABLES_SCRIPT):
+        for tree in sqlglot.parse(batch.text, read="tsql"):
+            for create in tree.find_all(exp.Create) if tree else ():
+                if create.kind != "TABLE":
+                    continue
+                schema = create.this
+                name = f"{schema.this.db}.{schema.this.name}"
+                columns = []
+                for col in schema.expressions:
+                    if not isinstance(col, exp.ColumnDef):
+                        continue
+                    nullable = not any(
+                        isinstance(c.kind, exp.NotNullColumnConstraint)
+                        and not c.kind.args.get("allow_null")
+                        for c in col.constraints
+                    )
+                    columns.append(
+                        (col.name, col.kind.sql(dialect="tsql").replace(" ", ""), nullable)
+                    )
+                tables[name] = columns
+    return tables
+
+
+def _tsql_type(text: str) -> str:
+    return exp.DataType.build(text, dialect="tsql").sql(dialect="tsql").replace(" ", "")
+
+
+def test_synapse_tables_match_the_query_outputs_column_for_column() -> None:
+    tables = _tables()
+    assert set(tables) == {SEAT_TABLE, ORDER_TABLE}
+    for table, columns in ((SEAT_TABLE, SEAT_COLUMNS), (ORDER_TABLE, ORDER_COLUMNS)):
+        expected = [(c.name, _tsql_type(c.sql_type), c.nullable) for c in columns]
+        assert tables[table] == expected
+
+
+def test_synapse_ddl_is_distributed_heap_and_guarded() -> None:
+    script = CREATE_TABLES_SCRIPT.read_text()
+    assert script.count("WITH (DISTRIBUTION = HASH(order_id), HEAP)") == 2
+    assert "MAX)" not in script.upper().replace(" ", "")
+    for batch in read_batches(CREATE_TABLES_SCRIPT):
+        head = batch.headline.upper()
+        assert head.startswith(("IF ", "CREATE VIEW")), f"unguarded batch at {batch.describe()}"
