@@ -1,0 +1,150 @@
+"""Order plans: the configured mixes come out at their rates, and both renderers agree."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bms_core import generator as g
+from bms_core.catalog import catalog
+from bms_core.contract import (
+    CHANNELS,
+    EVENT_TYPES,
+    PAYMENT_METHODS,
+    SEAT_CATEGORIES,
+    decode_booking,
+    decode_payment,
+    encode,
+)
+from bms_core.orderplan import OrderPlan, booking_of, payments_of
+from bms_core.scenario import OUTCOME_NAMES, Mix, Scenario
+from bms_core.timefmt import parse_iso
+from bms_core.wire import booking_body, payment_body
+
+START = parse_iso("2026-11-25T12:00:00Z")
+SAMPLE = 50_000
+TOLERANCE = 0.02
+
+
+def _plans(scenario: Scenario, count: int) -> list[OrderPlan]:
+    plans: list[OrderPlan] = []
+    slot = g.slot_at(scenario, START)
+    while len(plans) < count:
+        plans.extend(g.plans_in(scenario, slot))
+        slot += 1
+    return plans[:count]
+
+
+def _assert_mix(observed: Counter[str], mix: Mix, what: str) -> None:
+    total = sum(observed.values())
+    weights = sum(w for _, w in mix)
+    for name, weight in mix:
+        share = observed[name] / total
+        assert abs(share - weight / weights) <= TOLERANCE, (what, name, share, weight / weights)
+    assert set(observed) <= {name for name, w in mix if w > 0}
+
+
+SKEWED = Scenario(
+    seed=99,
+    orders_per_minute=6000,
+    city_mix=(("Mumbai", 1.0), ("Indore", 1.0), ("Guwahati", 2.0)),
+    event_type_mix=(("Sports", 3.0), ("Comedy", 1.0), ("Movie", 0.0)),
+    payment_method_mix=(("Wallet", 1.0), ("UPI", 1.0), ("Net Banking", 2.0)),
+    channel_mix=(("iOS", 1.0), ("Partner", 1.0)),
+    outcome_mix=(
+        ("paid_first_try", 50.0),
+        ("paid_after_retry", 20.0),
+        ("failed_abandoned", 20.0),
+        ("never_paid", 10.0),
+    ),
+    seat_category_mix=(("Recliner", 1.0), ("Silver", 3.0)),
+    late_payment_rate=0.1,
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scenario", [Scenario(seed=2, orders_per_minute=6000), SKEWED])
+def test_mixes_come_out_within_two_points_over_50k_orders(scenario: Scenario) -> None:
+    plans = _plans(scenario, SAMPLE)
+    cat = catalog(scenario)
+    _assert_mix(Counter(g.OUTCOMES[p.outcome] for p in plans), scenario.outcome_mix, "outcome")
+    _assert_mix(Counter(cat.cities[p.city] for p in plans), scenario.city_mix, "city")
+    _assert_mix(Counter(cat.types[p.event_type] for p in plans), scenario.event_type_mix, "type")
+    _assert_mix(Counter(cat.channels[p.channel] for p in plans), scenario.channel_mix, "channel")
+    _assert_mix(
+        Counter(cat.categories[p.category] for p in plans), scenario.seat_category_mix, "category"
+    )
+    _assert_mix(
+        Counter(p.attempts[0].method for p in plans if p.attempts),
+        scenario.payment_method_mix,
+        "method",
+    )
+    seats = Counter(str(p.seats) for p in plans)
+    _assert_mix(
+        seats,
+        tuple((str(n), w) for n, w in enumerate(scenario.seats_per_order_weights, start=1)),
+        "seats",
+    )
+    paying = [p for p in plans if p.attempts]
+    late = sum(p.attempts[0].time_ms - p.booking_ms > 900_000 for p in paying) / len(paying)
+    assert abs(late - scenario.late_payment_rate) <= TOLERANCE
+
+
+def _mix_of(names: tuple[str, ...]) -> st.SearchStrategy[Mix]:
+    return st.lists(
+        st.tuples(st.sampled_from(names), st.floats(0.1, 10)), min_size=1, unique_by=lambda p: p[0]
+    ).map(tuple)
+
+
+scenarios = st.builds(
+    Scenario,
+    seed=st.integers(0, 2**63 - 1),
+    slot_seconds=st.integers(1, 3600),
+    orders_per_minute=st.floats(1, 300),
+    city_mix=st.lists(
+        st.tuples(
+            st.text("abcdefgh ĀāéЖ'\"\\", min_size=1, max_size=12).map(str.strip).filter(bool),
+            st.floats(0.1, 5),
+        ),
+        min_size=1,
+        max_size=4,
+        unique_by=lambda p: p[0],
+    ).map(tuple),
+    event_type_mix=_mix_of(EVENT_TYPES),
+    seat_category_mix=_mix_of(SEAT_CATEGORIES),
+    payment_method_mix=_mix_of(PAYMENT_METHODS),
+    channel_mix=_mix_of(CHANNELS),
+    outcome_mix=_mix_of(OUTCOME_NAMES),
+    payment_delay_median_seconds=st.floats(0.5, 600),
+    payment_delay_spread=st.floats(0, 3),
+    late_payment_rate=st.floats(0, 1),
+    retry_gap_max_seconds=st.floats(1, 120),
+    price_scale=st.floats(0.1, 10),
+    convenience_fee_percent=st.floats(0, 30),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario=scenarios, hour=st.integers(0, 24 * 7))
+def test_any_scenario_gives_valid_orders_and_identical_fast_bytes(
+    scenario: Scenario, hour: int
+) -> None:
+    cat = catalog(scenario)
+    slot = g.slot_at(scenario, START + hour * 3_600_000)
+    start, end = g.slot_bounds(scenario, slot)
+    for plan in g.plans_in(scenario, slot)[:50]:
+        booking = booking_of(cat, plan)
+        assert booking_body(cat, plan) == encode(booking)
+        assert decode_booking(encode(booking)) == booking
+        assert start <= plan.booking_ms < end
+        total = plan.subtotal + plan.seats * (plan.fee + plan.gst)
+        assert plan.total == total
+        last = plan.booking_ms
+        for attempt, payment in zip(plan.attempts, payments_of(plan), strict=True):
+            assert payment_body(plan, attempt) == encode(payment)
+            assert decode_payment(encode(payment)) == payment
+            assert last <= attempt.time_ms <= plan.booking_ms + g.MAX_PAYMENT_DELAY_MS
+            last = attempt.time_ms
