@@ -10,7 +10,8 @@ contributes one row per seat, for timer orders and for bursts.
 
 SQL goes through :func:`bms_core.odbc.connect` (pyodbc imported lazily: it needs the system's
 unixODBC). Two dialects of one query: T-SQL for Synapse, and SQLite's for the local warehouse
-and the tests (Debian's SQLite ODBC driver, ``Driver=SQLite3``).
+(``bms_local.warehouse``: the same tables without the ``bms.`` schema) and the tests, through
+Debian's SQLite ODBC driver (``Driver=SQLite3;Database=<file>``).
 """
 
 from __future__ import annotations
@@ -80,7 +81,9 @@ def count_rows_per_minute(
     cursor = connection.cursor()
     try:
         if dialect == "sqlite":
-            sql = SQLITE_SQL.format(table=table or SEAT_TABLE.split(".", 1)[1])
+            from bms_core.synapse import sqlite_table_name
+
+            sql = SQLITE_SQL.format(table=table or sqlite_table_name(SEAT_TABLE))
             start_s, end_s = start_ms // 1000, end_ms // 1000
             cursor.execute(sql, start_s, start_s, end_s, start_s)
         else:

@@ -11,6 +11,7 @@ import sqlglot
 
 from bms_core import contract, generator, odbc, projection, reconcile, timefmt
 from bms_core.joined import SEAT_COLUMNS, SEAT_TABLE
+from bms_local.warehouse import SEAT_TABLE_LOCAL, Warehouse, sqlite_time
 from tests.bms_core.invocation import Collector, app_settings, timer
 
 MINUTE = 60_000
@@ -18,7 +19,7 @@ WINDOW_START = 1_795_000_200_000 - 1_795_000_200_000 % (10 * MINUTE)
 WINDOW_END = WINDOW_START + 10 * MINUTE
 # The run that reconciles [WINDOW_START, WINDOW_END): 10-minute windows, 5 minutes' delay.
 NOW = WINDOW_END + 5 * MINUTE + 17_000
-TABLE = SEAT_TABLE.split(".", 1)[1]
+TABLE = SEAT_TABLE_LOCAL
 
 
 class NoBursts:
@@ -52,32 +53,27 @@ def joined_rows(scenario: Any, start_ms: int, end_ms: int) -> list[dict[str, Any
     return rows
 
 
-def create_table(connection: Any) -> None:
-    columns = ", ".join(
-        f"{c.name} {c.sql_type}{'' if c.nullable else ' NOT NULL'}" for c in SEAT_COLUMNS
-    )
-    cursor = connection.cursor()
-    cursor.execute(f"CREATE TABLE {TABLE} ({columns})")
-    cursor.close()
-
-
 def insert(connection: Any, rows: list[dict[str, Any]]) -> None:
+    """More rows through ODBC, stored as the warehouse stores them."""
     names = [c.name for c in SEAT_COLUMNS]
     sql = f"INSERT INTO {TABLE} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+    times = {c.name for c in SEAT_COLUMNS if c.sql_type.startswith("DATETIME")}
     cursor = connection.cursor()
-    cursor.executemany(sql, [[row[n] for n in names] for row in rows])
+    cursor.executemany(
+        sql, [[sqlite_time(r[n]) if n in times else r[n] for n in names] for r in rows]
+    )
     cursor.close()
 
 
 @pytest.fixture
 def warehouse(tmp_path: Path) -> tuple[Path, Any, list[dict[str, Any]]]:
+    """The local warehouse (tables from sql/) holding what a correct pipeline wrote."""
     db = tmp_path / "warehouse.db"
     settings = settings_for(db)
-    connection = odbc.connect(settings.synapse_connection)
-    create_table(connection)
     rows = joined_rows(settings.scenario, WINDOW_START - MINUTE, WINDOW_END + MINUTE)
-    insert(connection, rows)
-    connection.close()
+    warehouse = Warehouse(db)
+    assert warehouse.insert_seat_rows(rows) == len(rows)
+    warehouse.close()
     return db, settings, rows
 
 
@@ -107,7 +103,7 @@ def test_duplicates_count_once_and_a_missing_minute_is_reported(
     _db, settings, rows = warehouse
     connection = odbc.connect(settings.synapse_connection)
     insert(connection, rows[:50])  # at-least-once delivery wrote some rows twice
-    minute_3 = timefmt.format_ms(WINDOW_START + 3 * MINUTE)[:16]
+    minute_3 = sqlite_time(timefmt.format_ms(WINDOW_START + 3 * MINUTE))[:16]
     cursor = connection.cursor()
     cursor.execute(f"DELETE FROM {TABLE} WHERE substr(payment_time, 1, 16) = ?", minute_3)
     deleted = cursor.rowcount
