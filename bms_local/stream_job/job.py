@@ -20,6 +20,7 @@ that never matched are counted as unmatched.
 from __future__ import annotations
 
 import heapq
+import json
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from typing import Any, Final, NamedTuple
@@ -198,8 +199,9 @@ class StreamJob:
             ("unmatched:payment", self._payments),
         ):
             for side in sides.values():
-                for same in side.by_order.values():
-                    self.counts[key] += sum(1 for h in same if not h.matched)
+                left = sum(1 for same in side.by_order.values() for h in same if not h.matched)
+                if left:
+                    self.counts[key] += left
             sides.clear()
 
     # --- state -----------------------------------------------------------------------------
@@ -237,5 +239,10 @@ class StreamJob:
 
     def _reject(self, kind: str, cause: str, body: object) -> None:
         self.counts["rejected:" + cause] += 1
-        text = body[:200].decode("utf-8", "replace") if isinstance(body, bytes) else str(body)[:200]
+        if isinstance(body, bytes):
+            text = body[:200].decode("utf-8", "replace")
+        elif isinstance(body, dict):
+            text = json.dumps(body, ensure_ascii=False, default=str)[:200]
+        else:
+            text = str(body)[:200]
         self.rejects.append(Reject(kind, cause, text))
