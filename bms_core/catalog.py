@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from statistics import NormalDist
 from typing import Final, NamedTuple
 
 import msgspec
@@ -129,6 +128,10 @@ class Catalog(NamedTuple):
     """[category] -> the row letters of that category."""
     delays: tuple[int, ...]
     """Quantiles of the on-time first-attempt delay, ms; :func:`delay_ms` interpolates."""
+    late_cut: float
+    """Draws below this make a first attempt late (``late_payment_rate`` of the draw range)."""
+    gap_max_ms: int
+    """Longest gap between attempts, ms."""
     slot_rate: tuple[float, ...]
     """Expected orders per slot by IST (weekday * 24 + hour), Monday = 0."""
 
@@ -201,6 +204,8 @@ def catalog(scenario: Scenario) -> Catalog:
         show_minutes=tuple(SHOW_MINUTES_IST[t] for t in types),
         category_rows=tuple(CATEGORY_ROWS[c] for c in categories),
         delays=_delay_table(scenario),
+        late_cut=scenario.late_payment_rate * entropy.SCALE,
+        gap_max_ms=round(scenario.retry_gap_max_seconds * 1000),
         slot_rate=_slot_rates(scenario),
     )
 
@@ -280,6 +285,8 @@ def _fees(
 def _delay_table(scenario: Scenario) -> tuple[int, ...]:
     median = scenario.payment_delay_median_seconds * 1000
     sigma = scenario.payment_delay_spread
+    from statistics import NormalDist
+
     normal = NormalDist()
     out = []
     for i in range(_DELAY_STEPS + 1):
@@ -322,6 +329,8 @@ def poisson(mean: float, draw: int) -> int:
     if mean <= 0:
         return 0
     if mean > 40:
+        from statistics import NormalDist
+
         return max(0, round(mean + math.sqrt(mean) * NormalDist().inv_cdf(u)))
     p = math.exp(-mean)
     cumulative = p

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
+from operator import itemgetter
 from typing import Final, NamedTuple
 
 from bms_core import entropy
@@ -71,6 +72,7 @@ __all__ = [
 ]
 
 MAX_BURST_ORDERS: Final = MAX_INDEX + 1
+_BOOKING_MS: Final = itemgetter(2)
 
 
 class Order(NamedTuple):
@@ -153,7 +155,7 @@ def _keys(scenario: Scenario, slot: int) -> list[OrderKey]:
 def _sorted_plans(scenario: Scenario, keys: Iterable[OrderKey]) -> list[OrderPlan]:
     cat = catalog(scenario)
     plans = [plan_order(scenario, cat, key) for key in keys]
-    plans.sort(key=lambda p: (p.booking_ms, p.key.index))
+    plans.sort(key=_BOOKING_MS)  # stable: equal times keep index order
     return plans
 
 

@@ -16,7 +16,6 @@ e.g. ``t-1-4kq9nx-1b``. Decoding is strict (canonical digits only), so
 from __future__ import annotations
 
 import re
-import secrets
 from functools import lru_cache
 from typing import Final, NamedTuple
 
@@ -57,6 +56,8 @@ def check_burst_id(burst_id: str) -> str:
 
 def new_burst_id() -> str:
     """A fresh random burst id, ``"b"`` + 10 base32 characters (bursts are named once)."""
+    import secrets
+
     return "b" + "".join(secrets.choice(_BASE32) for _ in range(10))
 
 
@@ -85,7 +86,7 @@ def encode_order_id(key: OrderKey) -> str:
     return f"{namespace}-{_base36(seed)}-{_base36(slot)}-{_base36(index)}"
 
 
-_SMALL: Final = tuple(_base36(i) for i in range(36**3))
+_index_text = lru_cache(maxsize=65536)(_base36)
 
 
 @lru_cache(maxsize=4096)
@@ -95,8 +96,7 @@ def _prefix(namespace: str, seed: int, slot: int) -> str:
 
 def order_id_of(namespace: str, seed: int, slot: int, index: int) -> str:
     """Fast :func:`encode_order_id` for keys already known valid (the generator's own)."""
-    tail = _SMALL[index] if index < 46_656 else _base36(index)
-    return _prefix(namespace, seed, slot) + tail
+    return _prefix(namespace, seed, slot) + _index_text(index)
 
 
 def decode_order_id(order_id: str) -> OrderKey:

@@ -100,14 +100,25 @@ def plan_order(scenario: Scenario, cat: Catalog, key: OrderKey) -> OrderPlan:
     """Every decision about the order ``key`` (the key must be valid; not checked here)."""
     namespace, seed, slot, index = key
     d = entropy.draws(seed, namespace, slot, index)
-    booking_ms = booking_ms_of(key, scenario.slot_seconds * 1000, d[0])
+    if namespace == TIMER_NAMESPACE:
+        slot_ms = scenario.slot_seconds * 1000
+        booking_ms = slot * slot_ms + ((d[0] * slot_ms) >> 32)
+    else:
+        booking_ms = slot * 1000 - ((d[0] * BURST_SPREAD_MS) >> 32)
     pick = bisect_right
     city = pick(cat.city_cuts, d[1])
     event_type = pick(cat.type_cuts, d[3])
     venue = cat.venues[city][event_type][d[4] & 3]
     shows = len(cat.show_names[city][event_type])
     minutes = cat.show_minutes[event_type]
-    show_ms = _show_ms(booking_ms, pick(cat.day_cuts, d[6]), minutes[d[7] % len(minutes)])
+    show_ms = (
+        (booking_ms + IST_OFFSET_MS) // DAY_MS * DAY_MS
+        - IST_OFFSET_MS
+        + pick(cat.day_cuts, d[6]) * DAY_MS
+        + minutes[d[7] % len(minutes)] * 60_000
+    )
+    if show_ms < booking_ms + MIN_SHOW_LEAD_MS:
+        show_ms = _show_ms(booking_ms, pick(cat.day_cuts, d[6]), minutes[d[7] % len(minutes)])
     category = pick(cat.category_cuts, d[10])
     fee, gst = cat.fees[event_type][venue.tier][category]
     n = pick(cat.seat_cuts, d[9]) + 1

@@ -22,9 +22,7 @@ from bms_core.catalog import (
     LATE_DELAY_MS,
     MIN_RETRY_GAP_MS,
     Catalog,
-    delay_ms,
 )
-from bms_core.entropy import SCALE
 from bms_core.scenario import OUTCOME_NAMES, Scenario
 
 OUTCOMES: Final = OUTCOME_NAMES
@@ -64,10 +62,14 @@ def schedule(
     outcome = bisect_right(cat.outcome_cuts, words[d])
     if outcome == NEVER_PAID:
         return outcome, ()
-    if words[d + 2] < scenario.late_payment_rate * SCALE:
+    if words[d + 2] < cat.late_cut:
         first_delay = entropy.span(words[d + 3], LATE_DELAY_MS[0], LATE_DELAY_MS[1] + 1)
     else:
-        first_delay = delay_ms(cat.delays, words[d + 3])
+        draw = words[d + 3]
+        table = cat.delays
+        step = draw >> 20
+        low = table[step]
+        first_delay = low + (((table[step + 1] - low) * (draw & 0xFFFFF)) >> 20)
     methods = cat.methods
     method = methods[bisect_right(cat.method_cuts, words[d + 1])]
     time_ms = booking_ms + first_delay
@@ -78,7 +80,7 @@ def schedule(
         count = failures + 1
     else:
         failures = count = 1 + bisect_right(_ABANDON_CUTS, words[d + 4])
-    gap_max = round(scenario.retry_gap_max_seconds * 1000)
+    gap_max = cat.gap_max_ms
     attempts = []
     for n in range(count):
         if n:

@@ -1,0 +1,111 @@
+"""Generator throughput: events/s generated and encoded on one process, against a baseline.
+
+The baseline does what the original demo scripts did per event: call Faker (``en_IN``) for a
+name, an email and an address, then ``json.dumps`` the event. Ours streams whole orders
+(bookings, payment attempts, duplicates) exactly as ``python -m bms_core generate`` does,
+with the Faker pools already built (their one-off cost is printed separately). Both are timed in
+this process, in this run, so the ratio is fair on any machine.
+
+    .venv/bin/python -m bench.generator [--orders 50000] [--baseline-events 3000] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import random
+import time
+from collections.abc import Callable
+
+TARGET_EVENTS_PER_S = 150_000
+TARGET_RATIO = 100.0
+
+
+def baseline(events: int) -> float:
+    """Events/s of the seed-style generator: Faker per event plus ``json.dumps``."""
+    from faker import Faker
+
+    fake = Faker("en_IN")
+    fake.seed_instance(1)
+    rng = random.Random(1)
+    started = time.perf_counter()
+    size = 0
+    for i in range(events):
+        event = {
+            "order_id": f"ORD{i:08d}",
+            "booking_time": "2026-11-29T18:30:05.123Z",
+            "customer": {
+                "customer_id": i,
+                "name": fake.name(),
+                "email": fake.email(),
+                "address": fake.address(),
+            },
+            "event_details": {"event_name": "Show", "seats": rng.randint(1, 10)},
+            "amount": round(rng.uniform(100, 5000), 2),
+        }
+        size += len(json.dumps(event).encode())
+    return events / (time.perf_counter() - started)
+
+
+def ours(orders: int, start_ms: int) -> tuple[float, int, int]:
+    """``(events/s, events, bytes)`` for streaming ``orders`` orders, as the CLI does."""
+    from bms_core.generator import stream
+    from bms_core.scenario import Scenario
+
+    scenario = Scenario()
+    events = size = 0
+    gc.disable()
+    try:
+        started = time.perf_counter()
+        for event in stream(scenario, start_ms, orders):
+            events += 1
+            size += len(event.body)
+        elapsed = time.perf_counter() - started
+    finally:
+        gc.enable()
+    return events / elapsed, events, size
+
+
+def _best(repeat: int, run: Callable[[], float]) -> float:
+    return max(run() for _ in range(repeat))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=50_000)
+    parser.add_argument("--baseline-events", type=int, default=3_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    from bms_core.catalog import catalog
+    from bms_core.pools import pools
+    from bms_core.scenario import Scenario
+    from bms_core.timefmt import parse_iso
+
+    started = time.perf_counter()
+    pools()
+    catalog(Scenario())
+    setup_ms = (time.perf_counter() - started) * 1000
+    start_ms = parse_iso("2026-11-27T13:00:00Z")
+    ours(1_000, start_ms)  # warm the per-second and per-customer caches' code paths
+
+    base = _best(args.repeat, lambda: baseline(args.baseline_events))
+    results = [ours(args.orders, start_ms + i * 86_400_000) for i in range(args.repeat)]
+    rate, events, size = max(results)
+    ratio = rate / base
+    print(f"pools + catalog, built once per process: {setup_ms:,.0f} ms (includes importing Faker)")
+    print(f"baseline (Faker per event + json.dumps): {base:,.0f} events/s")
+    print(
+        f"bms_core stream ({args.orders:,} orders -> {events:,} events, {size / events:,.0f} B "
+        f"avg): {rate:,.0f} events/s"
+    )
+    print(f"ratio: {ratio:,.1f}x the baseline")
+    print(
+        f"targets: >= {TARGET_EVENTS_PER_S:,} events/s {'met' if rate >= TARGET_EVENTS_PER_S else 'NOT met'}; "
+        f">= {TARGET_RATIO:.0f}x {'met' if ratio >= TARGET_RATIO else 'NOT met'}"
+    )
+
+
+if __name__ == "__main__":
+    main()
