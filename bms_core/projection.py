@@ -141,9 +141,11 @@ def cast_bigint(value: object) -> int | None:
 
 def cast_paise(value: object) -> int | None:
     """``TRY_CAST(value AS float)`` of an INR amount, held as exact paise (``None`` if not a number)."""
+    if isinstance(value, float):  # the wire's JSON numbers: nearest paisa, no Decimal detour
+        return round(value * 100) if value == value and abs(value) < 1e13 else None
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, (int, float, Decimal, str)):
+    if isinstance(value, (int, Decimal, str)):
         try:
             amount = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
         except InvalidOperation:

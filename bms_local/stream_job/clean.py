@@ -45,35 +45,44 @@ def _order_id(record: dict[str, Any]) -> str | None:
     return value or None
 
 
+def _money_ok(value: object) -> bool:
+    return type(value) is float or cast_paise(value) is not None
+
+
 def clean_booking(record: dict[str, Any]) -> Clean | str:
     """A usable booking, or the field that made the query drop it."""
-    order_id = _order_id(record)
-    if order_id is None:
-        return "booking.order_id"
+    order_id = record.get("order_id")
+    if type(order_id) is not str or not order_id:
+        order_id = _order_id(record)
+        if order_id is None:
+            return "booking.order_id"
     event_ms = cast_datetime_ms(record.get("booking_time"))
     if event_ms is None:
         return "booking.booking_time"
     details = record.get("event_details")
-    seats = details.get("seats") if isinstance(details, dict) else None
-    if not isinstance(seats, list) or not seats:
+    seats = details.get("seats") if type(details) is dict else None
+    if type(seats) is not list or not seats:
         return "booking.event_details.seats"
-    if cast_paise(record.get("total_amount")) is None:
+    if not _money_ok(record.get("total_amount")):
         return "booking.total_amount"
-    if cast_paise(record.get("ticket_subtotal")) is None:
+    if not _money_ok(record.get("ticket_subtotal")):
         return "booking.ticket_subtotal"
     return Clean(record, order_id, record.get("event_id"), event_ms)
 
 
 def clean_payment(record: dict[str, Any]) -> Clean | str:
     """A usable payment attempt, or the field that made the query drop it."""
-    order_id = _order_id(record)
-    if order_id is None:
-        return "payment.order_id"
+    order_id = record.get("order_id")
+    if type(order_id) is not str or not order_id:
+        order_id = _order_id(record)
+        if order_id is None:
+            return "payment.order_id"
     event_ms = cast_datetime_ms(record.get("payment_time"))
     if event_ms is None:
         return "payment.payment_time"
-    if cast_bigint(record.get("attempt")) is None:
+    attempt = record.get("attempt")
+    if type(attempt) is not int and cast_bigint(attempt) is None:
         return "payment.attempt"
-    if cast_paise(record.get("amount")) is None:
+    if not _money_ok(record.get("amount")):
         return "payment.amount"
     return Clean(record, order_id, record.get("event_id"), event_ms)

@@ -28,12 +28,15 @@ from typing import Any, Final, NamedTuple
 from bms_core.names import PARTITION_COUNT
 from bms_core.partitioning import partition_for
 from bms_core.projection import JOIN_WINDOW_MS, order_row, seat_rows
-from bms_local.stream_job.clean import NOT_JSON, Clean, clean_booking, clean_payment, decode
+from bms_local.stream_job.clean import NOT_JSON, clean_booking, clean_payment, decode
 from bms_local.stream_job.policy import OrderingPolicy, Timeline
 
 BOOKING: Final = "booking"
 PAYMENT: Final = "payment"
 RECENT_REJECTS: Final = 100
+PARTITION_CACHE: Final = 200_000
+_IN: Final = {True: "in:booking", False: "in:payment"}
+_DUPLICATE: Final = {True: "duplicate:booking", False: "duplicate:payment"}
 
 
 class Arrival(NamedTuple):
@@ -133,8 +136,9 @@ class StreamJob:
         self.window_ms = window_ms
         self.counts: Counter[str] = Counter()
         self.rejects: deque[Reject] = deque(maxlen=RECENT_REJECTS)
-        self._bookings: dict[int, _Side] = {}
-        self._payments: dict[int, _Side] = {}
+        self._by_partition: dict[int, tuple[_Side, _Side]] = {}
+        """partition -> (bookings side, payments side)"""
+        self._partitions: dict[str, int] = {}
 
     # --- input -----------------------------------------------------------------------------
 
@@ -144,73 +148,89 @@ class StreamJob:
             yield from self.feed(arrival)
 
     def feed(self, arrival: Arrival) -> list[JoinedPair]:
+        """Admit one event; the pairs it completes (usually none or one)."""
         kind = arrival.kind
         counts = self.counts
-        counts["in:" + kind] += 1
-        record = decode(arrival.body)
-        if kind == BOOKING:
-            clean: Clean | str = NOT_JSON if record is None else clean_booking(record)
-        elif kind == PAYMENT:
-            clean = NOT_JSON if record is None else clean_payment(record)
-        else:
+        is_booking = kind == BOOKING
+        if not is_booking and kind != PAYMENT:
             raise ValueError(f"Arrival.kind must be 'booking' or 'payment', got {kind!r}")
-        if isinstance(clean, str):
-            self._reject(kind, clean if clean != NOT_JSON else f"{kind}.{NOT_JSON}", arrival.body)
+        counts[_IN[is_booking]] += 1
+        record = decode(arrival.body)
+        if record is None:
+            self._reject(kind, f"{kind}.{NOT_JSON}", arrival.body)
             return []
+        clean = clean_booking(record) if is_booking else clean_payment(record)
+        if isinstance(clean, str):
+            self._reject(kind, clean, arrival.body)
+            return []
+        order_id = clean.order_id
         partition = arrival.partition
         if partition is None:
-            partition = partition_for(clean.order_id, self.partition_count)
-        mine, theirs = self._sides(kind, partition)
-        arrival_ms = clean.event_ms if arrival.arrival_ms is None else arrival.arrival_ms
-        t, cause = mine.timeline.admit(clean.event_ms, arrival_ms)
+            partition = self._partition_of(order_id)
+        sides = self._by_partition.get(partition)
+        if sides is None:
+            sides = self._by_partition[partition] = (_Side(self.policy), _Side(self.policy))
+        mine, theirs = (sides[0], sides[1]) if is_booking else (sides[1], sides[0])
+        event_ms = clean.event_ms
+        t, cause = mine.timeline.admit(
+            event_ms, event_ms if arrival.arrival_ms is None else arrival.arrival_ms
+        )
         if cause is not None:
             if not self.policy.adjust:
                 counts[f"dropped:{kind}.{cause}"] += 1
                 return []
             counts[f"adjusted:{kind}.{cause}"] += 1
-        held = _Held(t, clean.record, clean.event_id)
+        held = _Held(t, record, clean.event_id)
         out: list[JoinedPair] = []
-        window = self.window_ms
-        for other in theirs.by_order.get(clean.order_id, ()):
-            if kind == BOOKING:
-                if 0 <= other.t - t <= window:
-                    out.append(JoinedPair(partition, clean.record, other.record, max(t, other.t)))
+        others = theirs.by_order.get(order_id)
+        if others:
+            window = self.window_ms
+            for other in others:
+                if is_booking:
+                    if 0 <= other.t - t <= window:
+                        out.append(JoinedPair(partition, record, other.record, max(t, other.t)))
+                        other.matched = held.matched = True
+                elif 0 <= t - other.t <= window:
+                    out.append(JoinedPair(partition, other.record, record, max(t, other.t)))
                     other.matched = held.matched = True
-            elif 0 <= t - other.t <= window:
-                out.append(JoinedPair(partition, other.record, clean.record, max(t, other.t)))
-                other.matched = held.matched = True
-        if mine.hold(clean.order_id, held):
-            counts["duplicate:" + kind] += 1
-        counts["joined_pairs"] += len(out)
-        self._evict(partition)
+            if out:
+                counts["joined_pairs"] += len(out)
+        if mine.hold(order_id, held):
+            counts[_DUPLICATE[is_booking]] += 1
+        self._evict(sides)
         return out
+
+    def _partition_of(self, order_id: str) -> int:
+        cache = self._partitions
+        partition = cache.get(order_id)
+        if partition is None:
+            if len(cache) >= PARTITION_CACHE:
+                cache.clear()
+            partition = cache[order_id] = partition_for(order_id, self.partition_count)
+        return partition
 
     def advance(self, now_ms: int) -> None:
         """Idle inputs' arrival clocks move to ``now_ms`` (live sources call this); evicts."""
-        for side in (*self._bookings.values(), *self._payments.values()):
-            side.timeline.advance(now_ms)
-        for partition in list(self._bookings):
-            self._evict(partition)
+        for sides in self._by_partition.values():
+            for side in sides:
+                side.timeline.advance(now_ms)
+            self._evict(sides)
 
     def flush(self) -> None:
         """End of input: everything still held is counted (unmatched ones) and dropped."""
-        for key, sides in (
-            ("unmatched:booking", self._bookings),
-            ("unmatched:payment", self._payments),
-        ):
-            for side in sides.values():
+        for sides in self._by_partition.values():
+            for side, key in zip(sides, ("unmatched:booking", "unmatched:payment"), strict=True):
                 left = sum(1 for same in side.by_order.values() for h in same if not h.matched)
                 if left:
                     self.counts[key] += left
-            sides.clear()
+        self._by_partition.clear()
 
     # --- state -----------------------------------------------------------------------------
 
     @property
     def held_events(self) -> int:
         """Events currently in state (what memory is proportional to)."""
-        sides = (*self._bookings.values(), *self._payments.values())
-        return sum(len(side.expiry) for side in sides)
+        return sum(len(side.expiry) for sides in self._by_partition.values() for side in sides)
 
     def summary(self) -> dict[str, dict[str, int]]:
         """Counts grouped as a person reads them: in, rejected, adjusted, unmatched, ..."""
@@ -220,22 +240,20 @@ class StreamJob:
             grouped.setdefault(group, {})[name or group] = value
         return grouped
 
-    def _sides(self, kind: str, partition: int) -> tuple[_Side, _Side]:
-        bookings = self._bookings.get(partition)
-        if bookings is None:
-            bookings = self._bookings[partition] = _Side(self.policy)
-            self._payments[partition] = _Side(self.policy)
-        payments = self._payments[partition]
-        return (bookings, payments) if kind == BOOKING else (payments, bookings)
-
-    def _evict(self, partition: int) -> None:
-        bookings, payments = self._bookings[partition], self._payments[partition]
+    def _evict(self, sides: tuple[_Side, _Side]) -> None:
+        bookings, payments = sides
         payments_mark = payments.timeline.watermark
-        if payments_mark is not None and bookings.expiry:
-            bookings.evict_before(payments_mark - self.window_ms, self.counts, "unmatched:booking")
+        if payments_mark is not None:
+            expiry = bookings.expiry
+            if expiry and expiry[0][0] < payments_mark - self.window_ms:
+                bookings.evict_before(
+                    payments_mark - self.window_ms, self.counts, "unmatched:booking"
+                )
         bookings_mark = bookings.timeline.watermark
-        if bookings_mark is not None and payments.expiry:
-            payments.evict_before(bookings_mark, self.counts, "unmatched:payment")
+        if bookings_mark is not None:
+            expiry = payments.expiry
+            if expiry and expiry[0][0] < bookings_mark:
+                payments.evict_before(bookings_mark, self.counts, "unmatched:payment")
 
     def _reject(self, kind: str, cause: str, body: object) -> None:
         self.counts["rejected:" + cause] += 1

@@ -42,7 +42,15 @@ ADJUSTED_OUT_OF_ORDER: Final = "out_of_order"
 class Timeline:
     """Event-time bookkeeping of one input partition (bookings/p0, payments/p3, ...)."""
 
-    __slots__ = ("_early_ms", "_late_ms", "_ooo_ms", "adjust", "max_arrival_ms", "max_event_ms")
+    __slots__ = (
+        "_early_ms",
+        "_late_ms",
+        "_ooo_ms",
+        "adjust",
+        "max_arrival_ms",
+        "max_event_ms",
+        "watermark",
+    )
 
     def __init__(self, policy: OrderingPolicy) -> None:
         self._late_ms = policy.late_arrival_s * 1000 if policy.late_arrival_s >= 0 else None
@@ -51,18 +59,22 @@ class Timeline:
         self.adjust = policy.adjust
         self.max_event_ms: int | None = None
         self.max_arrival_ms: int | None = None
+        self.watermark: int | None = None
+        """No event admitted from now on gets an event time below this (``None``: unknown)."""
 
     def admit(self, event_ms: int, arrival_ms: int) -> tuple[int, str | None]:
         """The event's time as the job sees it and why it changed (``None``: unchanged).
 
         With the Drop policy a changed event must be discarded by the caller.
         """
-        if self.max_arrival_ms is not None and arrival_ms < self.max_arrival_ms:
-            arrival_ms = self.max_arrival_ms  # enqueued times only grow on a partition
+        top_arrival = self.max_arrival_ms
+        if top_arrival is not None and arrival_ms < top_arrival:
+            arrival_ms = top_arrival  # enqueued times only grow on a partition
         cause = None
         t = event_ms
-        if self._late_ms is not None and t < arrival_ms - self._late_ms:
-            t, cause = arrival_ms - self._late_ms, ADJUSTED_LATE
+        late = self._late_ms
+        if late is not None and t < arrival_ms - late:
+            t, cause = arrival_ms - late, ADJUSTED_LATE
         elif t > arrival_ms + self._early_ms:
             t, cause = arrival_ms + self._early_ms, ADJUSTED_EARLY
         top = self.max_event_ms
@@ -70,22 +82,21 @@ class Timeline:
             t, cause = top - self._ooo_ms, ADJUSTED_OUT_OF_ORDER
         if cause is None or self.adjust:
             if top is None or t > top:
-                self.max_event_ms = t
-            if self.max_arrival_ms is None or arrival_ms > self.max_arrival_ms:
-                self.max_arrival_ms = arrival_ms
+                self.max_event_ms = top = t
+            self.max_arrival_ms = arrival_ms
+            self._mark(top, arrival_ms)
         return t, cause
 
     def advance(self, now_ms: int) -> None:
         """An idle partition's arrival clock moves on (live inputs call this periodically)."""
         if self.max_arrival_ms is None or now_ms > self.max_arrival_ms:
             self.max_arrival_ms = now_ms
+            self._mark(self.max_event_ms, now_ms)
 
-    @property
-    def watermark(self) -> int | None:
-        """No event admitted from now on gets an event time below this (``None``: unknown)."""
-        marks = []
-        if self.max_event_ms is not None:
-            marks.append(self.max_event_ms - self._ooo_ms)
-        if self.max_arrival_ms is not None and self._late_ms is not None:
-            marks.append(self.max_arrival_ms - self._late_ms)
-        return max(marks) if marks else None
+    def _mark(self, top: int | None, arrival_ms: int) -> None:
+        mark = None if top is None else top - self._ooo_ms
+        if self._late_ms is not None:
+            by_arrival = arrival_ms - self._late_ms
+            if mark is None or by_arrival > mark:
+                mark = by_arrival
+        self.watermark = mark

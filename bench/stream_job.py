@@ -1,0 +1,166 @@
+"""Reference stream job: join throughput (events/s on one core) and peak memory vs orders.
+
+Events come from the deterministic generator (``bms_core.generator.stream``: bookings, payment
+attempts, duplicates), in chunks. Per chunk, untimed, each event gets what Event Hubs hands the
+job: its body, its enqueued time (= event time here) and its partition (routed by order_id, as
+the hub does). Timed: the job admitting every event, joining, evicting. The baseline, timed on
+the same chunks in the same run, is only decoding each body (``msgspec.json.decode``), the floor
+any Python consumer pays; the ratio says how much the join costs on top. Row projection (what a
+sink pays per joined pair) is timed separately.
+
+Memory: a fresh subprocess per size streams N orders through the job and reports its peak RSS
+(``resource.getrusage``) and the most events ever held in state; flat figures across 100k and
+1M orders show eviction bounds the state.
+
+    .venv/bin/python -m bench.stream_job [--orders 1000000] [--memory-orders 100000 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from itertools import islice
+
+TARGET_EVENTS_PER_S = 300_000
+START_MS = 1_795_946_400_000  # 2026-11-29T10:00:00Z
+CHUNK = 50_000
+
+
+def _chunks(orders: int) -> Iterator[list[tuple[str, bytes, int]]]:
+    from bms_core.generator import stream
+    from bms_core.scenario import Scenario
+
+    events = stream(Scenario(), START_MS, orders)
+    while True:
+        chunk = [(e.kind, e.body, e.due_ms, e.partition_key) for e in islice(events, CHUNK)]
+        if not chunk:
+            return
+        yield chunk  # type: ignore[misc]
+
+
+def _arrivals(chunk: list) -> list:
+    from bms_core.names import PARTITION_COUNT
+    from bms_core.partitioning import partition_for
+    from bms_local.stream_job import Arrival
+
+    return [Arrival(k, b, t, partition_for(key, PARTITION_COUNT)) for k, b, t, key in chunk]
+
+
+def throughput(orders: int) -> dict[str, float]:
+    import msgspec
+
+    from bms_local.stream_job import StreamJob
+
+    decode = msgspec.json.decode
+    job = StreamJob()
+    events = pairs = 0
+    job_s = decode_s = 0.0
+    sample: list = []
+    gc.disable()
+    try:
+        for chunk in _chunks(orders):
+            arrivals = _arrivals(chunk)
+            started = time.perf_counter()
+            for arrival in arrivals:
+                decode(arrival.body)
+            decode_s += time.perf_counter() - started
+            feed = job.feed
+            started = time.perf_counter()
+            for arrival in arrivals:
+                found = feed(arrival)
+                if found:
+                    pairs += len(found)
+                    if len(sample) < 20_000:
+                        sample.extend(found)
+            job_s += time.perf_counter() - started
+            events += len(arrivals)
+            gc.collect()
+    finally:
+        gc.enable()
+    started = time.perf_counter()
+    rows = sum(len(p.seat_rows()) + 1 for p in sample)
+    project_s = time.perf_counter() - started
+    job.flush()
+    return {
+        "orders": orders,
+        "events": events,
+        "pairs": pairs,
+        "job_events_per_s": events / job_s,
+        "decode_events_per_s": events / decode_s,
+        "rows_per_s": rows / project_s,
+        "pairs_per_s_projected": len(sample) / project_s,
+        "unmatched": dict(job.summary().get("unmatched", {})),
+    }
+
+
+def memory_run(orders: int) -> dict[str, int]:
+    """Stream ``orders`` orders through a job; peak RSS and the most events ever held."""
+    from bms_core.generator import stream
+    from bms_core.scenario import Scenario
+    from bms_local.stream_job import StreamJob
+    from bms_local.stream_job.sources import from_emitted
+
+    job = StreamJob()
+    most = 0
+    for i, arrival in enumerate(from_emitted(stream(Scenario(), START_MS, orders))):
+        job.feed(arrival)
+        if i % 10_000 == 0:
+            most = max(most, job.held_events)
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"orders": orders, "peak_rss_kb": peak_kb, "max_held_events": most}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.stream_job", description=__doc__)
+    parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--memory-orders", type=int, nargs="*", default=[100_000, 1_000_000])
+    parser.add_argument("--memory-run", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_run:
+        print(json.dumps(memory_run(args.memory_run)))
+        return 0
+    result = throughput(args.orders)
+    ratio = result["job_events_per_s"] / result["decode_events_per_s"]
+    print(
+        f"orders joined:            {result['orders']:,} ({result['events']:,} events, {result['pairs']:,} pairs)"
+    )
+    print(f"baseline (decode only):   {result['decode_events_per_s']:,.0f} events/s")
+    print(
+        f"reference job:            {result['job_events_per_s']:,.0f} events/s "
+        f"(ratio to baseline {ratio:.2f}; target {TARGET_EVENTS_PER_S:,} events/s "
+        f"{'met' if result['job_events_per_s'] >= TARGET_EVENTS_PER_S else 'NOT met'})"
+    )
+    print(
+        f"row projection:           {result['rows_per_s']:,.0f} rows/s "
+        f"({result['pairs_per_s_projected']:,.0f} pairs/s)"
+    )
+    print(f"unmatched at end:         {result['unmatched']}")
+    figures = []
+    for orders in args.memory_orders:
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.stream_job", "--memory-run", str(orders)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        figures.append(json.loads(out.stdout))
+    for f in figures:
+        print(
+            f"peak memory, {f['orders']:>9,} orders: {f['peak_rss_kb'] / 1024:7.1f} MiB RSS, "
+            f"at most {f['max_held_events']:,} events held"
+        )
+    if len(figures) >= 2:
+        growth = figures[-1]["peak_rss_kb"] / figures[0]["peak_rss_kb"]
+        scale = figures[-1]["orders"] / figures[0]["orders"]
+        print(f"memory growth for {scale:.0f}x the orders: {growth:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
