@@ -156,31 +156,48 @@ def show_event_id(plan: OrderPlan) -> str:
 # --- customers -------------------------------------------------------------------------------
 
 
+class People(NamedTuple):
+    """Pool texts customers are made of (first/last names, their email forms, phones)."""
+
+    first_names: tuple[str, ...]
+    last_names: tuple[str, ...]
+    first_emails: tuple[str, ...]
+    last_emails: tuple[str, ...]
+    phones: tuple[str, ...]
+
+
 @lru_cache(maxsize=1)
-def _email_parts() -> tuple[tuple[str, ...], tuple[str, ...]]:
+def people() -> People:
+    """Built once from the Faker pools."""
     p = pools()
 
     def clean(name: str) -> str:
         return "".join(c for c in name.lower() if c.isalnum())
 
-    return tuple(clean(n) for n in p.first_names), tuple(clean(n) for n in p.last_names)
+    return People(
+        p.first_names,
+        p.last_names,
+        tuple(clean(n) for n in p.first_names),
+        tuple(clean(n) for n in p.last_names),
+        p.phones,
+    )
 
 
-@lru_cache(maxsize=131072)
 def customer_fields(city_key: int, slug: str, number: int) -> tuple[str, str, str, str]:
-    """``(customer_id, name, email, phone)``: the same person every time they book."""
-    p = pools()
-    firsts, lasts = _email_parts()
+    """``(customer_id, name, email, phone)``: the same person every time they book.
+
+    :func:`bms_core.wire.booking_body` inlines the same arithmetic; a test compares them.
+    """
+    firsts, lasts, first_emails, last_emails, phones = people()
     x = entropy.mix64(city_key ^ number)
     f = x % len(firsts)
     la = (x >> 12) % len(lasts)
     suffix = str((x >> 24) % 1000) if (x >> 40) % 3 else ""
-    domain = EMAIL_DOMAINS[(x >> 44) % len(EMAIL_DOMAINS)]
     return (
         f"cu-{slug}-{number:05d}",
-        f"{p.first_names[f]} {p.last_names[la]}",
-        f"{firsts[f]}.{lasts[la]}{suffix}@{domain}",
-        p.phones[(x >> 48) % len(p.phones)],
+        f"{firsts[f]} {lasts[la]}",
+        f"{first_emails[f]}.{last_emails[la]}{suffix}@{EMAIL_DOMAINS[(x >> 44) % 3]}",
+        phones[(x >> 48) % len(phones)],
     )
 
 

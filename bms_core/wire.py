@@ -12,8 +12,9 @@ from functools import lru_cache
 from typing import Final
 
 from bms_core.catalog import Catalog
-from bms_core.orderplan import OrderPlan, customer_fields
+from bms_core.orderplan import OrderPlan, people
 from bms_core.payments import Attempt
+from bms_core.pools import EMAIL_DOMAINS
 from bms_core.timefmt import format_ms
 
 
@@ -40,35 +41,54 @@ def _show_text(show_ms: int) -> str:
 
 _CACHE_LIMIT: Final = 200_000
 _customers: dict[tuple[int, int], str] = {}
-_seats: dict[tuple[str, int, int, str, int], str] = {}
+_seats: dict[tuple[str, int, str, int], str] = {}
+_DOMAINS: Final = EMAIL_DOMAINS
+_M64: Final = (1 << 64) - 1
 
 
 def _customer_json(cat: Catalog, city: int, number: int) -> str:
-    """``"customer":{...},`` (pool texts and slugs need no escaping; the city is escaped)."""
-    key = (cat.city_keys[city], number)
-    text = _customers.get(key)
+    """``"customer":{...},`` -- :func:`~bms_core.orderplan.customer_fields`, inlined.
+
+    Pool texts and slugs need no escaping; the city is escaped once in the catalog.
+    """
+    city_key = cat.city_keys[city]
+    text = _customers.get((city_key, number))
     if text is None:
-        customer_id, name, email, phone = customer_fields(key[0], cat.city_slugs[city], number)
+        firsts, lasts, first_emails, last_emails, phones = people()
+        x = (city_key ^ number) & _M64
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+        x ^= x >> 31
+        f = x % len(firsts)
+        la = (x >> 12) % len(lasts)
+        suffix = str((x >> 24) % 1000) if (x >> 40) % 3 else ""
         text = (
-            f'"customer":{{"customer_id":"{customer_id}","name":"{name}","email":"{email}",'
-            f'"phone":"{phone}","city":{cat.city_json[city]}}},'
+            f'"customer":{{"customer_id":"cu-{cat.city_slugs[city]}-{number:05d}",'
+            f'"name":"{firsts[f]} {lasts[la]}","email":"{first_emails[f]}.{last_emails[la]}'
+            f'{suffix}@{_DOMAINS[(x >> 44) % 3]}","phone":"{phones[(x >> 48) % len(phones)]}",'
+            f'"city":{cat.city_json[city]}}},'
         )
         if len(_customers) >= _CACHE_LIMIT:
             _customers.clear()
-        _customers[key] = text
+        _customers[(city_key, number)] = text
     return text
 
 
 def _seats_json(row: str, first: int, count: int, category: str, price: int) -> str:
-    key = (row, first, count, category, price)
-    text = _seats.get(key)
-    if text is None:
-        tail = f'","category":"{category}","price":{money(price)}}}'
-        text = ",".join(f'{{"seat_number":"{row}{first + j}{tail}' for j in range(count))
-        if len(_seats) >= _CACHE_LIMIT:
-            _seats.clear()
-        _seats[key] = text
-    return text
+    seats = _seats
+    out = []
+    for number in range(first, first + count):
+        key = (row, number, category, price)
+        text = seats.get(key)
+        if text is None:
+            text = (
+                f'{{"seat_number":"{row}{number}","category":"{category}","price":{money(price)}}}'
+            )
+            if len(seats) >= _CACHE_LIMIT:
+                seats.clear()
+            seats[key] = text
+        out.append(text)
+    return ",".join(out)
 
 
 @lru_cache(maxsize=16384)
