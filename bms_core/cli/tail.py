@@ -143,7 +143,7 @@ def tail(
         kwargs={
             "on_event": on_event,
             "starting_position": "-1" if from_start else "@latest",
-            "max_wait_time": 0.5,
+            "max_wait_time": 0.1,
         },
         daemon=True,
     )

@@ -117,7 +117,7 @@ def test_nothing_is_sent_before_it_is_due_and_stop_is_graceful() -> None:
 
 @pytest.mark.eventhubs
 def test_publishing_to_the_emulator_lands_every_event(fresh_eventhubs: EmulatorHandle) -> None:
-    events = _events(200)
+    events = _events(40)
     report = Publisher(sdk_producers(fresh_eventhubs.connection_string)).run(events)
     assert report.sent == report.generated == len(events)
     store = fresh_eventhubs.server.store
