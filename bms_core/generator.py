@@ -179,16 +179,40 @@ def bookings_in(scenario: Scenario, slot: int) -> list[Booking]:
 _Due = tuple[int, str, OrderPlan, int]
 
 
-def _due(scenario: Scenario, keys: Iterable[OrderKey], start_ms: int, end_ms: int) -> list[_Due]:
+def _attempt_times(scenario: Scenario, key: OrderKey) -> tuple[int, ...]:
+    booking_ms, words = timing(scenario, key)
+    return tuple(a.time_ms for a in schedule(scenario, catalog(scenario), words, booking_ms)[1])
+
+
+@lru_cache(maxsize=2048)
+def _slot_payment_times(
+    scenario: Scenario, slot: int
+) -> tuple[tuple[OrderKey, tuple[int, ...]], ...]:
+    """Attempt times of every timer order of a slot (orders with attempts only).
+
+    Timers ask for overlapping look-back windows every tick; this keeps the answer per slot.
+    """
+    out = []
+    for key in _keys(scenario, slot):
+        times = _attempt_times(scenario, key)
+        if times:
+            out.append((key, times))
+    return tuple(out)
+
+
+def _due_plans(
+    scenario: Scenario,
+    candidates: Iterable[tuple[OrderKey, tuple[int, ...]]],
+    start_ms: int,
+    end_ms: int,
+) -> list[_Due]:
     """``(payment ms, payment_id, plan, attempt index)`` for attempts in ``[start_ms, end_ms)``."""
     cat = catalog(scenario)
     found: list[_Due] = []
-    for key in keys:
-        booking_ms, words = timing(scenario, key)
-        if booking_ms + MAX_PAYMENT_DELAY_MS < start_ms or booking_ms >= end_ms:
+    for key, times in candidates:
+        if times[-1] < start_ms or times[0] >= end_ms:
             continue
-        _, attempts = schedule(scenario, cat, words, booking_ms)
-        if any(start_ms <= a.time_ms < end_ms for a in attempts):
+        if any(start_ms <= t < end_ms for t in times):
             plan = plan_order(scenario, cat, key)
             for i, a in enumerate(plan.attempts):
                 if start_ms <= a.time_ms < end_ms:
@@ -197,11 +221,18 @@ def _due(scenario: Scenario, keys: Iterable[OrderKey], start_ms: int, end_ms: in
     return found
 
 
-def _timer_keys(scenario: Scenario, start_ms: int, end_ms: int) -> Iterator[OrderKey]:
+def _due(scenario: Scenario, keys: Iterable[OrderKey], start_ms: int, end_ms: int) -> list[_Due]:
+    candidates = ((key, _attempt_times(scenario, key)) for key in keys)
+    return _due_plans(scenario, ((k, t) for k, t in candidates if t), start_ms, end_ms)
+
+
+def _timer_due(scenario: Scenario, start_ms: int, end_ms: int) -> list[_Due]:
     first = slot_at(scenario, max(0, start_ms - MAX_PAYMENT_DELAY_MS))
     last = slot_at(scenario, end_ms - 1)
-    for slot in range(first, last + 1):
-        yield from _keys(scenario, slot)
+    candidates = (
+        item for slot in range(first, last + 1) for item in _slot_payment_times(scenario, slot)
+    )
+    return _due_plans(scenario, candidates, start_ms, end_ms)
 
 
 def _payments(scenario: Scenario, due: list[_Due]) -> list[Payment]:
@@ -222,9 +253,7 @@ def payments_due(scenario: Scenario, start_ms: int, end_ms: int) -> list[Payment
     """
     if end_ms <= start_ms:
         return []
-    return _payments(
-        scenario, _due(scenario, _timer_keys(scenario, start_ms, end_ms), start_ms, end_ms)
-    )
+    return _payments(scenario, _timer_due(scenario, start_ms, end_ms))
 
 
 # --- bursts ----------------------------------------------------------------------------------
@@ -291,8 +320,7 @@ def emit_payments(scenario: Scenario, start_ms: int, end_ms: int) -> list[Emitte
     """Timer payments due in ``[start_ms, end_ms)`` as sent, by payment time."""
     if end_ms <= start_ms:
         return []
-    keys = _timer_keys(scenario, start_ms, end_ms)
-    return _emit_due(scenario, _due(scenario, keys, start_ms, end_ms))
+    return _emit_due(scenario, _timer_due(scenario, start_ms, end_ms))
 
 
 def emit_burst(scenario: Scenario, burst_id: str, orders: int, anchor_ms: int) -> list[Emitted]:
