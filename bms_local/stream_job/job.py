@@ -172,14 +172,15 @@ class StreamJob:
             sides = self._by_partition[partition] = (_Side(self.policy), _Side(self.policy))
         mine, theirs = (sides[0], sides[1]) if is_booking else (sides[1], sides[0])
         event_ms = clean.event_ms
-        t, cause = mine.timeline.admit(
+        t, causes = mine.timeline.admit(
             event_ms, event_ms if arrival.arrival_ms is None else arrival.arrival_ms
         )
-        if cause is not None:
+        if causes:
             if not self.policy.adjust:
-                counts[f"dropped:{kind}.{cause}"] += 1
+                counts[f"dropped:{kind}.{causes[0]}"] += 1
                 return []
-            counts[f"adjusted:{kind}.{cause}"] += 1
+            for cause in causes:
+                counts[f"adjusted:{kind}.{cause}"] += 1
         held = _Held(t, record, clean.event_id)
         out: list[JoinedPair] = []
         others = theirs.by_order.get(order_id)

@@ -62,30 +62,31 @@ class Timeline:
         self.watermark: int | None = None
         """No event admitted from now on gets an event time below this (``None``: unknown)."""
 
-    def admit(self, event_ms: int, arrival_ms: int) -> tuple[int, str | None]:
-        """The event's time as the job sees it and why it changed (``None``: unchanged).
+    def admit(self, event_ms: int, arrival_ms: int) -> tuple[int, tuple[str, ...]]:
+        """The event's time as the job sees it, and every adjustment applied (in ASA's order:
+        late or early arrival first, then out of order). Empty when the time is unchanged.
 
         With the Drop policy a changed event must be discarded by the caller.
         """
         top_arrival = self.max_arrival_ms
         if top_arrival is not None and arrival_ms < top_arrival:
             arrival_ms = top_arrival  # enqueued times only grow on a partition
-        cause = None
+        causes: tuple[str, ...] = ()
         t = event_ms
         late = self._late_ms
         if late is not None and t < arrival_ms - late:
-            t, cause = arrival_ms - late, ADJUSTED_LATE
+            t, causes = arrival_ms - late, (ADJUSTED_LATE,)
         elif t > arrival_ms + self._early_ms:
-            t, cause = arrival_ms + self._early_ms, ADJUSTED_EARLY
+            t, causes = arrival_ms + self._early_ms, (ADJUSTED_EARLY,)
         top = self.max_event_ms
         if top is not None and t < top - self._ooo_ms:
-            t, cause = top - self._ooo_ms, ADJUSTED_OUT_OF_ORDER
-        if cause is None or self.adjust:
+            t, causes = top - self._ooo_ms, (*causes, ADJUSTED_OUT_OF_ORDER)
+        if not causes or self.adjust:
             if top is None or t > top:
                 self.max_event_ms = top = t
             self.max_arrival_ms = arrival_ms
             self._mark(top, arrival_ms)
-        return t, cause
+        return t, causes
 
     def advance(self, now_ms: int) -> None:
         """An idle partition's arrival clock moves on (live inputs call this periodically)."""

@@ -145,3 +145,30 @@ def test_state_is_evicted_once_no_later_event_could_match() -> None:
     assert job.held_events < 200
     assert job.counts["joined_pairs"] == 2000
     assert job.counts["unmatched:booking"] == 0
+
+
+def test_an_event_can_be_late_and_then_out_of_order_both_counted() -> None:
+    job, _ = _run(
+        _b("o-a", T0, partition=0),
+        # 10 min late by its enqueued time, then still behind o-a by more than 10 s
+        Arrival("booking", encode(sample_booking("o-b", T0 - 600_000)), T0 + 1_000, 0),
+    )
+    assert job.counts["adjusted:booking.late"] == 1
+    assert job.counts["adjusted:booking.out_of_order"] == 1
+
+
+def test_events_from_the_future_are_pulled_back_to_arrival_plus_five_minutes() -> None:
+    future = Arrival("booking", encode(sample_booking("o-1", T0 + 3_600_000)), T0, 0)
+    job, pairs = _run(future, _p("o-1", T0 + 400_000, arrival_ms=T0 + 400_000, partition=0))
+    assert job.counts["adjusted:booking.early"] == 1
+    assert [p.joined_at_ms for p in pairs] == [T0 + 400_000]  # booking now at T0 + 300 s
+
+
+def test_advancing_an_idle_clock_evicts_and_counts_the_unmatched() -> None:
+    job = StreamJob()
+    job.feed(_b("o-1", T0, partition=0)._replace(arrival_ms=T0))
+    job.feed(_p("o-0", T0, partition=0))  # a payments clock exists on partition 0
+    assert job.held_events == 2
+    job.advance(T0 + 2_000_000)
+    assert job.held_events == 0
+    assert job.counts["unmatched:booking"] == 1 and job.counts["unmatched:payment"] == 1
