@@ -26,6 +26,8 @@ DAY_MS: Final = 86_400_000
 VENUES_PER_TYPE: Final = 4
 SHOWS_PER_VENUE: Final = 24
 CUSTOMERS_PER_CITY: Final = 20_000
+REGULARS_PER_CITY: Final = 2_000
+"""Half of all bookings come from a city's regulars (customers 0..1999), who book again and again."""
 SEATS_PER_ROW: Final = 30
 MIN_DELAY_MS: Final = 500
 MAX_ON_TIME_DELAY_MS: Final = JOIN_WINDOW_SECONDS * 1000 - 10_000

@@ -149,7 +149,8 @@ def regenerate(scenario: Scenario, order_id: str) -> Order:
 def _keys(scenario: Scenario, slot: int) -> list[OrderKey]:
     seed = scenario.seed
     count = slot_order_count(scenario, slot)
-    return [OrderKey(TIMER_NAMESPACE, seed, slot, i) for i in range(count)]
+    new = tuple.__new__
+    return [new(OrderKey, (TIMER_NAMESPACE, seed, slot, i)) for i in range(count)]
 
 
 def _sorted_plans(scenario: Scenario, keys: Iterable[OrderKey]) -> list[OrderPlan]:

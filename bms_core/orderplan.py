@@ -17,6 +17,7 @@ from bms_core.catalog import (
     CUSTOMERS_PER_CITY,
     DAY_MS,
     IST_OFFSET_MS,
+    REGULARS_PER_CITY,
     SEATS_PER_ROW,
     Catalog,
     Venue,
@@ -41,6 +42,9 @@ BURST_SPREAD_MS: Final = 1000
 """Burst bookings lie in ``(anchor_second*1000 - BURST_SPREAD_MS, anchor_second*1000]``."""
 MIN_SHOW_LEAD_MS: Final = 30 * 60_000
 """A show starts at least 30 minutes after it is booked."""
+
+
+_new = tuple.__new__
 
 
 class OrderPlan(NamedTuple):
@@ -124,27 +128,30 @@ def plan_order(scenario: Scenario, cat: Catalog, key: OrderKey) -> OrderPlan:
     n = pick(cat.seat_cuts, d[9]) + 1
     rows = cat.category_rows[category]
     outcome, attempts = schedule(scenario, cat, d, booking_ms)
-    return OrderPlan(
-        key,
-        order_id_of(namespace, seed, slot, index),
-        booking_ms,
-        city,
-        d[2] % CUSTOMERS_PER_CITY,
-        event_type,
-        venue,
-        (d[4] >> 2) % shows,
-        show_ms,
-        category,
-        n,
-        rows[d[11] % len(rows)],
-        1 + d[12] % (SEATS_PER_ROW - n + 1),
-        cat.prices[event_type][venue.tier][category],
-        fee,
-        gst,
-        pick(cat.channel_cuts, d[8]),
-        outcome,
-        attempts,
-        d,
+    return _new(
+        OrderPlan,
+        (
+            key,
+            order_id_of(namespace, seed, slot, index),
+            booking_ms,
+            city,
+            (d[2] >> 1) % (REGULARS_PER_CITY if d[2] & 1 else CUSTOMERS_PER_CITY),
+            event_type,
+            venue,
+            (d[4] >> 2) % shows,
+            show_ms,
+            category,
+            n,
+            rows[d[11] % len(rows)],
+            1 + d[12] % (SEATS_PER_ROW - n + 1),
+            cat.prices[event_type][venue.tier][category],
+            fee,
+            gst,
+            pick(cat.channel_cuts, d[8]),
+            outcome,
+            attempts,
+            d,
+        ),
     )
 
 

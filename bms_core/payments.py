@@ -44,6 +44,9 @@ _RETRY_CUTS: Final = entropy.thresholds(RETRY_FAILURES_WEIGHTS)
 _ABANDON_CUTS: Final = entropy.thresholds(ABANDON_FAILURES_WEIGHTS)
 
 
+_new = tuple.__new__
+
+
 class Attempt(NamedTuple):
     """One payment attempt before it becomes a :class:`~bms_core.contract.Payment`."""
 
@@ -74,7 +77,7 @@ def schedule(
     method = methods[bisect_right(cat.method_cuts, words[d + 1])]
     time_ms = booking_ms + first_delay
     if outcome == PAID_FIRST_TRY:
-        return outcome, (Attempt(1, time_ms, method, "Success", None),)
+        return outcome, (_new(Attempt, (1, time_ms, method, "Success", None)),)
     if outcome == PAID_AFTER_RETRY:
         failures = 1 + bisect_right(_RETRY_CUTS, words[d + 4])
         count = failures + 1
