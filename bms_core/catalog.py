@@ -14,7 +14,6 @@ from typing import Final, NamedTuple
 import msgspec
 
 from bms_core import entropy
-from bms_core.contract import EVENT_TYPES, SEAT_CATEGORIES
 from bms_core.joined import IST_OFFSET_MINUTES
 from bms_core.money import gst_paise
 from bms_core.names import JOIN_WINDOW_SECONDS
@@ -342,9 +341,3 @@ def poisson(mean: float, draw: int) -> int:
         p *= mean / k
         cumulative += p
     return k
-
-
-def check_types() -> None:
-    """Guard: every contract event type and category has a price and venue suffixes."""
-    assert set(BASE_PRICE_PAISE) == set(EVENT_TYPES) == set(VENUE_SUFFIXES)
-    assert set(CATEGORY_FACTOR) == set(SEAT_CATEGORIES) == set(CATEGORY_ROWS)

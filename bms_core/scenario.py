@@ -183,11 +183,6 @@ class Scenario(msgspec.Struct, frozen=True, kw_only=True):
             values[name] = _coerce(name, value)
         return Scenario(**values)
 
-    def mix(self, name: str) -> Mix:
-        """A mix field by name, for code that iterates over all of them."""
-        value: Mix = getattr(self, name)
-        return value
-
 
 def env_name(field: str) -> str:
     """``orders_per_minute`` -> ``BMS_ORDERS_PER_MINUTE``."""

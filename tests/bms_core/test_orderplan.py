@@ -148,3 +148,16 @@ def test_any_scenario_gives_valid_orders_and_identical_fast_bytes(
             assert decode_payment(encode(payment)) == payment
             assert last <= attempt.time_ms <= plan.booking_ms + g.MAX_PAYMENT_DELAY_MS
             last = attempt.time_ms
+
+
+def test_every_contract_type_and_category_has_prices_venues_and_rows() -> None:
+    from bms_core import catalog as c
+
+    assert set(c.BASE_PRICE_PAISE) == set(EVENT_TYPES) == set(c.VENUE_SUFFIXES)
+    assert set(c.SHOW_MINUTES_IST) == set(EVENT_TYPES)
+    assert set(c.CATEGORY_FACTOR) == set(SEAT_CATEGORIES) == set(c.CATEGORY_ROWS)
+    assert set(c.FAILURE_REASONS_BY_METHOD) == set(PAYMENT_METHODS)
+    from bms_core.contract import FAILURE_REASONS
+
+    used = {reason for reasons in c.FAILURE_REASONS_BY_METHOD.values() for reason in reasons}
+    assert used <= set(FAILURE_REASONS)
