@@ -32,10 +32,12 @@ from bms_core.names import (
 from bms_core.projection import JOIN_WINDOW_MS, in_window
 from bms_core.synapse import CREATE_TABLES_SCRIPT, read_batches
 from bms_local.stream_job import OrderingPolicy, StreamJob
+from bms_local.stream_job.clean import REQUIRED_BOOKING_FIELDS, REQUIRED_PAYMENT_FIELDS
 
 ROOT = Path(__file__).resolve().parents[1]
 ASA = ROOT / "asa"
 QUERY = (ASA / "bms_join.asaql").read_text()
+CLEAN_SOURCE = (ROOT / "bms_local" / "stream_job" / "clean.py").read_text()
 SEAT_NAMES = [c.name for c in SEAT_COLUMNS]
 ORDER_NAMES = [c.name for c in ORDER_COLUMNS]
 
@@ -90,6 +92,24 @@ def test_category_and_payment_type_mappings_match_joined_py() -> None:
     assert _case_mapping("payment_method") == (PAYMENT_TYPES, OTHER_PAYMENT_TYPE)
 
 
+@pytest.mark.parametrize(
+    ("step", "fields", "kind"),
+    [
+        ("CleanBookings", REQUIRED_BOOKING_FIELDS, "booking"),
+        ("CleanPayments", REQUIRED_PAYMENT_FIELDS, "payment"),
+    ],
+)
+def test_where_filters_are_the_fields_the_reference_job_requires(
+    step: str, fields: tuple[str, ...], kind: str
+) -> None:
+    body = re.search(rf"\b{step} AS \(.*?\bWHERE\b(.*?)\n\)", _code(QUERY), re.S)
+    assert body, f"no WHERE in step {step}"
+    required = re.findall(r"TRY_CAST\(([\w.]+) AS", body.group(1))
+    assert required == list(fields)
+    # and the job rejects exactly those, naming the field
+    assert all(f"{kind}.{field}" in CLEAN_SOURCE for field in fields)
+
+
 def test_ist_offset_matches_joined_py() -> None:
     offsets = re.findall(r"DATEADD\(\s*minute\s*,\s*(-?\d+)\s*,", _code(QUERY))
     assert offsets and set(offsets) == {str(IST_OFFSET_MINUTES)}
@@ -140,7 +160,8 @@ def test_inputs_and_outputs_use_the_project_names() -> None:
 
 def _tables() -> dict[str, list[tuple[str, str, bool]]]:
     tables: dict[str, list[tuple[str, str, bool]]] = {}
-    for batch in read_batches(CREATE_TABLES_SCRIPT):
+    batches = [b for path in sorted((ROOT / "sql").glob("*.sql")) for b in read_batches(path)]
+    for batch in (b for b in batches if "CREATE TABLE" in b.text.upper()):
         for tree in sqlglot.parse(batch.text, read="tsql"):
             for create in tree.find_all(exp.Create) if tree else ():
                 if create.kind != "TABLE":

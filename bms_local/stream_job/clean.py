@@ -15,6 +15,16 @@ import msgspec
 from bms_core.projection import cast_bigint, cast_datetime_ms, cast_paise, cast_str
 
 NOT_JSON: Final = "not_json_object"
+REQUIRED_BOOKING_FIELDS: Final = (
+    "order_id",
+    "booking_time",
+    "event_details.seats",
+    "total_amount",
+    "ticket_subtotal",
+)
+"""Fields the ``CleanBookings`` step's WHERE requires, in the order they are checked."""
+REQUIRED_PAYMENT_FIELDS: Final = ("order_id", "payment_time", "attempt", "amount")
+"""Fields the ``CleanPayments`` step's WHERE requires, in the order they are checked."""
 
 _decode = msgspec.json.decode
 
