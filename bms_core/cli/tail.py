@@ -100,7 +100,8 @@ def tail(
     out: TextIO = sys.stdout,
     keep_bodies: bool = False,
 ) -> TailReport:
-    """Receive until ``max_events``, ``idle_timeout_s`` without events, or ``stop``."""
+    """Receive until ``max_events``, or ``stop``, or every partition has been read and no event
+    came for ``idle_timeout_s``."""
     from azure.eventhub import EventHubConsumerClient
 
     stop = stop or threading.Event()
@@ -108,6 +109,7 @@ def tail(
     seen: set[str] = set()
     lock = threading.Lock()
     last_event = [time.monotonic()]
+    reported: set[str] = set()
     client = EventHubConsumerClient.from_connection_string(
         connection_string,
         consumer_group=consumer_group,
@@ -120,8 +122,14 @@ def tail(
 
     def on_event(context: Any, event: Any) -> None:
         with lock:
+            reported.add(context.partition_id)
             if event is None:
-                if idle_timeout_s is not None and time.monotonic() - last_event[0] > idle_timeout_s:
+                quiet = time.monotonic() - last_event[0]
+                if (
+                    idle_timeout_s is not None
+                    and len(reported) == partition_count
+                    and quiet > idle_timeout_s
+                ):
                     stop.set()
                 return
             if stop.is_set():
