@@ -72,6 +72,8 @@ SHOW_MINUTES_IST: Final[dict[str, tuple[int, ...]]] = {
     "Comedy": (1140, 1290),
 }
 """Show start times, minutes after IST midnight."""
+RIVAL_CITIES: Final = ("Mumbai", "Delhi", "Bengaluru", "Chennai", "Kolkata", "Hyderabad", "Pune")
+"""Visiting teams' home cities in sports fixtures."""
 DAY_OFFSET_WEIGHTS: Final = (34, 26, 14, 9, 7, 5, 5)
 """How many days ahead of the booking (IST date) the show is."""
 FAILURE_REASONS_BY_METHOD: Final[dict[str, tuple[str, ...]]] = {
@@ -239,9 +241,11 @@ def _show_names(city: str, event_type: str) -> tuple[str, ...]:
             name = f"{p.titles[(s * 13 + 101) % len(p.titles)]} (Play)"
         elif event_type == "Sports":
             league = p.leagues[d[0] % len(p.leagues)]
-            other = p.mascots[d[1] % len(p.mascots)]
-            home = p.mascots[(d[1] + 1 + d[2] % (len(p.mascots) - 1)) % len(p.mascots)]
-            name = f"{league}: {city} {home} vs {other}"
+            rivals = [c for c in RIVAL_CITIES if c != city]
+            rival = rivals[d[3] % len(rivals)]
+            home = p.mascots[d[1] % len(p.mascots)]
+            away = p.mascots[(d[1] + 1 + d[2] % (len(p.mascots) - 1)) % len(p.mascots)]
+            name = f"{league}: {city} {home} vs {rival} {away}"
         else:
             name = f"{p.artists[(s * 11 + 150) % len(p.artists)]}: Stand-up Live"
         names.append(name[:200])
