@@ -152,3 +152,51 @@ def test_emulator_stopping_mid_run_leaves_nothing_unaccounted() -> None:
     for hub in (BOOKINGS_HUB, PAYMENTS_HUB):
         stored = sum(len(p.events) for p in server.store.hub(hub).partitions)  # type: ignore[union-attr]
         assert report.per_hub[hub] <= stored
+
+
+@pytest.mark.eventhubs
+def test_publish_command_backfills_and_prints_the_accounting(
+    eventhubs_emulator: EmulatorHandle,
+) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bms_core",
+            "publish",
+            "--connection-string",
+            eventhubs_emulator.connection_string,
+            "--orders",
+            "15",
+            "--backfill",
+            "--seed",
+            "21",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+    )
+    assert result.returncode == 0, result.stderr
+    first = result.stdout.splitlines()[0]
+    generated, sent = int(first.split()[1]), int(first.split()[4])
+    assert generated == sent > 15
+    assert "failed 0 (unaccounted 0)" in first
+
+
+def test_publish_command_rejects_bad_numbers() -> None:
+    import argparse
+
+    from bms_core.cli import publish
+
+    parser = argparse.ArgumentParser()
+    publish.add_arguments(parser)
+    args = parser.parse_args(["--connection-string", "Endpoint=sb://x/", "--orders", "0"])
+    assert publish.run(args) == 2
