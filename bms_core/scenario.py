@@ -143,7 +143,7 @@ DEFAULT_OUTCOME_MIX: Final[Mix] = (
 )
 
 
-class Scenario(msgspec.Struct, frozen=True, kw_only=True):
+class Scenario(msgspec.Struct, frozen=True, kw_only=True, cache_hash=True):
     """Every knob of the generated traffic; see the module docstring for each setting."""
 
     seed: int = 1
