@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     amount.add_argument(
         "--rate",
         type=float,
-        help="average events per second, continuous until stopped (scales orders_per_minute)",
+        help="long-run average events per second, continuous until stopped (scales "
+        "orders_per_minute; payments trail their bookings, so the first minute runs below it)",
     )
     amount.add_argument("--orders", type=int, help="publish the first N orders, then stop")
     parser.add_argument("--seed", type=int, help="scenario seed (default BMS_SEED or 1)")

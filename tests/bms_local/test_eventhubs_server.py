@@ -156,3 +156,17 @@ def test_binding_beyond_loopback_needs_an_explicit_flag() -> None:
 
     with pytest.raises(BindRefused, match="allow-remote"):
         EventHubsServer(project_config(), host="0.0.0.0")
+
+
+def test_time_retention_keeps_numbering_and_offsets() -> None:
+    from bms_local.eventhubs.messages import split_message
+    from bms_local.eventhubs.store import Partition
+
+    partition = Partition(BOOKINGS_HUB, "0")
+    message = split_message(b"\x00\x53\x75\xa0\x03abc")
+    first = partition.append([message, message])
+    partition.trim(oldest_ms=first[-1].enqueued_ms + 1, max_events=None)
+    assert partition.events == [] and partition.first_sequence == 2
+    (third,) = partition.append([message])
+    assert third.sequence_number == 2 and third.offset == 2 * message.size
+    assert partition.properties()["begin_sequence_number"] == 2
