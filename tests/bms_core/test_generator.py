@@ -283,3 +283,14 @@ def test_a_zero_rate_streams_nothing_but_says_why() -> None:
     with pytest.raises(ValueError, match="orders_per_minute is 0"):
         g.stream(Scenario(orders_per_minute=0), START, 1)
     assert g.orders_in(Scenario(orders_per_minute=0), _slot()) == []
+
+
+def test_streamed_bodies_are_the_contract_encoding_of_the_regenerated_orders() -> None:
+    scenario = Scenario(seed=13, duplicate_rate=0.0)
+    for e in g.stream(scenario, START, 400):
+        order = g.regenerate(scenario, e.partition_key)
+        if e.kind == "booking":
+            assert e.body == encode(order.booking)
+        else:
+            payment = decode_payment(e.body)
+            assert e.body == encode(order.payments[payment.attempt - 1])
