@@ -106,3 +106,16 @@ def test_resumes_from_its_checkpoint_in_azurite(
     second = run(idle_timeout_s=1)
     assert len(first) == 7
     assert sorted(first + second) == sorted(sent)
+
+
+def test_storage_settings_go_together() -> None:
+    import argparse
+
+    from bms_core.cli import tail as tail_command
+
+    parser = argparse.ArgumentParser()
+    tail_command.add_arguments(parser)
+    args = parser.parse_args(
+        ["--hub", "bookings", "--connection-string", "x", "--storage-connection-string", "y"]
+    )
+    assert tail_command.run(args) == 2
