@@ -53,3 +53,20 @@ def test_regenerate_asa_tests_leaves_a_fresh_tree_unchanged(capsys) -> None:
     assert asa_cases.stale_files() == []
     assert main("bms_local", ["job", "--regenerate-asa-tests"]) == 0
     assert "0 files changed" in capsys.readouterr().out
+
+
+def test_file_events_may_carry_their_enqueued_time_and_partition(tmp_path: Path, capsys) -> None:
+    booking = sample_booking("o-1", T0)
+    late = json.loads(encode(sample_payment(booking, T0 + 899_000)))
+    late["EventEnqueuedUtcTime"] = "2026-11-29T10:17:00.0000000Z"  # 121 s after its event time
+    late["PartitionId"] = 2
+    booked = json.loads(encode(booking))
+    booked["PartitionId"] = 2
+    bookings = tmp_path / "b.json"
+    bookings.write_text(json.dumps([booked]))  # a JSON array, as ASA's local inputs are
+    payments = _jsonl(tmp_path / "p.jsonl", [json.dumps(late).encode()])
+    argv = ["job", "--bookings", str(bookings), "--payments", str(payments)]
+    assert main("bms_local", argv) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""  # adjusted to arrival - 60 s = 961 s after booking: no join
+    assert '"payment.late": 1' in captured.err
