@@ -10,9 +10,9 @@ messages and annotations), :mod:`.store` (partition logs, retention, persistence
 :mod:`.entities` (Event Hubs semantics, $management, $cbs), :mod:`.server` (socket loop),
 :mod:`.config` (Microsoft's ``Config.json`` format).
 
-Not imitated (known gaps): TLS and AMQP over WebSockets; the service's limit of 5 receivers per
-partition and consumer group; ``track_last_enqueued_event_properties`` runtime metrics; geo
-replication; management operations other than READ; transactions. Offsets are byte positions
+Not imitated (known gaps): TLS and AMQP over WebSockets; the runtime metrics of
+``track_last_enqueued_event_properties``; geo replication; management operations other than
+READ; transactions. Offsets are byte positions
 in the partition log (opaque strings, as on the service). With a data folder, events dropped by
 retention while running stay in the log file until the next start compacts it.
 """

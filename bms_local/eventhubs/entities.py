@@ -10,7 +10,8 @@ consumer group detaches the link with ``amqp:not-found`` and management READs an
 message over 1 MiB is rejected with ``amqp:link:message-size-exceeded``; a receiver with a higher
 owner level (epoch) detaches the lower ones on its partition and consumer group with
 ``amqp:link:stolen``, and a receiver with a lower (or no) owner level than an existing one is
-refused the same way.
+refused the same way. A sixth concurrent receiver on one partition and consumer group is refused
+with ``amqp:resource-limit-exceeded``, as the service does.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ from bms_local.eventhubs.store import Partition, Store
 
 MANAGEMENT = "$management"
 CBS = "$cbs"
+MAX_RECEIVERS = 5
+"""Concurrent receivers per partition and consumer group, as on the service."""
 
 
 class Entities:
@@ -109,6 +112,12 @@ class Entities:
                 f"a receiver with epoch '{highest}' already exists on partition "
                 f"'{where.partition_id}' of consumer group '{where.consumer_group}'; a receiver "
                 f"with epoch '{epoch}' cannot be created"
+            )
+        if len(existing) >= MAX_RECEIVERS:
+            return "amqp:resource-limit-exceeded", (
+                f"Exceeded the maximum number of allowed receivers per partition in a consumer "
+                f"group which is {MAX_RECEIVERS} (partition '{where.partition_id}' of consumer "
+                f"group '{where.consumer_group}')"
             )
         link.kind = "consume"
         link.partition = partition

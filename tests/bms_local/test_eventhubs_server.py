@@ -170,3 +170,23 @@ def test_time_retention_keeps_numbering_and_offsets() -> None:
     (third,) = partition.append([message])
     assert third.sequence_number == 2 and third.offset == 2 * message.size
     assert partition.properties()["begin_sequence_number"] == 2
+
+
+def test_sixth_receiver_on_a_partition_and_group_is_refused() -> None:
+    from bms_local.eventhubs import project_config
+    from bms_local.eventhubs.codec import Described, ULong
+    from bms_local.eventhubs.connection import Connection, Link, Session
+    from bms_local.eventhubs.entities import Entities
+    from bms_local.eventhubs.store import Store
+
+    entities = Entities(Store(project_config()), "127.0.0.1:0")
+    server = type("Server", (), {"sas_key": None, "port": 0, "forget": entities.forget})()
+    session = Session(Connection(server, "test"), 0)  # type: ignore[arg-type]
+    address = f"{BOOKINGS_HUB}/ConsumerGroups/asa/Partitions/2"
+    fields: list[object] = [None] * 14
+    fields[5] = Described(ULong(0x28), [address])
+    outcomes = [entities.attach(Link(session, f"r{i}", i, True, address), fields) for i in range(6)]
+    assert outcomes[:5] == [None] * 5
+    assert outcomes[5] is not None and outcomes[5][0] == "amqp:resource-limit-exceeded"
+    other_group = Link(session, "r6", 6, True, address.replace("asa", "validator"))
+    assert entities.attach(other_group, fields) is None
