@@ -65,6 +65,7 @@ class Session:
         self.connection = connection
         self.channel = channel
         self.next_outgoing_id = 0
+        self.next_incoming_id = 0
         self.remote_incoming_window = 0
         self.links: dict[int, Link] = {}
 
@@ -172,6 +173,7 @@ class Connection:
     def _on_begin(self, channel: int, fields: list[Any], payload: bytes) -> None:
         session = Session(self, channel)
         session.remote_incoming_window = int(fields[2] or 0)
+        session.next_incoming_id = int(fields[1] or 0)
         self.sessions[channel] = session
         self.send(
             F.BEGIN,
@@ -247,6 +249,7 @@ class Connection:
             raise F.FramingError(f"transfer on unknown handle {fields[0]}")
         if link.partial_first is None:
             link.partial_first = fields
+            session.next_incoming_id = (int(fields[1] or 0) + 1) & 0xFFFFFFFF
         if len(link.partial) + len(payload) > MAX_MESSAGE_SIZE + MAX_FRAME_SIZE:
             raise F.FramingError("message far larger than the link's max-message-size")
         link.partial += payload
@@ -274,7 +277,7 @@ class Connection:
         self.server.forget(link)
         if not link.detached:
             link.detached = True
-            self.send(F.DETACH, [UInt(link.handle), True, None], channel)
+            self.send(F.DETACH, [UInt(link.handle), bool(fields[1]), None], channel)
 
     def _on_end(self, channel: int, fields: list[Any], payload: bytes) -> None:
         session = self.sessions.pop(channel, None)
@@ -297,7 +300,7 @@ class Connection:
         self.send(
             F.FLOW,
             [
-                UInt(0),
+                UInt(session.next_incoming_id),
                 UInt(WINDOW),
                 UInt(session.next_outgoing_id),
                 UInt(WINDOW),
