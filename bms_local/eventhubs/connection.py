@@ -14,13 +14,12 @@ and the session incoming window the client grants, and stop filling the socket b
 from __future__ import annotations
 
 import struct
-from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from bms_local.eventhubs import frames as F
 from bms_local.eventhubs.codec import UByte, UInt, ULong, UShort
+from bms_local.eventhubs.endpoints import Link, Session
 from bms_local.eventhubs.messages import delivery_bytes
-from bms_local.eventhubs.store import Partition
 
 if TYPE_CHECKING:
     from bms_local.eventhubs.server import EventHubsServer
@@ -31,43 +30,6 @@ PUBLISH_CREDIT = 1000
 WINDOW = 2**31 - 1
 OUTPUT_HIGH_WATER = 4 * 1024 * 1024
 _SIZE = struct.Struct(">I")
-
-
-class Link:
-    """A link endpoint of ours. ``sender`` means we send (to a consumer or a reply link)."""
-
-    def __init__(
-        self, session: Session, name: str, handle: int, sender: bool, address: str
-    ) -> None:
-        self.session = session
-        self.name = name
-        self.handle = handle
-        self.sender = sender
-        self.address = address
-        self.kind = ""
-        self.target_address: str | None = None
-        self.credit = 0
-        self.delivery_count = 0
-        self.pending: deque[bytes] = deque()
-        self.partition: Partition | None = None
-        self.cursor = 0
-        self.epoch: int | None = None
-        self.consumer_group = ""
-        self.hub = ""
-        self.partition_id: str | None = None
-        self.partial = bytearray()
-        self.partial_first: list[Any] | None = None
-        self.detached = False
-
-
-class Session:
-    def __init__(self, connection: Connection, channel: int) -> None:
-        self.connection = connection
-        self.channel = channel
-        self.next_outgoing_id = 0
-        self.next_incoming_id = 0
-        self.remote_incoming_window = 0
-        self.links: dict[int, Link] = {}
 
 
 class Connection:

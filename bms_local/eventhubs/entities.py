@@ -26,7 +26,8 @@ from typing import Any
 from bms_core.partitioning import partition_for
 from bms_local.eventhubs import frames as F
 from bms_local.eventhubs.codec import Array, DecodeError, Described, Int, Symbol, Timestamp
-from bms_local.eventhubs.connection import MAX_MESSAGE_SIZE, Link
+from bms_local.eventhubs.connection import MAX_MESSAGE_SIZE
+from bms_local.eventhubs.endpoints import Link
 from bms_local.eventhubs.links import (
     AddressError,
     consumer_address,

@@ -175,7 +175,8 @@ def test_time_retention_keeps_numbering_and_offsets() -> None:
 def test_sixth_receiver_on_a_partition_and_group_is_refused() -> None:
     from bms_local.eventhubs import project_config
     from bms_local.eventhubs.codec import Described, ULong
-    from bms_local.eventhubs.connection import Connection, Link, Session
+    from bms_local.eventhubs.connection import Connection
+    from bms_local.eventhubs.endpoints import Link, Session
     from bms_local.eventhubs.entities import Entities
     from bms_local.eventhubs.store import Store
 
