@@ -85,7 +85,6 @@ def receive_events(
             "partition_id": partition_id,
             "starting_position": starting_position,
             "starting_position_inclusive": inclusive,
-            "max_wait_time": 0.2,
             **receive_options,
         },
         daemon=True,

@@ -100,8 +100,8 @@ def tail(
     out: TextIO = sys.stdout,
     keep_bodies: bool = False,
 ) -> TailReport:
-    """Receive until ``max_events``, or ``stop``, or every partition has been read and no event
-    came for ``idle_timeout_s``."""
+    """Receive until ``max_events``, or ``stop``, or every partition's reader has started and
+    no event came for ``idle_timeout_s``."""
     from azure.eventhub import EventHubConsumerClient
 
     stop = stop or threading.Event()
@@ -109,7 +109,7 @@ def tail(
     seen: set[str] = set()
     lock = threading.Lock()
     last_event = [time.monotonic()]
-    reported: set[str] = set()
+    started: set[str] = set()
     client = EventHubConsumerClient.from_connection_string(
         connection_string,
         consumer_group=consumer_group,
@@ -120,18 +120,13 @@ def tail(
     )
     partition_count = len(client.get_partition_ids())
 
+    def on_partition_initialize(context: Any) -> None:
+        with lock:
+            started.add(context.partition_id)
+            last_event[0] = time.monotonic()
+
     def on_event(context: Any, event: Any) -> None:
         with lock:
-            reported.add(context.partition_id)
-            if event is None:
-                quiet = time.monotonic() - last_event[0]
-                if (
-                    idle_timeout_s is not None
-                    and len(reported) == partition_count
-                    and quiet > idle_timeout_s
-                ):
-                    stop.set()
-                return
             if stop.is_set():
                 return
             last_event[0] = time.monotonic()
@@ -146,19 +141,26 @@ def tail(
             if max_events is not None and report.received >= max_events:
                 stop.set()
 
+    # No max_wait_time: with one, the SDK hands over one event per max_wait_time per partition.
     worker = threading.Thread(
         target=client.receive,
         kwargs={
             "on_event": on_event,
+            "on_partition_initialize": on_partition_initialize,
             "starting_position": "-1" if from_start else "@latest",
-            "max_wait_time": 0.1,
         },
         daemon=True,
     )
     worker.start()
-    while not stop.wait(0.2):
-        if not worker.is_alive():
-            break
+    while not stop.wait(0.1) and worker.is_alive():
+        with lock:
+            quiet = time.monotonic() - last_event[0]
+            if (
+                idle_timeout_s is not None
+                and len(started) == partition_count
+                and quiet > idle_timeout_s
+            ):
+                stop.set()
     client.close()
     worker.join(15)
     return report
