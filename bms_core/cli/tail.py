@@ -99,9 +99,11 @@ def tail(
     stop: threading.Event | None = None,
     out: TextIO = sys.stdout,
     keep_bodies: bool = False,
+    balance_interval_s: float = 1.0,
 ) -> TailReport:
     """Receive until ``max_events``, or ``stop``, or every partition's reader has started and
-    no event came for ``idle_timeout_s``."""
+    no event came for ``idle_timeout_s``. ``balance_interval_s`` is the SDK's load-balancing
+    period; stopping waits for the current one to end."""
     from azure.eventhub import EventHubConsumerClient
 
     stop = stop or threading.Event()
@@ -116,7 +118,7 @@ def tail(
         eventhub_name=hub,
         checkpoint_store=checkpoint_store,
         load_balancing_strategy="greedy",
-        load_balancing_interval=1,
+        load_balancing_interval=balance_interval_s,
     )
     partition_count = len(client.get_partition_ids())
 

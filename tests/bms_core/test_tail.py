@@ -36,7 +36,15 @@ def test_validate_counts_valid_invalid_and_duplicates(fresh_eventhubs: EmulatorH
         producer.send_batch([EventData(b'{"kind": "booking", "order_id": 5}')], partition_key="x")
         producer.send_batch([EventData(good.body)], partition_id=wrong_partition)
     out = io.StringIO()
-    result = tail(cs, BOOKINGS_HUB, validate=True, from_start=True, idle_timeout_s=1.0, out=out)
+    result = tail(
+        cs,
+        BOOKINGS_HUB,
+        validate=True,
+        from_start=True,
+        idle_timeout_s=1.0,
+        out=out,
+        balance_interval_s=0.2,
+    )
     unique = len({e.event_id for e in events})
     assert result.received == len(events) + 2
     assert result.valid == len(events)
@@ -97,6 +105,7 @@ def test_resumes_from_its_checkpoint_in_azurite(
             from_start=True,
             checkpoint_store=store,
             keep_bodies=True,
+            balance_interval_s=0.2,
             out=io.StringIO(),
             **options,
         )  # type: ignore[arg-type]
