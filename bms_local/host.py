@@ -20,7 +20,9 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import queue
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +77,25 @@ def resolve(expression: str, env: Mapping[str, str]) -> str:
     return _SETTING.sub(sub, expression)
 
 
+_indexed: dict[str, dict[str, FunctionEntry]] = {}
+
+
+def index_functions(module: str = "function_app") -> dict[str, FunctionEntry]:
+    """Index ``module.app`` once per process, as the worker does (the library refuses twice)."""
+    if module not in _indexed:
+        app = importlib.import_module(module).app
+        functions: dict[str, FunctionEntry] = {}
+        for function in app.get_functions():
+            # The binding JSON the worker reports to the host at indexing time.
+            bindings = [json.loads(raw) for raw in function.get_raw_bindings()]
+            trigger = next(b for b in bindings if b["type"].endswith("Trigger"))
+            outputs = [b for b in bindings if b["direction"] == "OUT" and b["name"] != "$return"]
+            name = function.get_function_name()
+            functions[name] = FunctionEntry(name, function.get_user_function(), trigger, outputs)
+        _indexed[module] = functions
+    return _indexed[module]
+
+
 class LocalHost:
     """Index ``function_app`` once; invoke functions by name and deliver their outputs."""
 
@@ -84,19 +105,18 @@ class LocalHost:
         module: str = "function_app",
         env: Mapping[str, str] | None = None,
         deliver: Callable[[str, dict[str, Any], Any], None] | None = None,
+        background_outputs: bool = False,
     ) -> None:
         self.env = env if env is not None else os.environ
         self._deliver = deliver or self._deliver_output
-        app = importlib.import_module(module).app
-        self.functions: dict[str, FunctionEntry] = {}
-        for function in app.get_functions():
-            # The binding JSON the worker reports to the host at indexing time.
-            bindings = [json.loads(raw) for raw in function.get_raw_bindings()]
-            trigger = next(b for b in bindings if b["type"].endswith("Trigger"))
-            outputs = [b for b in bindings if b["direction"] == "OUT" and b["name"] != "$return"]
-            self.functions[function.get_function_name()] = FunctionEntry(
-                function.get_function_name(), function.get_user_function(), trigger, outputs
-            )
+        self._outbox: queue.Queue[tuple[str, dict[str, Any], Any] | None] | None = None
+        self._outbox_errors: list[BaseException] = []
+        if background_outputs:
+            # Output bindings complete after the function returns, off the invocation path.
+            self._outbox = queue.Queue()
+            self._writer = threading.Thread(target=self._drain_outbox, daemon=True)
+            self._writer.start()
+        self.functions = index_functions(module)
         self._tables: dict[tuple[str, str], Any] = {}
 
     # --- triggers ---------------------------------------------------------------------------
@@ -164,8 +184,37 @@ class LocalHost:
             value = collectors[binding["name"]].get()
             invocation.outputs[binding["name"]] = value
             if value is not None:
-                self._deliver(name, binding, value)
+                if self._outbox is not None:
+                    self._outbox.put((name, binding, value))
+                else:
+                    self._deliver(name, binding, value)
         return invocation
+
+    def _drain_outbox(self) -> None:
+        assert self._outbox is not None
+        while True:
+            item = self._outbox.get()
+            try:
+                if item is None:
+                    return
+                self._deliver(*item)
+            except BaseException as exc:  # surfaced by flush()
+                self._outbox_errors.append(exc)
+            finally:
+                self._outbox.task_done()
+
+    def flush(self) -> None:
+        """Wait until every output binding value has been delivered; raise the first failure."""
+        if self._outbox is not None:
+            self._outbox.join()
+        if self._outbox_errors:
+            raise self._outbox_errors[0]
+
+    def close(self) -> None:
+        self.flush()
+        if self._outbox is not None:
+            self._outbox.put(None)
+            self._writer.join(timeout=10)
 
     def _deliver_output(self, function: str, binding: dict[str, Any], value: Any) -> None:
         if binding["type"] == "table":
@@ -189,10 +238,15 @@ class LocalHost:
         entities = json.loads(value) if isinstance(value, (str, bytes)) else value
         if isinstance(entities, dict):
             entities = [entities]
+        by_partition: dict[str, list[dict[str, Any]]] = {}
         for entity in entities:
             if isinstance(entity, (str, bytes)):
                 entity = json.loads(entity)
-            client.upsert_entity(entity)
+            by_partition.setdefault(str(entity["PartitionKey"]), []).append(entity)
+        # Entity group transactions: up to 100 upserts of one PartitionKey per request.
+        for group in by_partition.values():
+            for start in range(0, len(group), 100):
+                client.submit_transaction([("upsert", e) for e in group[start : start + 100]])
 
     def _send_eventhub(self, binding: dict[str, Any], value: Any) -> None:
         from azure.eventhub import EventData, EventHubProducerClient

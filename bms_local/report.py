@@ -67,6 +67,7 @@ class DemoReport:
     stream_job: dict[str, int] = field(default_factory=dict)
     verdict: str = "unknown"
     checks: dict[str, bool] = field(default_factory=dict)
+    truth: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,0 +1,384 @@
+"""``python -m bms_local demo``: the whole pipeline on one machine, on a simulated clock.
+
+Every tick of the simulated clock (the timers' 10 s schedule) does what Azure would:
+
+1. the real handlers of ``function_app.py`` run through :class:`bms_local.host.LocalHost`:
+   ``emit_bookings`` and ``emit_payments`` (and, once, ``POST /api/burst``) send with the real
+   ``azure-eventhub`` SDK over AMQP to the local Event Hubs emulator; burst manifests go to
+   Azurite;
+2. the reference stream job reads both hubs with the SDK (consumer group ``asa``), each event
+   arriving at the tick it was sent, and joins them;
+3. joined rows land in the SQLite warehouse built from ``sql/`` and, packed as ASA packs them,
+   in the ``joined`` hub;
+4. ``validate_joined`` gets the joined hub's events (consumer group ``validator``) and writes its
+   findings and summaries to Azurite tables through its output bindings.
+
+Bookings are emitted for ``--minutes``; payments keep coming for a drain period (the join
+window plus a minute) so every payment that could join does. The report reconciles the counts
+at every hop against what the generator says is true, and explains every order without a
+joined successful payment.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bms_core import clock, names
+from bms_core.money import to_paise
+from bms_core.timefmt import format_ms
+from bms_local.demo_truth import DRAIN_MINUTES
+from bms_local.report import DemoReport
+
+TICK_MS = 10_000
+DRAIN_MS = DRAIN_MINUTES * 60_000
+VALIDATOR_BATCH = 256
+"""Events per validate_joined call: host.json's maxEventBatchSize."""
+
+
+@dataclass
+class DemoOptions:
+    minutes: int = 60
+    orders_per_minute: float | None = None
+    seed: int = 1
+    start_ms: int | None = None
+    burst_orders: int = 200
+    sample_rate: float = 0.2
+    duplicate_rate: float = 0.0
+    malformed_rate: float = 0.0
+    tamper_rows: int = 0
+    report_dir: Path = Path("reports/demo")
+    progress: bool | None = None
+
+
+def default_start_ms(minutes: int) -> int:
+    """The demo simulates the last ``minutes`` before the current hour (a real past window)."""
+    now = time.time_ns() // 1_000_000
+    hour = now - now % 3_600_000
+    return hour - minutes * 60_000
+
+
+class Progress:
+    """A one-line progress bar on stderr (only when stderr is a terminal, unless forced)."""
+
+    def __init__(self, total: int, label: str, enabled: bool | None) -> None:
+        self.total = max(total, 1)
+        self.label = label
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self._last = -1
+
+    def update(self, done: int, note: str = "") -> None:
+        if not self.enabled:
+            return
+        percent = int(100 * done / self.total)
+        if percent == self._last and done != self.total:
+            return
+        self._last = percent
+        bar = "#" * (percent // 4) + "." * (25 - percent // 4)
+        sys.stderr.write(f"\r{self.label} [{bar}] {percent:3d}% {note:<40}")
+        if done >= self.total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+@contextmanager
+def _env(values: dict[str, str]) -> Iterator[None]:
+    """Set app settings for the handlers of this process; restore afterwards."""
+    from bms_core import settings
+
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    settings.reset()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        settings.reset()
+
+
+def app_settings(eventhubs: str, storage: str, options: DemoOptions) -> dict[str, str]:
+    """The app settings the handlers run with locally (what local.settings.json would hold)."""
+    values = {
+        names.EVENTHUB_CONNECTION_SETTING: eventhubs,
+        names.STORAGE_CONNECTION_SETTING: storage,
+        "BMS_SEED": str(options.seed),
+        "BMS_VALIDATION_SAMPLE_RATE": str(options.sample_rate),
+        "BMS_MALFORMED_RATE": str(options.malformed_rate),
+        "BMS_MAX_CATCHUP_SLOTS": "30",
+    }
+    if options.orders_per_minute is not None:
+        values["BMS_ORDERS_PER_MINUTE"] = str(options.orders_per_minute)
+    values["BMS_DUPLICATE_RATE"] = str(options.duplicate_rate)
+    return values
+
+
+def run_demo(options: DemoOptions, *, log: Callable[[str], None] = print) -> DemoReport:
+    """Run the pipeline on a simulated clock and return the reconciled report."""
+    from bms_local.azurite import start_azurite
+    from bms_local.services import start_emulator_process
+
+    started = time.monotonic()
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bms-demo-")))
+        azurite = start_azurite(workdir / "azurite", blob_port=0, queue_port=0, table_port=0)
+        stack.callback(azurite.stop)
+        emulator = start_emulator_process(log_path=workdir / "eventhubs.log")
+        stack.callback(emulator.stop)
+        settings_values = app_settings(
+            emulator.connection_string, azurite.connection_string, options
+        )
+        stack.enter_context(_env(settings_values))
+        run = _Run(options, emulator.connection_string, azurite.connection_string, workdir, log)
+        stack.callback(run.close)
+        report = run.execute()
+    report.wall_seconds = round(time.monotonic() - started, 2)
+    return report
+
+
+class _Run:
+    """One demo run: the parts, the simulated clock, and the tallies for the report."""
+
+    def __init__(
+        self,
+        options: DemoOptions,
+        eventhubs: str,
+        storage: str,
+        workdir: Path,
+        log: Callable[[str], None],
+    ) -> None:
+        from bms_core import bursts
+        from bms_core import settings as settings_module
+        from bms_core.emit import use_sink
+        from bms_core.sending import EventHubSink
+        from bms_local.host import LocalHost
+        from bms_local.pipeline import HubReader, RecordingSink
+        from bms_local.stream_job import StreamJob
+        from bms_local.warehouse import Warehouse
+
+        self.options = options
+        self.log = log
+        self.storage = storage
+        self.settings = settings_module.current()
+        self.scenario = self.settings.scenario
+        self.start_ms = options.start_ms or default_start_ms(options.minutes)
+        self.start_ms -= self.start_ms % 60_000
+        self.end_ms = self.start_ms + options.minutes * 60_000
+        self.now_ms = self.start_ms
+        self._sink_scope = use_sink(RecordingSink(EventHubSink(), clock=lambda: self.now_ms))
+        self.sink: RecordingSink = self._sink_scope.__enter__()
+        self.joined_sink = EventHubSink()
+        self._clock_scope = clock.use_clock(lambda: self.now_ms)
+        self._clock_scope.__enter__()
+        self._store_scope = bursts.use_store(bursts.ManifestStore(storage))
+        self._store_scope.__enter__()
+        self.host = LocalHost(background_outputs=True)
+        self.job = StreamJob()
+        self.warehouse = Warehouse(workdir / "warehouse.sqlite")
+        self.readers = {
+            "bookings": HubReader(eventhubs, self.settings.bookings_hub, names.ASA_CONSUMER_GROUP),
+            "payments": HubReader(eventhubs, self.settings.payments_hub, names.ASA_CONSUMER_GROUP),
+            "joined": HubReader(
+                eventhubs, self.settings.joined_hub, self.settings.validator_consumer_group
+            ),
+        }
+        self.received = Counter[str]()
+        self.pairs_by_order: dict[str, list[dict[str, Any]]] = {}
+        self.joined_pairs = 0
+        self.joined_rows = 0
+        self.joined_events = 0
+        self.validator = Counter[str]()
+        self.findings_by_rule = Counter[str]()
+        self.bursts: list[dict[str, Any]] = []
+        self.sent_per_minute: dict[str, Counter[int]] = {
+            "bookings": Counter(),
+            "payments": Counter(),
+        }
+
+    def close(self) -> None:
+        from bms_core.sending import close_producers
+        from bms_local.pipeline import close_readers
+
+        close_readers(self.readers.values())
+        self.host.close()
+        close_producers()
+        self.warehouse.close()
+        self._store_scope.__exit__(None, None, None)
+        self._clock_scope.__exit__(None, None, None)
+        self._sink_scope.__exit__(None, None, None)
+
+    # --- the simulated clock ------------------------------------------------------------------
+    def execute(self) -> DemoReport:
+        from bms_local.demo_truth import build_report
+
+        ticks = range(self.start_ms + TICK_MS, self.end_ms + DRAIN_MS + 1, TICK_MS)
+        burst_at = self.start_ms + (self.options.minutes * 60_000) // 2
+        burst_at -= burst_at % TICK_MS
+        progress = Progress(len(ticks) + 1, "demo", self.options.progress)
+        previous = self.start_ms
+        for done, tick in enumerate(ticks, 1):
+            self.now_ms = tick
+            if tick <= self.end_ms:
+                self._timer("emit_bookings", previous, tick)
+            self._timer("emit_payments", previous, tick)
+            if self.options.burst_orders and burst_at < tick <= burst_at + TICK_MS:
+                self._burst(self.options.burst_orders)
+            self._stream(wait=False)
+            previous = tick
+            progress.update(done, f"{format_ms(tick)[:16]} joined rows {self.joined_rows}")
+        self._stream(wait=True)
+        self.host.flush()
+        progress.update(len(ticks) + 1, f"done, joined rows {self.joined_rows}")
+        self.job.flush()
+        return build_report(self)
+
+    def _timer(self, name: str, last_ms: int, now_ms: int) -> None:
+        before = {hub: self.sink.log(hub).events for hub in ("bookings", "payments")}
+        self.host.timer(name, last_ms=last_ms, next_ms=now_ms + TICK_MS)
+        minute = (now_ms - 1 - self.start_ms) // 60_000
+        for hub in ("bookings", "payments"):
+            sent = self.sink.log(hub).events - before[hub]
+            if sent:
+                self.sent_per_minute[hub][minute] += sent
+
+    def _burst(self, orders: int) -> None:
+        import json
+
+        invocation = self.host.http(
+            "burst", method="POST", body=json.dumps({"orders": orders}).encode()
+        )
+        response = invocation.result
+        body = json.loads(response.get_body())
+        if response.status_code != 202:
+            raise RuntimeError(f"burst answered {response.status_code}: {body}")
+        body["anchor_ms"] = self.now_ms - self.now_ms % 1000
+        self.bursts.append(body)
+        self.log(f"burst {body['burst_id']}: {orders} orders at {format_ms(self.now_ms)}")
+
+    # --- stream job, warehouse, joined hub, validator ----------------------------------------
+    def _stream(self, *, wait: bool) -> None:
+        """Move what has arrived through the job, warehouse, joined hub and validator.
+
+        Events are taken as they arrive (the SDK's receive latency overlaps the next ticks);
+        each one's arrival time on the simulated clock comes from its sequence number. With
+        ``wait`` it blocks until every event sent so far has gone all the way through.
+        """
+        from bms_local.stream_job import Arrival
+
+        arrivals: list[Arrival] = []
+        for hub, kind in (("bookings", "booking"), ("payments", "payment")):
+            reader = self.readers[hub]
+            if wait:
+                batch = reader.take(self.sink.log(hub).events - self.received[hub])
+            else:
+                batch = reader.take_available(0.0)
+            self.received[hub] += len(batch)
+            for received in batch:
+                event = received.event
+                arrival_ms = self.sink.marks.arrival_ms(
+                    hub, received.partition, event.sequence_number
+                )
+                body = b"".join(event.body)
+                arrivals.append(Arrival(kind, body, arrival_ms, received.partition))
+        arrivals.sort(key=lambda a: a.arrival_ms or 0)
+        self._join(arrivals)
+        joined = self.readers["joined"]
+        if wait:
+            batch = joined.take(self.joined_events - self.received["joined"])
+        else:
+            batch = joined.take_available(0.0)
+        self.received["joined"] += len(batch)
+        if batch:
+            self._validate(batch)
+
+    def _join(self, arrivals: list[Any]) -> None:
+        from bms_local.pipeline import pack_rows
+
+        seat_rows: list[dict[str, Any]] = []
+        order_rows: list[dict[str, Any]] = []
+        for arrival in arrivals:
+            for pair in self.job.feed(arrival):
+                self.joined_pairs += 1
+                seat_rows.extend(pair.seat_rows())
+                order_rows.append(pair.order_row())
+                self.pairs_by_order.setdefault(str(pair.booking.get("order_id")), []).append(
+                    pair.payment
+                )
+        if not seat_rows:
+            return
+        self.joined_rows += len(seat_rows)
+        self.warehouse.insert_seat_rows(seat_rows)
+        self.warehouse.insert_order_rows(order_rows)
+        packed = pack_rows(self._tampered(seat_rows), self.job.partition_count)
+        result = self.joined_sink.send(self.settings.joined_hub, packed)
+        if result.failed:
+            raise RuntimeError(f"joined hub: {len(result.failed)} events not sent")
+        self.joined_events += len(packed)
+
+    def stored_findings(self) -> int:
+        """Findings as Azurite holds them (what a user would query), not as we counted them."""
+        from azure.data.tables import TableServiceClient
+
+        service = TableServiceClient.from_connection_string(self.storage)
+        table = service.get_table_client(names.FINDINGS_TABLE)
+        try:
+            return sum(1 for _ in table.list_entities(select=["RowKey"]))
+        except Exception as exc:  # no table yet means no finding was ever written
+            if "TableNotFound" in str(exc) or "ResourceNotFound" in str(exc):
+                return 0
+            raise
+
+    def _tampered(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """With ``tamper_rows``, alter that many rows on their way to the joined hub (a fault)."""
+        remaining = self.options.tamper_rows - getattr(self, "_tampered_count", 0)
+        if remaining <= 0:
+            return rows
+        out = [dict(row) for row in rows]
+        for row in out[:remaining]:
+            row["seat_amount"] = float(to_paise_str(row["seat_amount"]) + 1) / 100
+        self._tampered_count = getattr(self, "_tampered_count", 0) + min(remaining, len(out))
+        return out
+
+    def _validate(self, received: list[Any]) -> None:
+        import json
+
+        from azure.functions import EventHubEvent
+
+        events = [
+            EventHubEvent(
+                body=b"".join(r.event.body),
+                enqueued_time=r.event.enqueued_time,
+                partition_key=None,
+                sequence_number=r.event.sequence_number,
+                offset=str(r.event.offset),
+            )
+            for r in received
+        ]
+        for start in range(0, len(events), VALIDATOR_BATCH):
+            invocation = self.host.eventhub(
+                "validate_joined", events[start : start + VALIDATOR_BATCH]
+            )
+            for entity in json.loads(invocation.outputs.get("summary") or "[]"):
+                for key, value in entity.items():
+                    if isinstance(value, int) and not isinstance(value, bool):
+                        self.validator[key] += value
+            for finding in json.loads(invocation.outputs.get("findings") or "[]"):
+                self.findings_by_rule[str(finding.get("rule", "unknown"))] += 1
+
+
+def to_paise_str(value: Any) -> int:
+    """Paise of a row's money value (a JSON number) without float rounding surprises."""
+    from decimal import Decimal
+
+    return to_paise(Decimal(str(value)).quantize(Decimal("0.01")))

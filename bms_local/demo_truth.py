@@ -1,0 +1,217 @@
+"""What the demo should have seen, from the generator, and the report that compares it.
+
+The generator is the truth: every order of the run (timer slots inside the run, plus the burst)
+is regenerated, and with the exact copies the producers sent (duplicates included) it says how
+many pairs the join must emit and which orders must have a joined successful payment. Each
+check in the report compares one such number with what the pipeline actually did.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from bms_core.joined import ORDER_TABLE, SEAT_TABLE
+from bms_core.projection import in_window
+from bms_core.timefmt import format_ms, parse_ms
+from bms_local.report import Counts, DemoReport, Unmatched
+
+DRAIN_MINUTES = 16
+"""Payments keep flowing this long after the last booking: the join window plus a minute."""
+
+DELAY_BUCKETS_S = (10, 30, 60, 120, 300, 600, 900, 1200)
+
+
+def _count(warehouse: Any, table: str) -> int:
+    from bms_core.synapse import sqlite_table_name
+
+    rows = warehouse.query(f"SELECT COUNT(*) AS n FROM {sqlite_table_name(table)}")
+    return int(rows[0]["n"])
+
+
+def revenue_by_category(warehouse: Any) -> dict[str, str]:
+    """Amount paid per event category from the de-duplicated revenue view (order grain)."""
+    from bms_core.synapse import sqlite_table_name
+
+    rows = warehouse.query(
+        "SELECT event_category, SUM(amount_paid) AS amount FROM "
+        f"{sqlite_table_name('bms.v_revenue_daily')} GROUP BY event_category "
+        "ORDER BY amount DESC"
+    )
+    return {str(r["event_category"]): f"{r['amount']:.2f}" for r in rows}
+
+
+def run_orders(run: Any) -> list[Any]:
+    """Every order the run booked: its timer slots and its bursts."""
+    from bms_core import generator
+
+    scenario = run.scenario
+    first = generator.slot_at(scenario, run.start_ms)
+    last = generator.slot_at(scenario, run.end_ms)
+    orders = [order for slot in range(first, last) for order in generator.orders_in(scenario, slot)]
+    for burst in run.bursts:
+        orders.extend(
+            generator.burst_orders(scenario, burst["burst_id"], burst["orders"], burst["anchor_ms"])
+        )
+    return orders
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return 0.0
+    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+def _histogram(delays_s: list[float]) -> list[tuple[str, int]]:
+    counts = Counter[str]()
+    labels = []
+    low = 0
+    for high in DELAY_BUCKETS_S:
+        labels.append(f"{low}-{high}s")
+        low = high
+    labels.append(f">{DELAY_BUCKETS_S[-1]}s")
+    for delay in delays_s:
+        for i, high in enumerate(DELAY_BUCKETS_S):
+            if delay < high:
+                counts[labels[i]] += 1
+                break
+        else:
+            counts[labels[-1]] += 1
+    return [(label, counts[label]) for label in labels]
+
+
+def build_report(run: Any) -> DemoReport:
+    """Reconcile the run's tallies against the truth and fill the report."""
+    options = run.options
+    sent_b = run.sink.log("bookings")
+    sent_p = run.sink.log("payments")
+    orders = run_orders(run)
+    order_ids = {order.booking.order_id for order in orders}
+
+    expected_pairs = expected_rows = 0
+    matched_truth: set[str] = set()
+    unmatched = Unmatched()
+    outcomes = Counter[str]()
+    delays_s: list[float] = []
+    per_minute_orders = Counter[int]()
+    per_minute_matched = Counter[int]()
+    for order in orders:
+        booking = order.booking
+        b_ms = parse_ms(booking.booking_time)
+        b_copies = sent_b.copies[booking.event_id]
+        outcomes[order.outcome] += 1
+        seats = len(booking.event_details.seats)
+        has_success = joined_success = False
+        for payment in order.payments:
+            p_ms = parse_ms(payment.payment_time)
+            delays_s.append((p_ms - b_ms) / 1000)
+            inside = in_window(b_ms, p_ms)
+            if inside:
+                pairs = b_copies * sent_p.copies[payment.event_id]
+                expected_pairs += pairs
+                expected_rows += pairs * seats
+            if payment.payment_status == "Success":
+                has_success = True
+                joined_success = joined_success or (inside and b_copies > 0)
+        minute = (b_ms - run.start_ms) // 60_000
+        per_minute_orders[minute] += 1
+        if joined_success:
+            matched_truth.add(booking.order_id)
+            per_minute_matched[minute] += 1
+        elif not order.payments:
+            unmatched.never_paid += 1
+        elif has_success:
+            unmatched.after_window += 1
+        else:
+            unmatched.failed_only += 1
+
+    matched_seen = {
+        order_id
+        for order_id, payments in run.pairs_by_order.items()
+        if order_id in order_ids and any(p.get("payment_status") == "Success" for p in payments)
+    }
+    job_counts = dict(run.job.counts)
+    rejected = sum(v for k, v in job_counts.items() if k.startswith("rejected:"))
+    findings = sum(run.findings_by_rule.values())
+    counts = Counts(
+        orders=len(orders),
+        bookings_sent=sent_b.events,
+        payments_sent=sent_p.events,
+        malformed_sent=sent_b.malformed + sent_p.malformed,
+        duplicates_sent=sent_b.duplicates + sent_p.duplicates,
+        bookings_in=job_counts.get("in:booking", 0),
+        payments_in=job_counts.get("in:payment", 0),
+        rejected_in=rejected,
+        joined_rows=run.joined_rows,
+        joined_pairs=run.joined_pairs,
+        warehouse_rows=_count(run.warehouse, SEAT_TABLE),
+        warehouse_order_rows=_count(run.warehouse, ORDER_TABLE),
+        joined_hub_events=run.joined_events,
+        validated=run.validator.get("sampled", 0),
+        findings=findings,
+    )
+    stored_findings = run.stored_findings() if hasattr(run, "stored_findings") else findings
+    checks = {
+        "bookings_in == bookings_sent": counts.bookings_in == counts.bookings_sent,
+        "payments_in == payments_sent": counts.payments_in == counts.payments_sent,
+        "rejected_in == malformed_sent": counts.rejected_in == counts.malformed_sent,
+        "joined_pairs == expected pairs": counts.joined_pairs == expected_pairs,
+        "joined_rows == expected seat rows": counts.joined_rows == expected_rows,
+        "warehouse_rows == joined_rows": counts.warehouse_rows == counts.joined_rows,
+        "warehouse_order_rows == joined_pairs": counts.warehouse_order_rows == counts.joined_pairs,
+        "validator rows == joined_rows": run.validator.get("rows", 0) == counts.joined_rows,
+        "orders == matched + unmatched": counts.orders
+        == len(matched_truth)
+        + unmatched.never_paid
+        + unmatched.after_window
+        + unmatched.failed_only,
+        "matched orders == truth": matched_seen == matched_truth,
+        "findings stored == findings reported": stored_findings == findings,
+    }
+    delays_sorted = sorted(delays_s)
+    minutes = options.minutes
+    if not all(checks.values()):
+        verdict = "mismatch"
+    elif findings:
+        verdict = f"{findings} findings"
+    else:
+        verdict = "clean"
+    return DemoReport(
+        seed=options.seed,
+        start=format_ms(run.start_ms),
+        minutes=minutes,
+        orders_per_minute=float(run.scenario.orders_per_minute),
+        wall_seconds=0.0,
+        counts=counts,
+        unmatched=unmatched,
+        outcomes=dict(outcomes),
+        revenue_by_category=revenue_by_category(run.warehouse),
+        delay_percentiles_s={
+            f"p{int(q * 100)}": _percentile(delays_sorted, q) for q in (0.5, 0.9, 0.95, 0.99)
+        }
+        | {"max": delays_sorted[-1] if delays_sorted else 0.0},
+        delay_histogram=_histogram(delays_s),
+        bookings_per_minute=[run.sent_per_minute["bookings"][m] for m in range(minutes)],
+        payments_per_minute=[
+            run.sent_per_minute["payments"][m] for m in range(minutes + DRAIN_MINUTES)
+        ],
+        join_rate_per_minute=[
+            per_minute_matched[m] / per_minute_orders[m] if per_minute_orders[m] else 0.0
+            for m in range(minutes)
+        ],
+        findings_by_rule=dict(run.findings_by_rule),
+        stream_job=job_counts,
+        verdict=verdict,
+        checks=checks,
+        truth={
+            "expected_pairs": expected_pairs,
+            "expected_seat_rows": expected_rows,
+            "matched_orders": len(matched_truth),
+            "payments_of_orders_outside_run": sum(
+                n
+                for event_id, n in sent_p.copies.items()
+                if event_id.rsplit("-p", 1)[0] not in order_ids
+            ),
+        },
+    )

@@ -1,0 +1,200 @@
+"""The local pipeline's moving parts, shared by ``demo`` (simulated clock) and ``up`` (wall clock).
+
+* :class:`RecordingSink` wraps the real Event Hubs sink and remembers what was sent (per hub,
+  per event id), which is how the demo reconciles counts exactly.
+* :class:`HubReader` consumes one hub (every partition) with the real SDK into a queue;
+  :meth:`HubReader.take` waits until a known number of events has arrived.
+* :func:`pack_rows` packs joined rows into line-separated JSON events, as ASA's Event Hubs
+  output does, grouped by the partition their ``order_id`` routes to.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from bms_core.partitioning import partition_for
+from bms_core.sending import EventSink, Sendable, SendResult
+
+ASA_MAX_ROWS_PER_EVENT = 100
+"""Rows per joined-hub event; ASA packs line-separated rows up to the message size limit."""
+
+
+@dataclass
+class SentLog:
+    """What one hub received from the producers of this run."""
+
+    events: int = 0
+    malformed: int = 0
+    copies: Counter[str] = field(default_factory=Counter)
+    """event_id -> how many times it was sent (2 for a duplicate delivery)."""
+    failed: list[tuple[str | None, str]] = field(default_factory=list)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(n - 1 for n in self.copies.values() if n > 1)
+
+
+class ArrivalMarks:
+    """When each event reached a hub partition, on the caller's clock, by sequence number.
+
+    Event Hubs numbers a partition's events 0, 1, 2, ... in the order they are stored. After
+    every send the sink notes how many events each partition holds and the (simulated) time;
+    a received event's ``sequence_number`` then says exactly when it arrived.
+    """
+
+    def __init__(self) -> None:
+        self._totals: dict[tuple[str, int], list[int]] = {}
+        self._times: dict[tuple[str, int], list[int]] = {}
+        self._count: Counter[tuple[str, int]] = Counter()
+
+    def note(self, hub: str, per_partition: dict[int, int], at_ms: int) -> None:
+        for partition, sent in per_partition.items():
+            key = (hub, partition)
+            self._count[key] += sent
+            self._totals.setdefault(key, []).append(self._count[key])
+            self._times.setdefault(key, []).append(at_ms)
+
+    def arrival_ms(self, hub: str, partition: int, sequence_number: int) -> int:
+        key = (hub, partition)
+        index = bisect.bisect_right(self._totals[key], sequence_number)
+        return self._times[key][index]
+
+
+class RecordingSink:
+    """A sink that passes everything to ``inner`` and logs what was actually sent."""
+
+    def __init__(self, inner: EventSink, clock: Callable[[], int] | None = None) -> None:
+        self.inner = inner
+        self.hubs: dict[str, SentLog] = {}
+        self.marks = ArrivalMarks()
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def send(self, hub: str, events: Sequence[Sendable]) -> SendResult:
+        result = self.inner.send(hub, events)
+        failed_ids = Counter(event_id for event_id, _ in result.failed)
+        with self._lock:
+            if self._clock is not None:
+                self.marks.note(hub, result.per_partition, self._clock())
+            log = self.hubs.setdefault(hub, SentLog())
+            log.failed.extend(result.failed)
+            for event in events:
+                if failed_ids[event.event_id] > 0:
+                    failed_ids[event.event_id] -= 1
+                    continue
+                log.events += 1
+                if event.event_id is None:
+                    log.malformed += 1
+                else:
+                    log.copies[event.event_id] += 1
+        return result
+
+    def log(self, hub: str) -> SentLog:
+        return self.hubs.setdefault(hub, SentLog())
+
+
+class Received(NamedTuple):
+    partition: int
+    event: Any
+    """``azure.eventhub.EventData`` as the SDK delivered it."""
+
+
+class HubReader:
+    """All partitions of one hub, read from the start with the SDK in a background thread."""
+
+    def __init__(self, connection_string: str, hub: str, consumer_group: str) -> None:
+        from azure.eventhub import EventHubConsumerClient
+
+        self.hub = hub
+        self._queue: queue.Queue[Received] = queue.Queue()
+        self._client = EventHubConsumerClient.from_connection_string(
+            connection_string, consumer_group=consumer_group, eventhub_name=hub
+        )
+        self._thread = threading.Thread(target=self._run, name=f"reader-{hub}", daemon=True)
+        self._error: BaseException | None = None
+        self._thread.start()
+
+    def _run(self) -> None:
+        def on_batch(context: Any, events: list[Any]) -> None:
+            partition = int(context.partition_id)
+            for event in events:
+                self._queue.put(Received(partition, event))
+
+        try:
+            self._client.receive_batch(
+                on_event_batch=on_batch, starting_position="-1", max_batch_size=500, prefetch=1000
+            )
+        except BaseException as exc:  # surfaced by take()
+            self._error = exc
+
+    def take(self, count: int, timeout_s: float = 60.0) -> list[Received]:
+        """Exactly ``count`` events, waiting up to ``timeout_s`` for them to arrive."""
+        out: list[Received] = []
+        deadline = time.monotonic() + timeout_s
+        while len(out) < count:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._error is not None:
+                raise TimeoutError(
+                    f"hub '{self.hub}': received {len(out)} of {count} events"
+                    + (f" ({self._error!r})" if self._error else "")
+                )
+            try:
+                out.append(self._queue.get(timeout=min(remaining, 0.5)))
+            except queue.Empty:
+                continue
+        return out
+
+    def take_available(self, wait_s: float = 0.2) -> list[Received]:
+        """Whatever arrives within ``wait_s`` (for live, uncounted use)."""
+        out: list[Received] = []
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                out.append(self._queue.get(timeout=max(deadline - time.monotonic(), 0.001)))
+            except queue.Empty:
+                return out
+
+    def close(self, wait: bool = True) -> None:
+        self._client.close()
+        if wait:
+            self._thread.join(timeout=10)
+
+
+def close_readers(readers: Iterable[HubReader]) -> None:
+    """Close several readers at once (each close waits for its receive loop to notice)."""
+    readers = list(readers)
+    for reader in readers:
+        reader.close(wait=False)
+    for reader in readers:
+        reader._thread.join(timeout=10)
+
+
+class PackedRows(NamedTuple):
+    """One joined-hub event: line-separated rows that all route to one partition."""
+
+    partition_key: str
+    body: bytes
+    event_id: str | None
+    rows: int
+
+
+def pack_rows(rows: Iterable[dict[str, Any]], partition_count: int) -> list[PackedRows]:
+    """Group rows by the partition their order routes to; pack up to 100 rows per event."""
+    groups: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(partition_for(row["order_id"], partition_count), []).append(row)
+    packed: list[PackedRows] = []
+    for group in groups.values():
+        for start in range(0, len(group), ASA_MAX_ROWS_PER_EVENT):
+            chunk = group[start : start + ASA_MAX_ROWS_PER_EVENT]
+            body = "\n".join(json.dumps(row, separators=(",", ":")) for row in chunk).encode()
+            packed.append(PackedRows(chunk[0]["order_id"], body, None, len(chunk)))
+    return packed
