@@ -1,0 +1,119 @@
+"""``up``/``down``: the real-time local pipeline answers a burst over HTTP and stops cleanly."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bms_local.azurite import free_port
+from bms_local.up import _alive, read_state
+
+pytestmark = [pytest.mark.slow, pytest.mark.eventhubs, pytest.mark.azurite]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _bms_local(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bms_local", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _ports() -> list[str]:
+    return [
+        "--http-port",
+        str(free_port()),
+        "--eventhubs-port",
+        str(free_port()),
+        "--blob-port",
+        str(free_port()),
+        "--queue-port",
+        str(free_port()),
+        "--table-port",
+        str(free_port()),
+    ]
+
+
+def _post(url: str, body: dict[str, object]) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_burst_over_http_reaches_the_warehouse_and_down_stops_everything(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    ports = _ports()
+    started = _bms_local(
+        "up",
+        "--detach",
+        "--state-dir",
+        str(state_dir),
+        *ports,
+        "--settings",
+        str(tmp_path / "absent.json"),
+        "--set",
+        "BMS_PAYMENTS_SCHEDULE=*/2 * * * * *",
+        "--set",
+        "BMS_ORDERS_PER_MINUTE=6",
+    )
+    assert started.returncode == 0, started.stderr
+    state = read_state(state_dir)
+    assert state is not None and state.ready
+    pids = [state.pid, *state.children.values()]
+    try:
+        with urllib.request.urlopen(f"{state.http}/health", timeout=30) as response:
+            assert response.status == 200
+        status, body = _post(
+            f"{state.http}/burst",
+            {"orders": 12, "scenario": {"payment_delay_median_seconds": 1}},
+        )
+        assert status == 202, body
+        burst_id = str(body["burst_id"])
+        status, bad = _post(f"{state.http}/burst", {"orders": 0})
+        assert status == 400 and bad["field"] == "orders"
+        deadline = time.monotonic() + 120
+        rows = 0
+        while time.monotonic() < deadline and rows == 0:
+            time.sleep(1)
+            with sqlite3.connect(state.warehouse) as db:
+                rows = db.execute(
+                    "SELECT COUNT(*) FROM fact_seat_payment WHERE order_id LIKE ?",
+                    (f"{burst_id}%",),
+                ).fetchone()[0]
+        assert rows > 0, "no joined row of the burst reached the warehouse"
+    finally:
+        stopped = _bms_local("down", "--state-dir", str(state_dir))
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in pids)
+    assert read_state(state_dir) is None
+    assert "nothing to stop" in _bms_local("down", "--state-dir", str(state_dir)).stdout
+
+
+def test_busy_port_is_named_with_the_option_to_change_it(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        ports = _ports()
+        ports[ports.index("--http-port") + 1] = str(port)
+        result = _bms_local("up", "--state-dir", str(tmp_path), *ports, timeout=60)
+    assert result.returncode == 1
+    assert f"port {port}" in result.stderr and "--http-port" in result.stderr
