@@ -8,9 +8,13 @@ the same chunks in the same run, is only decoding each body (``msgspec.json.deco
 any Python consumer pays; the ratio says how much the join costs on top. Row projection (what a
 sink pays per joined pair) is timed separately.
 
-Memory: a fresh subprocess per size streams N orders through the job and reports its peak RSS
-(``resource.getrusage``) and the most events ever held in state; flat figures across 100k and
-1M orders show eviction bounds the state.
+Memory: fresh subprocesses per size stream N orders through the job at a constant rate (the
+scenario's hourly and weekday shapes flattened: state is proportional to the rate times the
+window, so the default daily peaks would make a longer run hold more only because it reaches
+a busier hour) and report resident memory while streaming and the most events ever held; a
+control subprocess runs the same generation without the job, and the difference is the job's
+own memory. Flat figures across 100k and 1M orders show that eviction bounds the state (the
+generator's own caches grow with the run length; the control run shows how much).
 
     .venv/bin/python -m bench.stream_job [--orders 1000000] [--memory-orders 100000 1000000]
 """
@@ -99,21 +103,55 @@ def throughput(orders: int) -> dict[str, float]:
     }
 
 
-def memory_run(orders: int) -> dict[str, int]:
-    """Stream ``orders`` orders through a job; peak RSS and the most events ever held."""
+def _rss_kb() -> int:
+    """Current resident set size (Linux ``/proc``; elsewhere the peak so far)."""
+    try:
+        with open("/proc/self/statm") as handle:
+            pages = int(handle.read().split()[1])
+        return pages * resource.getpagesize() // 1024
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def memory_run(orders: int, with_job: bool = True) -> dict[str, int]:
+    """Stream ``orders`` orders (through a job, or not: the control run) and report resident
+    memory while streaming and the most events ever held. The first event is pulled before
+    measuring, so the generator's one-off setup (catalog, name pools) is in the starting figure.
+    """
     from bms_core.generator import stream
     from bms_core.scenario import Scenario
     from bms_local.stream_job import StreamJob
     from bms_local.stream_job.sources import from_emitted
 
     job = StreamJob()
+    flat = Scenario(hourly_shape=(1.0,) * 24, weekday_shape=(1.0,) * 7)
+    arrivals = from_emitted(stream(flat, START_MS, orders))
+    first = next(arrivals)
+    if with_job:
+        job.feed(first)
+    start_kb = high_kb = _rss_kb()
     most = 0
-    for i, arrival in enumerate(from_emitted(stream(Scenario(), START_MS, orders))):
-        job.feed(arrival)
+    for i, arrival in enumerate(arrivals):
+        if with_job:
+            job.feed(arrival)
         if i % 10_000 == 0:
             most = max(most, job.held_events)
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"orders": orders, "peak_rss_kb": peak_kb, "max_held_events": most}
+            high_kb = max(high_kb, _rss_kb())
+    return {
+        "orders": orders,
+        "start_rss_kb": start_kb,
+        "high_rss_kb": high_kb,
+        "max_held_events": most,
+    }
+
+
+def _measure(orders: int, with_job: bool) -> dict[str, int]:
+    command = [sys.executable, "-m", "bench.stream_job", "--memory-run", str(orders)]
+    if not with_job:
+        command.append("--control")
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
+    result: dict[str, int] = json.loads(out.stdout)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,9 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--memory-orders", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--memory-run", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--control", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_run:
-        print(json.dumps(memory_run(args.memory_run)))
+        print(json.dumps(memory_run(args.memory_run, with_job=not args.control)))
         return 0
     result = throughput(args.orders)
     ratio = result["job_events_per_s"] / result["decode_events_per_s"]
@@ -141,24 +180,19 @@ def main(argv: list[str] | None = None) -> int:
         f"({result['pairs_per_s_projected']:,.0f} pairs/s)"
     )
     print(f"unmatched at end:         {result['unmatched']}")
-    figures = []
+    job_mib = []
     for orders in args.memory_orders:
-        out = subprocess.run(
-            [sys.executable, "-m", "bench.stream_job", "--memory-run", str(orders)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        figures.append(json.loads(out.stdout))
-    for f in figures:
+        with_job, control = _measure(orders, True), _measure(orders, False)
+        own = (with_job["high_rss_kb"] - control["high_rss_kb"]) / 1024
+        job_mib.append(own)
         print(
-            f"peak memory, {f['orders']:>9,} orders: {f['peak_rss_kb'] / 1024:7.1f} MiB RSS, "
-            f"at most {f['max_held_events']:,} events held"
+            f"memory, {orders:>9,} orders: {with_job['high_rss_kb'] / 1024:6.1f} MiB RSS with the "
+            f"job, {control['high_rss_kb'] / 1024:6.1f} MiB generating only -> job state "
+            f"{own:5.1f} MiB; at most {with_job['max_held_events']:,} events held"
         )
-    if len(figures) >= 2:
-        growth = figures[-1]["peak_rss_kb"] / figures[0]["peak_rss_kb"]
-        scale = figures[-1]["orders"] / figures[0]["orders"]
-        print(f"memory growth for {scale:.0f}x the orders: {growth:.2f}x")
+    if len(job_mib) >= 2 and job_mib[0] > 0:
+        scale = args.memory_orders[-1] / args.memory_orders[0]
+        print(f"job memory for {scale:.0f}x the orders: {job_mib[-1] / job_mib[0]:.2f}x")
     return 0
 
 
