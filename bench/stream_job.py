@@ -134,9 +134,11 @@ def memory_run(orders: int, with_job: bool = True) -> dict[str, int]:
     for i, arrival in enumerate(arrivals):
         if with_job:
             job.feed(arrival)
-        if i % 10_000 == 0:
+        if i % 5_000 == 0:
             most = max(most, job.held_events)
             high_kb = max(high_kb, _rss_kb())
+    most = max(most, job.held_events)
+    high_kb = max(high_kb, _rss_kb())
     return {
         "orders": orders,
         "start_rss_kb": start_kb,
