@@ -85,7 +85,14 @@ def index_functions(module: str = "function_app") -> dict[str, FunctionEntry]:
     if module not in _indexed:
         app = importlib.import_module(module).app
         functions: dict[str, FunctionEntry] = {}
-        for function in app.get_functions():
+        # get_functions() registers names and refuses a second call in one process (the
+        # worker calls it once); the tests index the same app too, so start a fresh registry.
+        registered, app.functions_bindings = app.functions_bindings, None
+        try:
+            indexed = app.get_functions()
+        finally:
+            app.functions_bindings = registered
+        for function in indexed:
             # The binding JSON the worker reports to the host at indexing time.
             bindings = [json.loads(raw) for raw in function.get_raw_bindings()]
             trigger = next(b for b in bindings if b["type"].endswith("Trigger"))
