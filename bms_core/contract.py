@@ -179,7 +179,8 @@ def decode_payment(data: bytes | str) -> Payment:
 
 def decode_event(data: bytes | str) -> Event:
     """Parse either kind of event, told apart by its ``kind`` field."""
-    return _event_decoder.decode(data)
+    event: Event = _event_decoder.decode(data)
+    return event
 
 
 def _money_as_number(node: object) -> None:
