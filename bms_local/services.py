@@ -14,6 +14,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from bms_local.azurite import stop_process
+
 READY_PREFIX = "eventhubs ready: "
 
 
@@ -28,13 +30,7 @@ class EmulatorProcess:
         return int(endpoint.rsplit(":", 1)[1])
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout_s)
 
 
 def start_emulator_process(
