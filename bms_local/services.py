@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bms_local.azurite import stop_process
-
-READY_PREFIX = "eventhubs ready: "
+from bms_local.cli.eventhubs import READY_PREFIX
 
 
 @dataclass
