@@ -151,6 +151,7 @@ class Connection:
         terminus = source if we_send else target
         address = terminus.value[0] if terminus is not None and terminus.value else None
         link = Link(session, str(name), handle, we_send, str(address or ""))
+        link.presettled = fields[3] != 0  # the receiver asked for unsettled deliveries: honour it
         if we_send and target is not None and target.value:
             link.target_address = target.value[0]
         session.links[handle] = link
@@ -229,7 +230,8 @@ class Connection:
             self._send_link_flow(link)
 
     def _on_disposition(self, channel: int, fields: list[Any], payload: bytes) -> None:
-        """Our deliveries are pre-settled; the peer's dispositions need no action."""
+        """Consumers' dispositions need no action: Event Hubs consumers track their own
+        position, so an unsettled delivery is not redelivered on this link either way."""
 
     def _on_detach(self, channel: int, fields: list[Any], payload: bytes) -> None:
         session = self._session(channel)
@@ -353,7 +355,19 @@ class Connection:
             more = start < len(payload)
             self.send(
                 F.TRANSFER,
-                [handle, delivery_id, tag, UInt(0), True, more, None, None, None, None, None],
+                [
+                    handle,
+                    delivery_id,
+                    tag,
+                    UInt(0),
+                    link.presettled,
+                    more,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                ],
                 session.channel,
                 chunk,
             )

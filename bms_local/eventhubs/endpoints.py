@@ -42,6 +42,7 @@ class Link:
         self.partial = bytearray()
         self.partial_first: list[Any] | None = None
         self.detached = False
+        self.presettled = True
 
 
 class Session:

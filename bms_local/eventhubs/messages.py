@@ -39,6 +39,7 @@ _KEY_OFFSET = encoded(Symbol("x-opt-offset"))
 _KEY_TIME = encoded(Symbol("x-opt-enqueued-time"))
 _KEY_PARTITION = encoded(Symbol(PARTITION_KEY))
 _MA_SECTION = b"\x00\x53\x72"
+_PARTITION_KEY_TEXT = PARTITION_KEY.encode("ascii")
 
 
 class MessageParts(NamedTuple):
@@ -59,6 +60,10 @@ def _section_code(buf: bytes, pos: int) -> tuple[int, int]:
     """Descriptor code of the section at ``pos`` and the position of its value."""
     if buf[pos] != 0x00:
         raise DecodeError(f"message section at byte {pos} is not a described value")
+    if buf[pos + 1] == 0x53:  # smallulong descriptor: the usual encoding
+        code, value_pos = buf[pos + 2], pos + 3
+        if HEADER <= code <= FOOTER:
+            return code, value_pos
     code, value_pos = decode(buf, pos + 1)
     if not isinstance(code, int) or not HEADER <= code <= FOOTER:
         raise DecodeError(f"unknown message section {code!r} at byte {pos}")
@@ -79,6 +84,17 @@ def _map_entries(buf: bytes, pos: int) -> tuple[int, bytes]:
     raise DecodeError(f"message annotations are not a map (constructor 0x{ctor:02x})")
 
 
+def _partition_key(entries: bytes, count: int) -> str | None:
+    """The ``x-opt-partition-key`` value among raw map entries, decoding only that value."""
+    pos = 0
+    for _ in range(count // 2):
+        if entries.startswith(_KEY_PARTITION, pos):
+            value, _ = decode(entries, pos + len(_KEY_PARTITION))
+            return value if isinstance(value, str) or value is None else str(value)
+        pos = skip(entries, skip(entries, pos))
+    return None
+
+
 def split_message(data: bytes) -> MessageParts:
     """Validate ``data`` as a sequence of message sections and split it for storage."""
     if not data:
@@ -96,10 +112,8 @@ def split_message(data: bytes) -> MessageParts:
             head = bytes(data[start:pos])
         elif code == MESSAGE_ANNOTATIONS:
             ma_count, ma_raw = _map_entries(data, value_pos)
-            annotations, _ = decode(data, value_pos)
-            if isinstance(annotations, dict):
-                found = annotations.get(Symbol(PARTITION_KEY))
-                key = found if isinstance(found, str) or found is None else str(found)
+            if _PARTITION_KEY_TEXT in ma_raw:
+                key = _partition_key(ma_raw, ma_count)
         elif code != DELIVERY_ANNOTATIONS and tail_start == len(data):
             tail_start = start
     return MessageParts(head, ma_count, ma_raw, bytes(data[tail_start:]), key)

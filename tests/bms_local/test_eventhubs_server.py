@@ -189,3 +189,27 @@ def test_sixth_receiver_on_a_partition_and_group_is_refused() -> None:
     assert outcomes[5] is not None and outcomes[5][0] == "amqp:resource-limit-exceeded"
     other_group = Link(session, "r6", 6, True, address.replace("asa", "validator"))
     assert entities.attach(other_group, fields) is None
+
+
+def test_an_independent_amqp_client_interoperates(fresh_eventhubs: EmulatorHandle) -> None:
+    """python-qpid-proton (a strict AMQP 1.0 implementation, not the SDK's) sends and receives."""
+    from proton import Message
+    from proton.utils import BlockingConnection
+
+    conn = BlockingConnection(
+        f"amqp://127.0.0.1:{fresh_eventhubs.port}", allowed_mechs="ANONYMOUS", timeout=10
+    )
+    try:
+        sender = conn.create_sender(f"{BOOKINGS_HUB}/Partitions/3")
+        for i in range(3):
+            sender.send(Message(body=f"m{i}", annotations={"x-opt-partition-key": "k"}))
+        receiver = conn.create_receiver(
+            f"{BOOKINGS_HUB}/ConsumerGroups/asa/Partitions/3", credit=10
+        )
+        got = []
+        for _ in range(3):
+            message = receiver.receive(timeout=10)
+            got.append((message.body, message.annotations["x-opt-sequence-number"]))
+    finally:
+        conn.close()
+    assert got == [("m0", 0), ("m1", 1), ("m2", 2)]
