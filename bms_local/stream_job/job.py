@@ -34,7 +34,7 @@ from bms_local.stream_job.policy import OrderingPolicy, Timeline
 BOOKING: Final = "booking"
 PAYMENT: Final = "payment"
 RECENT_REJECTS: Final = 100
-PARTITION_CACHE: Final = 200_000
+PARTITION_CACHE: Final = 32_768
 _IN: Final = {True: "in:booking", False: "in:payment"}
 _DUPLICATE: Final = {True: "duplicate:booking", False: "duplicate:payment"}
 
