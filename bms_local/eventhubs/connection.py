@@ -96,6 +96,8 @@ class Connection:
             self.closed = True
 
     def _frame(self, frame_type: int, channel: int, body: bytes) -> None:
+        if body.startswith(F.DISPOSITION_PREFIX) and self.phase == "open":
+            return  # consumers settling deliveries: nothing to do (see _on_disposition)
         code, fields, payload = F.parse_body(body)
         if self.phase == "sasl":
             if code == F.SASL_INIT:
@@ -346,32 +348,16 @@ class Connection:
     def _transfer(self, link: Link, tag: bytes, payload: bytes) -> None:
         session = link.session
         room = self.remote_max_frame - 64
-        delivery_id = UInt(session.next_outgoing_id & 0xFFFFFFFF)
-        handle = UInt(link.handle)
+        delivery_id: int | None = session.next_outgoing_id & 0xFFFFFFFF
         start = 0
-        while True:
+        while not self.closed:
             chunk = payload[start : start + room]
             start += room
             more = start < len(payload)
-            self.send(
-                F.TRANSFER,
-                [
-                    handle,
-                    delivery_id,
-                    tag,
-                    UInt(0),
-                    link.presettled,
-                    more,
-                    None,
-                    None,
-                    None,
-                    None,
-                    None,
-                ],
-                session.channel,
-                chunk,
+            self.outgoing += F.transfer_frame(
+                session.channel, link.handle, delivery_id, tag, link.presettled, more, chunk
             )
-            delivery_id = None  # type: ignore[assignment]
+            delivery_id = None
             if not more:
                 break
         session.next_outgoing_id += 1

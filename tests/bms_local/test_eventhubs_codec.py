@@ -106,3 +106,27 @@ def test_batches_unpack_into_their_inner_messages() -> None:
     assert parts.partition_key == "k"
     with pytest.raises(DecodeError):
         split_message(b"\x00\x53\x99\x40")
+
+
+@pytest.mark.parametrize(
+    ("delivery_id", "settled", "more"), [(7, True, False), (None, False, True)]
+)
+def test_fast_transfer_frames_match_the_general_encoder(
+    delivery_id: int | None, settled: bool, more: bool
+) -> None:
+    fast = F.transfer_frame(3, 2, delivery_id, b"tag", settled, more, b"payload")
+    general = F.performative_frame(
+        F.TRANSFER,
+        [
+            UInt(2),
+            None if delivery_id is None else UInt(delivery_id),
+            b"tag",
+            UInt(0),
+            settled,
+            more,
+        ],
+        3,
+        b"payload",
+    )
+    assert fast[4:8] == general[4:8]  # data offset, frame type, channel
+    assert F.parse_body(fast[8:]) == F.parse_body(general[8:])
