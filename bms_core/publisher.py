@@ -93,7 +93,8 @@ class PublishReport:
         lines = [
             f"generated {self.generated} = sent {self.sent} + failed {len(self.failed)}"
             f" (unaccounted {self.unaccounted})",
-            "sent per hub: " + (", ".join(f"{h}={n}" for h, n in sorted(self.per_hub.items())) or "none"),
+            "sent per hub: "
+            + (", ".join(f"{h}={n}" for h, n in sorted(self.per_hub.items())) or "none"),
         ]
         for reason, count in self.failure_reasons().most_common():
             lines.append(f"failed {count}: {reason}")
@@ -150,7 +151,9 @@ class Publisher:
                 self.report.generated += 1
                 hub = HUB_OF_KIND.get(event.kind)
                 if hub is None:
-                    self.report.failed.append((event.event_id, f"unknown event kind {event.kind!r}"))
+                    self.report.failed.append(
+                        (event.event_id, f"unknown event kind {event.kind!r}")
+                    )
                     continue
                 try:
                     pid = partition_for(event.partition_key, len(self._partitions(hub)))
@@ -242,7 +245,9 @@ class Publisher:
                 try:
                     batch.add(data)
                 except ValueError as exc:
-                    self.report.failed.append((event.event_id, f"event larger than a batch allows: {exc}"))
+                    self.report.failed.append(
+                        (event.event_id, f"event larger than a batch allows: {exc}")
+                    )
                     continue
             in_batch.append(event)
         self._send_batch(hub, batch, in_batch)
@@ -272,7 +277,11 @@ class Publisher:
             try:
                 return action()
             except Exception as exc:
-                if attempt == self.options.max_retries or not is_transient(exc) or self.stop.is_set():
+                if (
+                    attempt == self.options.max_retries
+                    or not is_transient(exc)
+                    or self.stop.is_set()
+                ):
                     raise
                 self.report.retries += 1
                 self.stop.wait(delay)
