@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from bms_core.timefmt import parse_iso
@@ -34,9 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--burst-orders", type=int, default=200, help="orders of the one HTTP burst (0: none)"
     )
     parser.add_argument(
-        "--sample-rate", type=float, default=1.0, help="validator sample rate (default 1.0)"
+        "--sample-rate", type=float, default=0.2, help="validator sample rate (default 0.2)"
     )
-    parser.add_argument("--duplicate-rate", type=float, default=None, help="duplicate deliveries")
+    parser.add_argument(
+        "--duplicate-rate", type=float, default=0.0, help="duplicate deliveries (fault; default 0)"
+    )
     parser.add_argument(
         "--malformed-rate", type=float, default=0.0, help="malformed events (fault)"
     )
@@ -68,8 +71,18 @@ def run(args: argparse.Namespace) -> int:
         report_dir=args.report_dir,
         progress=args.progress,
     )
-    report = run_demo(options)
+    from bms_core.scenario import ScenarioError
+    from bms_core.settings import SettingsError
+
+    try:
+        report = run_demo(options)
+    except (ScenarioError, SettingsError) as exc:
+        print(f"bms_local demo: {exc}", file=sys.stderr)
+        return 2
     print(render_text(report))
     json_path, html_path = write_report(report, args.report_dir)
     print(f"\nReport: {json_path} and {html_path}")
-    return 0 if report.verdict == "clean" or args.malformed_rate or args.tamper_rows else 1
+    faults = bool(args.malformed_rate or args.duplicate_rate or args.tamper_rows)
+    reconciled = all(report.checks.values())
+    # Exit 1 when counts do not reconcile, or when clean data produced findings.
+    return 0 if reconciled and (faults or report.verdict == "clean") else 1
