@@ -96,6 +96,7 @@ def build_report(run: Any) -> DemoReport:
     delays_s: list[float] = []
     per_minute_orders = Counter[int]()
     per_minute_matched = Counter[int]()
+    run_payments_per_minute = Counter[int]()
     for order in orders:
         booking = order.booking
         b_ms = parse_ms(booking.booking_time)
@@ -106,6 +107,9 @@ def build_report(run: Any) -> DemoReport:
         for payment in order.payments:
             p_ms = parse_ms(payment.payment_time)
             delays_s.append((p_ms - b_ms) / 1000)
+            run_payments_per_minute[(p_ms - run.start_ms) // 60_000] += sent_p.copies[
+                payment.event_id
+            ]
             inside = in_window(b_ms, p_ms)
             if inside:
                 pairs = b_copies * sent_p.copies[payment.event_id]
@@ -193,8 +197,10 @@ def build_report(run: Any) -> DemoReport:
         | {"max": delays_sorted[-1] if delays_sorted else 0.0},
         delay_histogram=_histogram(delays_s),
         bookings_per_minute=[run.sent_per_minute["bookings"][m] for m in range(minutes)],
-        payments_per_minute=[
-            run.sent_per_minute["payments"][m] for m in range(minutes + DRAIN_MINUTES)
+        payments_per_minute=[run_payments_per_minute[m] for m in range(minutes + DRAIN_MINUTES)],
+        other_payments_per_minute=[
+            run.sent_per_minute["payments"][m] - run_payments_per_minute[m]
+            for m in range(minutes + DRAIN_MINUTES)
         ],
         join_rate_per_minute=[
             per_minute_matched[m] / per_minute_orders[m] if per_minute_orders[m] else 0.0
