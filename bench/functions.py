@@ -24,21 +24,11 @@ from bms_core import contract, generator, projection, timefmt, validator
 from bms_core.emit import run_emit_bookings
 from bms_core.sending import MemorySink
 from bms_core.settings import Settings
+from bms_local.host import Out
 
 NOW = 1_795_000_003_000
 TARGET_BOOKINGS = 1000
 TARGET_ROWS = 1000
-
-
-class Out(func.Out):  # type: ignore[type-arg]
-    def __init__(self) -> None:
-        self.value: Any = None
-
-    def set(self, val: Any) -> None:
-        self.value = val
-
-    def get(self) -> Any:
-        return self.value
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:

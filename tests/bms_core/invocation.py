@@ -11,19 +11,11 @@ from azure.functions.timer import TimerRequest
 
 from bms_core import settings as bms_settings
 from bms_core.timefmt import format_ms
+from bms_local.host import Out
 
 
-class Collector(func.Out):  # type: ignore[type-arg]
+class Collector(Out):
     """What the host passes for an output binding: remembers the value set."""
-
-    def __init__(self) -> None:
-        self.value: Any = None
-
-    def set(self, val: Any) -> None:
-        self.value = val
-
-    def get(self) -> Any:
-        return self.value
 
     def entities(self) -> list[dict[str, Any]]:
         """The table entities a JSON-array value holds (none if nothing was set)."""
