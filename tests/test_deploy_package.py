@@ -1,0 +1,88 @@
+"""What ``func azure functionapp publish`` uploads works on its own.
+
+The package is the repository minus ``.funcignore`` (gitignore-style patterns). Copied alone into
+an empty folder, without ``bms_local``, tests or benchmarks, the app must index and its emitting
+handler must run, the way the Python worker would run it in Azure.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _ignored(path: str, patterns: list[str]) -> bool:
+    parts = path.split("/")
+    for pattern in patterns:
+        if pattern.endswith("/"):
+            name = pattern.rstrip("/")
+            if any(fnmatch.fnmatch(part, name) for part in parts[:-1]):
+                return True
+        elif any(fnmatch.fnmatch(part, pattern) for part in parts) or fnmatch.fnmatch(
+            path, pattern
+        ):
+            return True
+    return False
+
+
+def package_files() -> list[str]:
+    patterns = [
+        line.strip()
+        for line in (REPO / ".funcignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    return [path for path in tracked if not _ignored(path, patterns)]
+
+
+def test_package_holds_the_app_and_nothing_local() -> None:
+    files = package_files()
+    assert {"function_app.py", "host.json", "requirements.txt"} <= set(files)
+    assert any(f.startswith("bms_core/") for f in files)
+    for local in ("bms_local/", "tests/", "bench/", "node_modules/", "asa/", "local.settings"):
+        assert not any(f.startswith(local) for f in files), local
+
+
+def test_package_alone_indexes_and_runs_a_handler(tmp_path: Path) -> None:
+    for path in package_files():
+        target = tmp_path / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / path, target)
+    script = textwrap.dedent(
+        """
+        import sys
+        repo = %r
+        sys.path = [p for p in sys.path if not (p.startswith(repo) and "site-packages" not in p)]
+        import function_app
+        from azure.functions.timer import TimerRequest
+        from bms_core import emit
+        from bms_core.sending import MemorySink
+        names = sorted(f.get_function_name() for f in function_app.app.get_functions())
+        sink = MemorySink()
+        with emit.use_sink(sink):
+            function_app.emit_bookings(TimerRequest(schedule_status={"Last": "2026-11-29T10:00:00Z"}))
+        assert "bms_local" not in sys.modules
+        print(",".join(names), len(sink.bodies("bookings")))
+        """
+        % str(REPO)
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "BMS_ORDERS_PER_MINUTE": "600"},
+    )
+    assert result.returncode == 0, result.stderr
+    names, bookings = result.stdout.split()
+    assert names == "burst,emit_bookings,emit_payments,health,reconcile,validate_joined"
+    assert int(bookings) > 0
