@@ -58,21 +58,23 @@ def test_package_alone_indexes_and_runs_a_handler(tmp_path: Path) -> None:
         shutil.copy2(REPO / path, target)
     script = textwrap.dedent(
         """
-        import sys
-        repo = %r
+        import os, sys
+        repo = os.environ["BMS_TEST_REPO"]
         sys.path = [p for p in sys.path if not (p.startswith(repo) and "site-packages" not in p)]
         import function_app
         from azure.functions.timer import TimerRequest
         from bms_core import emit
+        from bms_core.clock import now_ms
         from bms_core.sending import MemorySink
+        from bms_core.timefmt import format_ms
         names = sorted(f.get_function_name() for f in function_app.app.get_functions())
         sink = MemorySink()
         with emit.use_sink(sink):
-            function_app.emit_bookings(TimerRequest(schedule_status={"Last": "2026-11-29T10:00:00Z"}))
+            last = format_ms(now_ms() - 60_000)  # a tick that last ran a minute ago
+            function_app.emit_bookings(TimerRequest(schedule_status={"Last": last}))
         assert "bms_local" not in sys.modules
         print(",".join(names), len(sink.bodies("bookings")))
         """
-        % str(REPO)
     )
     result = subprocess.run(
         [sys.executable, "-c", script],
@@ -80,7 +82,7 @@ def test_package_alone_indexes_and_runs_a_handler(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         check=False,
-        env={"PATH": "/usr/bin:/bin", "BMS_ORDERS_PER_MINUTE": "600"},
+        env={"PATH": "/usr/bin:/bin", "BMS_ORDERS_PER_MINUTE": "600", "BMS_TEST_REPO": str(REPO)},
     )
     assert result.returncode == 0, result.stderr
     names, bookings = result.stdout.split()
