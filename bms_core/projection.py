@@ -67,10 +67,9 @@ def cast_datetime_ms(value: object) -> int | None:
     """
     if not isinstance(value, str):
         return None
-    if len(value) == 24:
-        fast = _wire_time_ms(value)
-        if fast is not None:
-            return fast
+    fast = wire_time_ms(value)
+    if fast is not None:
+        return fast
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
@@ -92,35 +91,43 @@ def cast_datetime_ms(value: object) -> int | None:
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
-_MINUTE_STARTS: dict[str, int | None] = {}
+_SECOND_STARTS: dict[str, int] = {}
+_SECOND_CACHE: Final = 65_536
+_NOT_A_SECOND: Final = -1
+"""Cached for a prefix that is not a time (a real start of a second is a multiple of 1000)."""
+_MILLIS: Final = {f"{milli:03d}": milli for milli in range(1000)}
 
 
-def _minute_start_ms(prefix: str) -> int | None:
-    """Epoch ms of ``YYYY-MM-DDTHH:MM`` (UTC), memoized: the wire format's hot path."""
-    try:
-        dt = datetime.strptime(prefix, "%Y-%m-%dT%H:%M").replace(tzinfo=timezone.utc)
-    except ValueError:
-        value = None
-    else:
-        value = int(dt.timestamp()) * 1000
-    if len(_MINUTE_STARTS) > 65_536:
-        _MINUTE_STARTS.clear()
-    _MINUTE_STARTS[prefix] = value
+def _second_start_ms(prefix: str) -> int:
+    """Epoch ms of ``YYYY-MM-DDTHH:MM:SS.`` (UTC), memoized: the wire format's hot path."""
+    value = _NOT_A_SECOND
+    if prefix[4] == "-" and prefix[7] == "-" and prefix[10] == "T" and prefix[13] == ":":
+        try:
+            dt = datetime.fromisoformat(prefix[:19])
+        except ValueError:
+            pass
+        else:
+            if dt.tzinfo is None and prefix[16] == ":" and prefix[19] == ".":
+                value = int(dt.replace(tzinfo=timezone.utc).timestamp()) * 1000
+    if len(_SECOND_STARTS) >= _SECOND_CACHE:
+        _SECOND_STARTS.clear()
+    _SECOND_STARTS[prefix] = value
     return value
 
 
-def _wire_time_ms(text: str) -> int | None:
-    """Fast parse of our own ``YYYY-MM-DDTHH:MM:SS.mmmZ``; ``None`` for anything else."""
-    prefix = text[:16]
-    base = _MINUTE_STARTS.get(prefix, -1)
-    if base == -1:
-        base = _minute_start_ms(prefix)
-    if base is None or text[16] != ":" or text[19] != "." or text[23] != "Z":
+def wire_time_ms(text: str) -> int | None:
+    """Fast parse of our own ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (24 characters); ``None`` for
+    anything else, including strings ``TRY_CAST`` would still convert."""
+    if len(text) != 24 or text[23] != "Z":
         return None
-    digits = text[17:19] + text[20:23]
-    if not digits.isdigit() or digits[0] > "5":
+    prefix = text[:20]
+    base = _SECOND_STARTS.get(prefix)
+    if base is None:
+        base = _second_start_ms(prefix)
+    milli = _MILLIS.get(text[20:23])
+    if milli is None or base == _NOT_A_SECOND:
         return None
-    return base + int(digits[:2]) * 1000 + int(digits[2:])
+    return base + milli
 
 
 def cast_bigint(value: object) -> int | None:

@@ -29,6 +29,46 @@ REQUIRED_PAYMENT_FIELDS: Final = ("order_id", "payment_time", "attempt", "amount
 _decode = msgspec.json.decode
 
 
+class _Details(msgspec.Struct):
+    seats: list[msgspec.Raw]
+
+
+class _WellFormedBooking(msgspec.Struct):
+    """The fields the join needs from a booking, each of the type our producers send."""
+
+    order_id: str
+    time: str = msgspec.field(name="booking_time")
+    event_details: _Details
+    total_amount: float
+    ticket_subtotal: float
+    event_id: Any = None
+
+
+class _WellFormedPayment(msgspec.Struct):
+    """The fields the join needs from a payment attempt, each of the type our producers send."""
+
+    order_id: str
+    time: str = msgspec.field(name="payment_time")
+    attempt: int
+    amount: float
+    event_id: Any = None
+
+
+WELL_FORMED: Final = (
+    msgspec.json.Decoder(_WellFormedPayment).decode,
+    msgspec.json.Decoder(_WellFormedBooking).decode,
+)
+"""The fast path's decoders, indexed by ``is_booking``.
+
+A body takes the fast path only if it is ASCII ``bytes`` (so it cannot hold invalid UTF-8,
+which a skipping decoder would not notice), decodes with these, has a non-empty ``order_id``,
+(bookings) a non-empty seat list, and a time in the wire format
+(:func:`bms_core.projection.wire_time_ms`). Everything the exact path checks then holds with
+the same order id, event id and time, so the exact path (:func:`decode`, :func:`clean_booking`
+/ :func:`clean_payment`) is needed only for the rest.
+"""
+
+
 class Clean(NamedTuple):
     """A usable event: its decoded body, order id, event id and event time (epoch ms)."""
 

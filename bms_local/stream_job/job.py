@@ -22,13 +22,21 @@ from __future__ import annotations
 import heapq
 import json
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
-from typing import Any, Final, NamedTuple
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Final, NamedTuple, cast
+
+import msgspec
 
 from bms_core.names import PARTITION_COUNT
 from bms_core.partitioning import partition_for
-from bms_core.projection import JOIN_WINDOW_MS, order_row, seat_rows
-from bms_local.stream_job.clean import NOT_JSON, clean_booking, clean_payment, decode
+from bms_core.projection import JOIN_WINDOW_MS, order_row, seat_rows, wire_time_ms
+from bms_local.stream_job.clean import (
+    NOT_JSON,
+    WELL_FORMED,
+    clean_booking,
+    clean_payment,
+    decode,
+)
 from bms_local.stream_job.policy import OrderingPolicy, Timeline
 
 BOOKING: Final = "booking"
@@ -37,6 +45,7 @@ RECENT_REJECTS: Final = 100
 PARTITION_CACHE: Final = 32_768
 _IN: Final = {True: "in:booking", False: "in:payment"}
 _DUPLICATE: Final = {True: "duplicate:booking", False: "duplicate:payment"}
+_NONE: Final[tuple[JoinedPair, ...]] = ()
 
 
 class Arrival(NamedTuple):
@@ -51,13 +60,32 @@ class Arrival(NamedTuple):
     """Input partition; ``None`` routes by ``order_id`` as the producers do."""
 
 
-class JoinedPair(NamedTuple):
-    """A (booking, payment attempt) match; rows are projected only when asked for."""
+class JoinedPair:
+    """A (booking, payment attempt) match; bodies are decoded and rows projected only when asked."""
 
-    partition: int
-    booking: dict[str, Any]
-    payment: dict[str, Any]
-    joined_at_ms: int
+    __slots__ = ("_booking", "_payment", "joined_at_ms", "partition")
+
+    def __init__(self, partition: int, booking: _Held, payment: _Held, joined_at_ms: int) -> None:
+        self.partition = partition
+        self._booking = booking
+        self._payment = payment
+        self.joined_at_ms = joined_at_ms
+
+    @property
+    def booking(self) -> dict[str, Any]:
+        """The booking event as ASA deserializes it."""
+        return self._booking.record
+
+    @property
+    def payment(self) -> dict[str, Any]:
+        """The payment event as ASA deserializes it."""
+        return self._payment.record
+
+    def __repr__(self) -> str:
+        return (
+            f"JoinedPair(partition={self.partition}, booking={self.booking!r}, "
+            f"payment={self.payment!r}, joined_at_ms={self.joined_at_ms})"
+        )
 
     def seat_rows(self) -> list[dict[str, Any]]:
         """Rows for the joined hub and ``bms.fact_seat_payment``."""
@@ -76,13 +104,30 @@ class Reject(NamedTuple):
 
 
 class _Held:
-    __slots__ = ("event_id", "matched", "record", "t")
+    """One event in state: its (adjusted) time, event id, and its body, decoded on first use."""
 
-    def __init__(self, t: int, record: dict[str, Any], event_id: object) -> None:
+    __slots__ = ("_record", "body", "event_id", "matched", "t")
+
+    def __init__(
+        self,
+        t: int,
+        record: dict[str, Any] | None,
+        body: bytes | str | dict[str, Any],
+        event_id: object,
+    ) -> None:
         self.t = t
-        self.record = record
+        self._record = record
+        self.body = body
         self.event_id = event_id
         self.matched = False
+
+    @property
+    def record(self) -> dict[str, Any]:
+        record = self._record
+        if record is None:
+            # held without a record only when it came in as a well-formed JSON object body
+            record = self._record = msgspec.json.decode(cast(bytes, self.body))
+        return record
 
 
 class _Side:
@@ -103,7 +148,11 @@ class _Side:
         if same is None:
             self.by_order[order_id] = [held]
         else:
-            duplicate = any(h.event_id == held.event_id for h in same)
+            event_id = held.event_id
+            for h in same:
+                if h.event_id == event_id:
+                    duplicate = True
+                    break
             same.append(held)
         self.seq += 1
         heapq.heappush(self.expiry, (held.t, self.seq, order_id, held))
@@ -147,55 +196,69 @@ class StreamJob:
         for arrival in arrivals:
             yield from self.feed(arrival)
 
-    def feed(self, arrival: Arrival) -> list[JoinedPair]:
+    def feed(self, arrival: Arrival) -> Sequence[JoinedPair]:
         """Admit one event; the pairs it completes (usually none or one)."""
-        kind = arrival.kind
+        kind, body, arrival_ms, partition = arrival
         counts = self.counts
-        is_booking = kind == BOOKING
-        if not is_booking and kind != PAYMENT:
+        if kind == BOOKING:
+            is_booking = True
+        elif kind == PAYMENT:
+            is_booking = False
+        else:
             raise ValueError(f"Arrival.kind must be 'booking' or 'payment', got {kind!r}")
         counts[_IN[is_booking]] += 1
-        record = decode(arrival.body)
-        if record is None:
-            self._reject(kind, f"{kind}.{NOT_JSON}", arrival.body)
-            return []
-        clean = clean_booking(record) if is_booking else clean_payment(record)
-        if isinstance(clean, str):
-            self._reject(kind, clean, arrival.body)
-            return []
-        order_id = clean.order_id
-        partition = arrival.partition
+        record: dict[str, Any] | None = None
+        event_ms = None
+        if type(body) is bytes and body.isascii():
+            try:
+                event = WELL_FORMED[is_booking](body)
+            except msgspec.DecodeError:
+                pass
+            else:
+                order_id = event.order_id
+                if order_id and (not is_booking or event.event_details.seats):  # type: ignore[union-attr]
+                    event_ms = wire_time_ms(event.time)
+                    event_id = event.event_id
+        if event_ms is None:
+            record = decode(body)
+            if record is None:
+                self._reject(kind, f"{kind}.{NOT_JSON}", body)
+                return _NONE
+            clean = clean_booking(record) if is_booking else clean_payment(record)
+            if isinstance(clean, str):
+                self._reject(kind, clean, body)
+                return _NONE
+            order_id, event_id, event_ms = clean.order_id, clean.event_id, clean.event_ms
         if partition is None:
             partition = self._partition_of(order_id)
         sides = self._by_partition.get(partition)
         if sides is None:
             sides = self._by_partition[partition] = (_Side(self.policy), _Side(self.policy))
         mine, theirs = (sides[0], sides[1]) if is_booking else (sides[1], sides[0])
-        event_ms = clean.event_ms
-        t, causes = mine.timeline.admit(
-            event_ms, event_ms if arrival.arrival_ms is None else arrival.arrival_ms
-        )
+        t, causes = mine.timeline.admit(event_ms, event_ms if arrival_ms is None else arrival_ms)
         if causes:
             if not self.policy.adjust:
                 counts[f"dropped:{kind}.{causes[0]}"] += 1
-                return []
+                return _NONE
             for cause in causes:
                 counts[f"adjusted:{kind}.{cause}"] += 1
-        held = _Held(t, record, clean.event_id)
-        out: list[JoinedPair] = []
+        held = _Held(t, record, body, event_id)
+        out: Sequence[JoinedPair] = _NONE
         others = theirs.by_order.get(order_id)
         if others:
+            found: list[JoinedPair] = []
             window = self.window_ms
             for other in others:
                 if is_booking:
                     if 0 <= other.t - t <= window:
-                        out.append(JoinedPair(partition, record, other.record, max(t, other.t)))
+                        found.append(JoinedPair(partition, held, other, max(t, other.t)))
                         other.matched = held.matched = True
                 elif 0 <= t - other.t <= window:
-                    out.append(JoinedPair(partition, other.record, record, max(t, other.t)))
+                    found.append(JoinedPair(partition, other, held, max(t, other.t)))
                     other.matched = held.matched = True
-            if out:
-                counts["joined_pairs"] += len(out)
+            if found:
+                counts["joined_pairs"] += len(found)
+                out = found
         if mine.hold(order_id, held):
             counts[_DUPLICATE[is_booking]] += 1
         self._evict(sides)
