@@ -29,11 +29,11 @@ REQUIRED_PAYMENT_FIELDS: Final = ("order_id", "payment_time", "attempt", "amount
 _decode = msgspec.json.decode
 
 
-class _Details(msgspec.Struct):
+class _Details(msgspec.Struct, gc=False):
     seats: list[msgspec.Raw]
 
 
-class _WellFormedBooking(msgspec.Struct):
+class _WellFormedBooking(msgspec.Struct, gc=False):
     """The fields the join needs from a booking, each of the type our producers send."""
 
     order_id: str
@@ -44,7 +44,7 @@ class _WellFormedBooking(msgspec.Struct):
     event_id: Any = None
 
 
-class _WellFormedPayment(msgspec.Struct):
+class _WellFormedPayment(msgspec.Struct, gc=False):
     """The fields the join needs from a payment attempt, each of the type our producers send."""
 
     order_id: str

@@ -85,7 +85,10 @@ class Timeline:
             if top is None or t > top:
                 self.max_event_ms = top = t
             self.max_arrival_ms = arrival_ms
-            self._mark(top, arrival_ms)
+            mark = top - self._ooo_ms  # what _mark computes, inlined: once per event
+            if late is not None and arrival_ms - late > mark:
+                mark = arrival_ms - late
+            self.watermark = mark
         return t, causes
 
     def advance(self, now_ms: int) -> None:
