@@ -16,7 +16,13 @@ control subprocess runs the same generation without the job, and the difference 
 own memory. Flat figures across 100k and 1M orders show that eviction bounds the state (the
 generator's own caches grow with the run length; the control run shows how much).
 
+Partition-parallel: the join is partition-aligned, so ``--workers N`` (default: 2 where there
+are two cores) also runs N processes, each joining its share of the partitions; the figure is
+all events over the slowest worker's job time. It is reported next to, not instead of, the
+single-core figure.
+
     .venv/bin/python -m bench.stream_job [--orders 1000000] [--memory-orders 100000 1000000]
+        [--workers 2]
 """
 
 from __future__ import annotations
@@ -24,12 +30,14 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import resource
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from itertools import islice
+from typing import Any
 
 TARGET_EVENTS_PER_S = 300_000
 START_MS = 1_795_946_400_000  # 2026-11-29T10:00:00Z
@@ -48,15 +56,21 @@ def _chunks(orders: int) -> Iterator[list[tuple[str, bytes, int]]]:
         yield chunk  # type: ignore[misc]
 
 
-def _arrivals(chunk: list) -> list:
+def _arrivals(chunk: list, worker: int = 0, workers: int = 1) -> list:
+    """Arrivals as the hub delivers them; with ``workers`` > 1 only this worker's partitions
+    (``partition % workers == worker``)."""
     from bms_core.names import PARTITION_COUNT
     from bms_core.partitioning import partition_for
     from bms_local.stream_job import Arrival
 
-    return [Arrival(k, b, t, partition_for(key, PARTITION_COUNT)) for k, b, t, key in chunk]
+    routed = [Arrival(k, b, t, partition_for(key, PARTITION_COUNT)) for k, b, t, key in chunk]
+    if workers == 1:
+        return routed
+    return [a for a in routed if a.partition % workers == worker]
 
 
-def throughput(orders: int) -> dict[str, float]:
+def throughput(orders: int, worker: int = 0, workers: int = 1) -> dict[str, Any]:
+    """Timed job and baseline over the stream (one worker's partitions when ``workers`` > 1)."""
     import msgspec
 
     from bms_local.stream_job import StreamJob
@@ -69,21 +83,19 @@ def throughput(orders: int) -> dict[str, float]:
     gc.disable()
     try:
         for chunk in _chunks(orders):
-            arrivals = _arrivals(chunk)
+            arrivals = _arrivals(chunk, worker, workers)
             started = time.perf_counter()
             for arrival in arrivals:
                 decode(arrival.body)
             decode_s += time.perf_counter() - started
-            feed = job.feed
             started = time.perf_counter()
-            for arrival in arrivals:
-                found = feed(arrival)
-                if found:
-                    pairs += len(found)
-                    if len(sample) < 20_000:
-                        sample.extend(found)
+            found = job.feed_all(arrivals)
             job_s += time.perf_counter() - started
+            pairs += len(found)
+            if len(sample) < 20_000:
+                sample.extend(found[: 20_000 - len(sample)])
             events += len(arrivals)
+            del found
             gc.collect()
     finally:
         gc.enable()
@@ -99,7 +111,35 @@ def throughput(orders: int) -> dict[str, float]:
         "decode_events_per_s": events / decode_s,
         "rows_per_s": rows / project_s,
         "pairs_per_s_projected": len(sample) / project_s,
+        "job_s": job_s,
+        "decode_s": decode_s,
         "unmatched": dict(job.summary().get("unmatched", {})),
+    }
+
+
+def parallel_throughput(orders: int, workers: int) -> dict[str, float]:
+    """Partitions are independent (the join is partition-aligned), so ``workers`` processes each
+    run a job over their share of the partitions at the same time. Each generates the whole
+    stream untimed and times only its own job; the aggregate is all events over the slowest
+    worker's job time (the workers run concurrently, one per core)."""
+    command = [sys.executable, "-m", "bench.stream_job", "--orders", str(orders), "--worker"]
+    started = time.perf_counter()
+    runs = [
+        subprocess.Popen([*command, f"{w}/{workers}"], stdout=subprocess.PIPE, text=True)
+        for w in range(workers)
+    ]
+    results = [json.loads(run.communicate()[0]) for run in runs]
+    wall_s = time.perf_counter() - started
+    if any(run.returncode for run in runs):
+        raise RuntimeError("a partition worker failed")
+    events = sum(r["events"] for r in results)
+    return {
+        "workers": workers,
+        "events": events,
+        "pairs": sum(r["pairs"] for r in results),
+        "job_events_per_s": events / max(r["job_s"] for r in results),
+        "decode_events_per_s": events / max(r["decode_s"] for r in results),
+        "wall_s": wall_s,
     }
 
 
@@ -160,11 +200,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.stream_job", description=__doc__)
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--memory-orders", type=int, nargs="*", default=[100_000, 1_000_000])
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="partition-parallel run with this many processes (0 or 1: single-core only)",
+    )
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--memory-run", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--control", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_run:
         print(json.dumps(memory_run(args.memory_run, with_job=not args.control)))
+        return 0
+    if args.worker:
+        worker, workers = (int(x) for x in args.worker.split("/"))
+        print(json.dumps(throughput(args.orders, worker, workers)))
         return 0
     result = throughput(args.orders)
     ratio = result["job_events_per_s"] / result["decode_events_per_s"]
@@ -182,6 +233,14 @@ def main(argv: list[str] | None = None) -> int:
         f"({result['pairs_per_s_projected']:,.0f} pairs/s)"
     )
     print(f"unmatched at end:         {result['unmatched']}")
+    if args.workers > 1:
+        par = parallel_throughput(args.orders, args.workers)
+        print(
+            f"partition-parallel:       {par['job_events_per_s']:,.0f} events/s with "
+            f"{par['workers']} processes (baseline the same way "
+            f"{par['decode_events_per_s']:,.0f}; {par['events']:,} events, {par['pairs']:,} "
+            f"pairs; {par['wall_s']:.0f} s wall including generation)"
+        )
     job_mib = []
     for orders in args.memory_orders:
         with_job, control = _measure(orders, True), _measure(orders, False)
