@@ -52,6 +52,21 @@ def format_asa_time(epoch_ms: int) -> str:
     return format_ms(epoch_ms)[:-1] + "0000Z"
 
 
+def sql_time(value: str) -> str | None:
+    """A wire or ASA-format time (``...T18:30:05.123Z`` / ``...T18:30:05.1230000Z``) as SQL's
+    ``YYYY-MM-DD HH:MM:SS.mmm``, by slicing; ``None`` for any other shape or a year before 1000.
+    """
+    if len(value) == 28 and value.endswith("0000Z"):
+        wire = value[:23] + "Z"
+    elif len(value) == 24:
+        wire = value
+    else:
+        return None
+    if value[0] == "0" or wire_time_ms(wire) is None:
+        return None
+    return value[:10] + " " + value[11:23]
+
+
 def parse_asa_time(text: str) -> int:
     """Epoch ms of an ASA output time (or any ISO-8601 time); ``ValueError`` if not a time."""
     value = cast_datetime_ms(text)
@@ -165,6 +180,8 @@ def cast_paise(value: object) -> int | None:
 
 def cast_str(value: object) -> str | None:
     """``TRY_CAST(value AS nvarchar(max))`` for the scalars our events carry."""
+    if type(value) is str:
+        return value
     if value is None or isinstance(value, (dict, list)):
         return None
     if isinstance(value, str):
@@ -222,7 +239,7 @@ def payment_type(payment_method: object) -> str:
 
 
 def _get(record: object, key: str) -> Any:
-    return record.get(key) if isinstance(record, dict) else None
+    return record.get(key) if type(record) is dict or isinstance(record, dict) else None
 
 
 def _time(value: object) -> str | None:
@@ -295,14 +312,41 @@ def seat_rows(
     times as the job saw them (after any out-of-order adjustment).
     """
     head = _head(booking, payment)
+    return _seat_rows(booking, head, _show(booking), _payment(booking, payment, joined_at_ms))
+
+
+def order_row(
+    booking: dict[str, Any], payment: dict[str, Any], joined_at_ms: int
+) -> dict[str, Any]:
+    """The order-grain row (``ORDER_COLUMNS`` keys, in order): order money appears once."""
+    head = _head(booking, payment)
+    return _order_row(
+        booking, payment, head, _show(booking), _payment(booking, payment, joined_at_ms)
+    )
+
+
+def pair_rows(
+    booking: dict[str, Any], payment: dict[str, Any], joined_at_ms: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """``(seat_rows(...), order_row(...))`` with the columns they share computed once."""
+    head = _head(booking, payment)
+    show = _show(booking)
+    tail = _payment(booking, payment, joined_at_ms)
+    return (
+        _seat_rows(booking, head, show, tail),
+        _order_row(booking, payment, head, show, tail),
+    )
+
+
+def _seat_rows(
+    booking: dict[str, Any], head: dict[str, Any], show: dict[str, Any], tail: dict[str, Any]
+) -> list[dict[str, Any]]:
     customer = booking.get("customer")
     who = {
         "customer_name": cast_str(_get(customer, "name")),
         "customer_email": cast_str(_get(customer, "email")),
         "customer_city": cast_str(_get(customer, "city")),
     }
-    show = _show(booking)
-    tail = _payment(booking, payment, joined_at_ms)
     seats = _seats(booking)
     count = len(seats)
     total = cast_paise(booking.get("total_amount"))
@@ -330,19 +374,22 @@ def seat_rows(
     return rows
 
 
-def order_row(
-    booking: dict[str, Any], payment: dict[str, Any], joined_at_ms: int
+def _order_row(
+    booking: dict[str, Any],
+    payment: dict[str, Any],
+    head: dict[str, Any],
+    show: dict[str, Any],
+    tail: dict[str, Any],
 ) -> dict[str, Any]:
-    """The order-grain row (``ORDER_COLUMNS`` keys, in order): order money appears once."""
     return {
-        **_head(booking, payment),
+        **head,
         "customer_city": cast_str(_get(booking.get("customer"), "city")),
-        **_show(booking),
+        **show,
         "seat_count": len(_seats(booking)),
         "ticket_subtotal": money(cast_paise(booking.get("ticket_subtotal"))),
         "convenience_fee": money(cast_paise(booking.get("convenience_fee"))),
         "gst_on_fee": money(cast_paise(booking.get("gst_on_fee"))),
         "order_total": money(cast_paise(booking.get("total_amount"))),
         "payment_amount": money(cast_paise(payment.get("amount"))),
-        **_payment(booking, payment, joined_at_ms),
+        **tail,
     }

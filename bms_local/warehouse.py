@@ -16,11 +16,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Final
 
 from bms_core.joined import ORDER_COLUMNS, ORDER_TABLE, SEAT_COLUMNS, SEAT_TABLE, Column
-from bms_core.projection import cast_datetime_ms
+from bms_core.projection import cast_datetime_ms, sql_time
 from bms_core.synapse import (
     CREATE_TABLES_SCRIPT,
     ApplyReport,
@@ -33,10 +34,25 @@ SEAT_TABLE_LOCAL: Final = sqlite_table_name(SEAT_TABLE)
 ORDER_TABLE_LOCAL: Final = sqlite_table_name(ORDER_TABLE)
 
 
+_SQL_TIMES: dict[str, str] = {}
+_SQL_TIME_CACHE: Final = 65_536
+"""Recent conversions: a pair's times repeat on every seat row, show times across orders."""
+
+
 def sqlite_time(value: object) -> str | None:
     """An ASA/ISO time as SQLite's ``YYYY-MM-DD HH:MM:SS.mmm`` (``None`` stays ``None``)."""
     if value is None:
         return None
+    if type(value) is str:
+        known = _SQL_TIMES.get(value)
+        if known is not None:
+            return known
+        fast = sql_time(value)  # the projection's own formats: by slicing
+        if fast is not None:
+            if len(_SQL_TIMES) >= _SQL_TIME_CACHE:
+                _SQL_TIMES.clear()
+            _SQL_TIMES[value] = fast
+            return fast
     ms = cast_datetime_ms(value)
     if ms is None:
         raise ValueError(f"not a time: {value!r}")
@@ -53,14 +69,43 @@ def _insert_sql(table: str, columns: Sequence[Column]) -> str:
     return f"INSERT INTO {table} ({names}) VALUES ({marks})"
 
 
+class _RowLayout:
+    """How one table's rows become parameter tuples, worked out once per column list: the
+    values in column order (one C-level ``itemgetter``), then the time columns converted."""
+
+    __slots__ = ("names", "pick", "times")
+
+    def __init__(self, columns: Sequence[Column]) -> None:
+        self.names = tuple(c.name for c in columns)
+        self.pick = itemgetter(*self.names)
+        self.times = tuple(i for i, c in enumerate(columns) if c.sql_type.startswith("DATETIME2"))
+
+    def values(self, row: Mapping[str, Any]) -> tuple[Any, ...]:
+        try:
+            picked = self.pick(row)
+        except KeyError as exc:
+            raise ValueError(f"row lacks column {exc.args[0]!r}") from exc
+        if not self.times:
+            return picked  # type: ignore[no-any-return]
+        values = list(picked)
+        for i in self.times:
+            values[i] = sqlite_time(values[i])
+        return tuple(values)
+
+
+_LAYOUTS: dict[tuple[Column, ...], _RowLayout] = {}
+
+
+def _layout(columns: Sequence[Column]) -> _RowLayout:
+    key = tuple(columns)
+    layout = _LAYOUTS.get(key)
+    if layout is None:
+        layout = _LAYOUTS[key] = _RowLayout(columns)
+    return layout
+
+
 def _values(row: Mapping[str, Any], columns: Sequence[Column]) -> tuple[Any, ...]:
-    try:
-        return tuple(
-            sqlite_time(row[c.name]) if c.sql_type.startswith("DATETIME2") else row[c.name]
-            for c in columns
-        )
-    except KeyError as exc:
-        raise ValueError(f"row lacks column {exc.args[0]!r}") from exc
+    return _layout(columns).values(row)
 
 
 class Warehouse:
@@ -93,14 +138,20 @@ class Warehouse:
         seats: list[dict[str, Any]] = []
         orders: list[dict[str, Any]] = []
         for pair in pairs:
-            seats.extend(pair.seat_rows())
-            orders.append(pair.order_row())
+            rows = getattr(pair, "rows", None)
+            if rows is not None:  # both at once, shared columns computed once
+                seat_rows, order_row = rows()
+            else:
+                seat_rows, order_row = pair.seat_rows(), pair.order_row()
+            seats.extend(seat_rows)
+            orders.append(order_row)
         return self.insert_seat_rows(seats), self.insert_order_rows(orders)
 
     def _insert(
         self, table: str, columns: Sequence[Column], rows: Iterable[Mapping[str, Any]]
     ) -> int:
-        values = [_values(row, columns) for row in rows]
+        to_values = _layout(columns).values
+        values = [to_values(row) for row in rows]
         with self.connection:
             self.connection.executemany(_insert_sql(table, columns), values)
         return len(values)
