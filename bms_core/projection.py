@@ -342,10 +342,12 @@ def _seat_rows(
     booking: dict[str, Any], head: dict[str, Any], show: dict[str, Any], tail: dict[str, Any]
 ) -> list[dict[str, Any]]:
     customer = booking.get("customer")
-    who = {
+    common = {
+        **head,
         "customer_name": cast_str(_get(customer, "name")),
         "customer_email": cast_str(_get(customer, "email")),
         "customer_city": cast_str(_get(customer, "city")),
+        **show,
     }
     seats = _seats(booking)
     count = len(seats)
@@ -359,9 +361,7 @@ def _seat_rows(
             share = _share_paise(price, total - subtotal, count)
         rows.append(
             {
-                **head,
-                **who,
-                **show,
+                **common,
                 "seat_index": index,
                 "seat_count": count,
                 "seat_number": cast_str(_get(seat, "seat_number")),

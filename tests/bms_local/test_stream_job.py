@@ -172,3 +172,55 @@ def test_advancing_an_idle_clock_evicts_and_counts_the_unmatched() -> None:
     job.advance(T0 + 2_000_000)
     assert job.held_events == 0
     assert job.counts["unmatched:booking"] == 1 and job.counts["unmatched:payment"] == 1
+
+
+def _variants() -> list[Arrival]:
+    """Bookings and payments in the producers' shape and in every shape TRY_CAST still takes
+    (or rejects): the fast path must decide exactly like the exact path for all of them."""
+    good = json.loads(encode(sample_booking("o-1", T0, seat_prices=(30000, 20000))))
+    pay = json.loads(encode(sample_payment(sample_booking("o-1", T0), T0 + 5_000)))
+    bookings = [
+        good,
+        {**good, "event_id": "o-1-b2", "total_amount": "812.84"},
+        {**good, "event_id": "o-1-b3", "booking_time": "2026-11-29T10:00:00Z"},
+        {**good, "event_id": "o-1-b4", "order_id": ""},
+        {**good, "event_id": "o-1-b5", "event_details": {**good["event_details"], "seats": []}},
+        {**good, "event_id": "o-1-b6", "ticket_subtotal": True},
+        {**good, "event_id": "o-1-b7", "booking_time": "2026-11-29T10:00:00.000+00:00"},
+        {**good, "event_id": "o-1-b8", "booking_time": "2026-11-29T10:00:60.000Z"},
+        {**good, "event_id": "o-1-b9", "customer": {"name": "Zoë Ünal"}},
+        {**good, "event_id": "o-1-b10", "booking_time": "2026-11-29T10:00:00.000X"},
+    ]
+    payments = [
+        pay,
+        {**pay, "event_id": "o-1-p2", "attempt": "2", "payment_time": "2026-11-29T10:00:06Z"},
+        {**pay, "event_id": "o-1-p3", "attempt": 3.0, "amount": 812},
+        {**pay, "event_id": "o-1-p4", "attempt": 4.5},
+        {**pay, "event_id": "o-1-p5", "order_id": 17},
+    ]
+    return [Arrival("booking", b) for b in bookings] + [Arrival("payment", p) for p in payments]
+
+
+def _outcome(arrivals: list[Arrival]) -> tuple[list, dict]:
+    job, pairs = _run(*arrivals)
+    return [(p.seat_rows(), p.order_row()) for p in pairs], dict(job.counts)
+
+
+def test_wire_bodies_join_exactly_like_their_decoded_objects() -> None:
+    as_objects = _variants()  # dict bodies always take the exact TRY_CAST path
+    as_bytes = [a._replace(body=json.dumps(a.body).encode()) for a in as_objects]
+    non_ascii = [
+        a._replace(body=json.dumps(a.body, ensure_ascii=False).encode()) for a in as_objects
+    ]
+    expected = _outcome(as_objects)
+    assert len(expected[0]) == 15  # 5 usable bookings x 3 joinable payments
+    assert sum(v for k, v in expected[1].items() if k.startswith("rejected:")) == 6
+    assert _outcome(as_bytes) == expected
+    assert _outcome(non_ascii) == expected
+
+
+def test_invalid_utf8_in_a_field_the_join_does_not_read_is_still_not_json() -> None:
+    body = encode(sample_booking("o-1", T0)).replace(b'"Pune"', b'"Pu\xffne"', 1)
+    job, pairs = _run(Arrival("booking", body), _p("o-1", T0 + 1_000))
+    assert pairs == []
+    assert job.counts["rejected:booking.not_json_object"] == 1

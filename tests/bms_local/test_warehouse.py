@@ -96,3 +96,19 @@ def test_success_rate_abandoned_orders_and_delay_percentiles(warehouse: Warehous
     assert warehouse.delay_percentiles() == {
         "2026-11-29": {0.5: 90_000.0, 0.9: 114_000.0, 0.99: 119_400.0}
     }
+
+
+def test_times_are_stored_the_same_whatever_format_they_come_in() -> None:
+    from bms_local.warehouse import sqlite_time
+
+    expected = "2026-11-29 10:00:05.123"
+    for text in (
+        "2026-11-29T10:00:05.1230000Z",  # ASA's output format
+        "2026-11-29T10:00:05.123Z",  # the wire format
+        "2026-11-29T15:30:05.123+05:30",
+        "2026-11-29 10:00:05.123",
+    ):
+        assert sqlite_time(text) == expected
+    assert sqlite_time("0999-01-01T00:00:00.000Z") == sqlite_time("0999-01-01T00:00:00+00:00")
+    with pytest.raises(ValueError, match="not a time"):
+        sqlite_time("2026-11-29T10:00:05.1230000X")
