@@ -68,10 +68,11 @@ class Arrival(NamedTuple):
     """Input partition; ``None`` routes by ``order_id`` as the producers do."""
 
 
-class _Held(msgspec.Struct, gc=False):
+class _Held(msgspec.Struct, gc=False, eq=False):
     """One event in state: its (adjusted) time, event id, and its body, decoded on first use.
 
     A Struct: created once per event, and its C constructor is the cheapest available.
+    ``eq=False``: held events are told apart by identity (duplicates are equal copies).
     """
 
     t: int
