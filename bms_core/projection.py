@@ -106,11 +106,14 @@ def cast_datetime_ms(value: object) -> int | None:
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
-_SECOND_STARTS: dict[str, int] = {}
+WIRE_SECONDS: dict[str, int] = {}
+"""Memo of wire-time prefixes ``YYYY-MM-DDTHH:MM:SS.`` -> epoch ms (or :data:`_NOT_A_SECOND`),
+filled by :func:`wire_time_ms`; the reference job reads it inline on its hot path."""
 _SECOND_CACHE: Final = 65_536
 _NOT_A_SECOND: Final = -1
 """Cached for a prefix that is not a time (a real start of a second is a multiple of 1000)."""
-_MILLIS: Final = {f"{milli:03d}": milli for milli in range(1000)}
+WIRE_MILLIS: Final = {f"{milli:03d}": milli for milli in range(1000)}
+"""``"000"`` ... ``"999"`` -> int: parses and validates the milliseconds in one lookup."""
 
 
 def _second_start_ms(prefix: str) -> int:
@@ -124,9 +127,9 @@ def _second_start_ms(prefix: str) -> int:
         else:
             if dt.tzinfo is None and prefix[16] == ":" and prefix[19] == ".":
                 value = int(dt.replace(tzinfo=timezone.utc).timestamp()) * 1000
-    if len(_SECOND_STARTS) >= _SECOND_CACHE:
-        _SECOND_STARTS.clear()
-    _SECOND_STARTS[prefix] = value
+    if len(WIRE_SECONDS) >= _SECOND_CACHE:
+        WIRE_SECONDS.clear()
+    WIRE_SECONDS[prefix] = value
     return value
 
 
@@ -136,10 +139,10 @@ def wire_time_ms(text: str) -> int | None:
     if len(text) != 24 or text[23] != "Z":
         return None
     prefix = text[:20]
-    base = _SECOND_STARTS.get(prefix)
+    base = WIRE_SECONDS.get(prefix)
     if base is None:
         base = _second_start_ms(prefix)
-    milli = _MILLIS.get(text[20:23])
+    milli = WIRE_MILLIS.get(text[20:23])
     if milli is None or base == _NOT_A_SECOND:
         return None
     return base + milli
