@@ -109,7 +109,8 @@ def cast_datetime_ms(value: object) -> int | None:
 WIRE_SECONDS: dict[str, int] = {}
 """Memo of wire-time prefixes ``YYYY-MM-DDTHH:MM:SS.`` -> epoch ms (or :data:`_NOT_A_SECOND`),
 filled by :func:`wire_time_ms`; the reference job reads it inline on its hot path."""
-_SECOND_CACHE: Final = 65_536
+_SECOND_CACHE: Final = 4_096
+"""Distinct seconds remembered (event times move forward, so recent ones are what repeat)."""
 _NOT_A_SECOND: Final = -1
 """Cached for a prefix that is not a time (a real start of a second is a multiple of 1000)."""
 WIRE_MILLIS: Final = {f"{milli:03d}": milli for milli in range(1000)}

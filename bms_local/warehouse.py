@@ -35,7 +35,7 @@ ORDER_TABLE_LOCAL: Final = sqlite_table_name(ORDER_TABLE)
 
 
 _SQL_TIMES: dict[str, str] = {}
-_SQL_TIME_CACHE: Final = 65_536
+_SQL_TIME_CACHE: Final = 16_384
 """Recent conversions: a pair's times repeat on every seat row, show times across orders."""
 
 
