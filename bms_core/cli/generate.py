@@ -21,12 +21,15 @@ from typing import IO, TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from bms_core.orderplan import OrderPlan
     from bms_core.scenario import Scenario
+    from bms_core.segments import Segment, SegmentOutput
 
 HELP: Final = (
     "write generated bookings and payments as JSON lines (deterministic with --seed/--start)"
 )
 _CHUNK: Final = 2048
 _BAR_WIDTH: Final = 30
+_SEGMENT_ORDERS: Final = 250_000
+"""Orders per parallel segment: each also replays 30 minutes of earlier orders' timing."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="-", help="output file, or - for stdout (default)")
     parser.add_argument(
         "--progress", action="store_true", help="show the progress bar even when not a TTY"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes generating in parallel (default 1); output is byte-identical",
     )
     knobs = parser.add_argument_group("scenario (defaults from BMS_* settings)")
     for field in FIELDS:
@@ -102,15 +111,100 @@ def _counted(plans: Iterator[OrderPlan], outcomes: Counter[str]) -> Iterator[Ord
         yield plan
 
 
-def run(args: argparse.Namespace) -> int:
+def _write_serial(
+    scenario: Scenario,
+    start_ms: int,
+    args: argparse.Namespace,
+    out: IO[bytes],
+    progress: Progress,
+    outcomes: Counter[str],
+    kinds: Counter[str],
+) -> tuple[int, int]:
+    """Write the stream from this process; ``(bytes written, last event ms)``."""
     from bms_core.catalog import catalog
     from bms_core.emission import stream_plans
-    from bms_core.generator import OUTCOMES, plans_from, slot_at, slot_bounds
+    from bms_core.generator import plans_from
+
+    plans = _counted(plans_from(scenario, start_ms, args.orders), outcomes)
+    chunk: list[bytes] = []
+    last_ms = start_ms
+    written = 0
+    for event in stream_plans(scenario, catalog(scenario), plans):
+        chunk.append(event.body)
+        kinds["malformed" if event.event_id is None else event.kind] += 1
+        last_ms = event.due_ms
+        if len(chunk) >= _CHUNK:
+            data = b"\n".join(chunk) + b"\n"
+            out.write(data)
+            written += len(data)
+            chunk.clear()
+            progress.update(outcomes.total())
+    if chunk:
+        data = b"\n".join(chunk) + b"\n"
+        out.write(data)
+        written += len(data)
+    return written, last_ms
+
+
+def _segment_job(job: tuple[Scenario, int, Segment]) -> SegmentOutput:
+    from bms_core.segments import segment_bytes
+
+    return segment_bytes(*job)
+
+
+def _write_parallel(
+    scenario: Scenario,
+    start_ms: int,
+    args: argparse.Namespace,
+    out: IO[bytes],
+    progress: Progress,
+    outcomes: Counter[str],
+    kinds: Counter[str],
+) -> tuple[int, int]:
+    """Write the stream from ``args.workers`` processes, segment by segment, in order.
+
+    Segments are cut at slot starts (see :mod:`bms_core.segments`), so the bytes equal the
+    serial path's.
+    """
+    import multiprocessing
+
+    from bms_core.catalog import catalog
+    from bms_core.generator import OUTCOMES
+    from bms_core.pools import pools
+    from bms_core.segments import split, stream_spans
+
+    pools()
+    catalog(scenario)  # built once here; forked workers inherit them
+    parts = max(args.workers, -(-args.orders // _SEGMENT_ORDERS))
+    segments = split(scenario, stream_spans(scenario, start_ms, args.orders), parts)
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    written = 0
+    last_ms = start_ms
+    with context.Pool(args.workers) as pool:
+        jobs = [(scenario, start_ms, segment) for segment in segments]
+        for result in pool.imap(_segment_job, jobs):
+            out.write(result.data)
+            written += len(result.data)
+            kinds.update(result.kinds)
+            for name, count in zip(OUTCOMES, result.outcomes, strict=True):
+                outcomes[name] += count
+            if result.last_ms is not None:
+                last_ms = result.last_ms
+            progress.update(outcomes.total())
+    return written, last_ms
+
+
+def run(args: argparse.Namespace) -> int:
+    from bms_core.generator import OUTCOMES, slot_at, slot_bounds
     from bms_core.scenario import ScenarioError
     from bms_core.timefmt import format_ms, parse_iso
 
     if args.orders < 1:
         print("error: --orders must be an integer >= 1", file=sys.stderr)
+        return 2
+    if args.workers < 1:
+        print("error: --workers must be an integer >= 1", file=sys.stderr)
         return 2
     try:
         scenario = scenario_from(args)
@@ -131,7 +225,6 @@ def run(args: argparse.Namespace) -> int:
     progress = Progress(args.orders, sys.stderr, args.progress or sys.stderr.isatty())
     outcomes: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
-    written = 0
     began = time.perf_counter()
     with ExitStack() as stack:
         if args.out == "-":
@@ -142,26 +235,17 @@ def run(args: argparse.Namespace) -> int:
             except OSError as exc:
                 print(f"error: --out: {exc}", file=sys.stderr)
                 return 2
-        plans = _counted(plans_from(scenario, start_ms, args.orders), outcomes)
-        chunk: list[bytes] = []
-        last_ms = start_ms
         gc_was_enabled = gc.isenabled()
         gc.disable()  # generation makes no reference cycles; collection only costs time here
         try:
-            for event in stream_plans(scenario, catalog(scenario), plans):
-                chunk.append(event.body)
-                kinds["malformed" if event.event_id is None else event.kind] += 1
-                last_ms = event.due_ms
-                if len(chunk) >= _CHUNK:
-                    data = b"\n".join(chunk) + b"\n"
-                    out.write(data)
-                    written += len(data)
-                    chunk.clear()
-                    progress.update(outcomes.total())
-            if chunk:
-                data = b"\n".join(chunk) + b"\n"
-                out.write(data)
-                written += len(data)
+            if args.workers > 1:
+                written, last_ms = _write_parallel(
+                    scenario, start_ms, args, out, progress, outcomes, kinds
+                )
+            else:
+                written, last_ms = _write_serial(
+                    scenario, start_ms, args, out, progress, outcomes, kinds
+                )
             out.flush()
         finally:
             if gc_was_enabled:
