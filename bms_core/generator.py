@@ -227,13 +227,40 @@ def _due(scenario: Scenario, keys: Iterable[OrderKey], start_ms: int, end_ms: in
     return _due_plans(scenario, ((k, t) for k, t in candidates if t), start_ms, end_ms)
 
 
+@lru_cache(maxsize=2048)
+def _slot_payment_buckets(
+    scenario: Scenario, slot: int
+) -> dict[int, tuple[tuple[OrderKey, tuple[int, ...]], ...]]:
+    """A slot's orders with attempts, indexed by the slot-length bucket each attempt falls in.
+
+    A timer asks for a short window, but its look-back spans 30 minutes of slots; indexing
+    by bucket makes each ask touch only the orders paying inside it.
+    """
+    slot_ms = scenario.slot_seconds * 1000
+    buckets: dict[int, list[tuple[OrderKey, tuple[int, ...]]]] = {}
+    for item in _slot_payment_times(scenario, slot):
+        for bucket in sorted({t // slot_ms for t in item[1]}):
+            buckets.setdefault(bucket, []).append(item)
+    return {bucket: tuple(items) for bucket, items in buckets.items()}
+
+
 def _timer_due(scenario: Scenario, start_ms: int, end_ms: int) -> list[_Due]:
     first = slot_at(scenario, max(0, start_ms - MAX_PAYMENT_DELAY_MS))
     last = slot_at(scenario, end_ms - 1)
-    candidates = (
-        item for slot in range(first, last + 1) for item in _slot_payment_times(scenario, slot)
-    )
-    return _due_plans(scenario, candidates, start_ms, end_ms)
+    slot_ms = scenario.slot_seconds * 1000
+    wanted = range(start_ms // slot_ms, (end_ms - 1) // slot_ms + 1)
+    if len(wanted) > 64:  # a long window: scanning each slot once is cheaper than the index
+        scanned = (
+            item for slot in range(first, last + 1) for item in _slot_payment_times(scenario, slot)
+        )
+        return _due_plans(scenario, scanned, start_ms, end_ms)
+    candidates: dict[OrderKey, tuple[int, ...]] = {}
+    for slot in range(first, last + 1):
+        buckets = _slot_payment_buckets(scenario, slot)
+        for bucket in wanted:
+            for key, times in buckets.get(bucket, ()):
+                candidates[key] = times
+    return _due_plans(scenario, candidates.items(), start_ms, end_ms)
 
 
 def _payments(scenario: Scenario, due: list[_Due]) -> list[Payment]:
