@@ -151,10 +151,10 @@ def _send(report: EmitReport, sink: EventSink, events: Sequence[Any]) -> None:
 
 
 # --- the handlers ----------------------------------------------------------------------------
-def run_emit_bookings(
-    timer: Any, settings: Any, *, sink: EventSink | None = None, now_ms: int | None = None
-) -> EmitReport:
-    """Send the bookings of every slot closed since the previous tick."""
+def _begin(
+    name: str, hub: str, timer: Any, settings: Any, now_ms: int | None
+) -> tuple[TickPlan, EmitReport]:
+    """The tick's slots and the report it fills: the whole slots closed since the last run."""
     from bms_core import generator
 
     scenario = settings.scenario
@@ -163,14 +163,25 @@ def run_emit_bookings(
     start = generator.slot_bounds(scenario, plan.first)[0]
     end = generator.slot_bounds(scenario, plan.end)[0]
     report = EmitReport(
-        "emit_bookings",
-        settings.bookings_hub,
+        name,
+        hub,
         start,
         end,
         len(plan.slots),
         plan.skipped,
         past_due=bool(getattr(timer, "past_due", False)),
     )
+    return plan, report
+
+
+def run_emit_bookings(
+    timer: Any, settings: Any, *, sink: EventSink | None = None, now_ms: int | None = None
+) -> EmitReport:
+    """Send the bookings of every slot closed since the previous tick."""
+    from bms_core import generator
+
+    scenario = settings.scenario
+    plan, report = _begin("emit_bookings", settings.bookings_hub, timer, settings, now_ms)
     events: list[Any] = []
     for slot in plan.slots:
         events.extend(generator.emit_bookings(scenario, slot))
@@ -195,19 +206,8 @@ def run_emit_payments(
     from bms_core import bursts, generator
 
     scenario = settings.scenario
-    now = clock.now_ms() if now_ms is None else now_ms
-    plan = plan_tick(scenario, now, last_run_ms(timer), settings.max_catchup_slots)
-    start = generator.slot_bounds(scenario, plan.first)[0]
-    end = generator.slot_bounds(scenario, plan.end)[0]
-    report = EmitReport(
-        "emit_payments",
-        settings.payments_hub,
-        start,
-        end,
-        len(plan.slots),
-        plan.skipped,
-        past_due=bool(getattr(timer, "past_due", False)),
-    )
+    _, report = _begin("emit_payments", settings.payments_hub, timer, settings, now_ms)
+    start, end = report.window_start_ms, report.window_end_ms
     events: list[Any] = list(generator.emit_payments(scenario, start, end)) if end > start else []
     if end > start:
         try:
