@@ -194,6 +194,7 @@ class _Run:
             ),
         }
         self.received = Counter[str]()
+        self.tampered_rows = 0
         self.pairs_by_order: dict[str, list[dict[str, Any]]] = {}
         self.joined_pairs = 0
         self.joined_rows = 0
@@ -341,30 +342,21 @@ class _Run:
 
     def _tampered(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """With ``tamper_rows``, alter that many rows on their way to the joined hub (a fault)."""
-        remaining = self.options.tamper_rows - getattr(self, "_tampered_count", 0)
+        remaining = self.options.tamper_rows - self.tampered_rows
         if remaining <= 0:
             return rows
         out = [dict(row) for row in rows]
         for row in out[:remaining]:
-            row["seat_amount"] = float(to_paise_str(row["seat_amount"]) + 1) / 100
-        self._tampered_count = getattr(self, "_tampered_count", 0) + min(remaining, len(out))
+            row["seat_amount"] = (row_paise(row["seat_amount"]) + 1) / 100
+        self.tampered_rows += min(remaining, len(out))
         return out
 
     def _validate(self, received: list[Any]) -> None:
         import json
 
-        from azure.functions import EventHubEvent
+        from bms_local.pipeline import function_events
 
-        events = [
-            EventHubEvent(
-                body=b"".join(r.event.body),
-                enqueued_time=r.event.enqueued_time,
-                partition_key=None,
-                sequence_number=r.event.sequence_number,
-                offset=str(r.event.offset),
-            )
-            for r in received
-        ]
+        events = function_events(received)
         for start in range(0, len(events), VALIDATOR_BATCH):
             invocation = self.host.eventhub(
                 "validate_joined", events[start : start + VALIDATOR_BATCH]
@@ -377,7 +369,7 @@ class _Run:
                 self.findings_by_rule[str(finding.get("rule", "unknown"))] += 1
 
 
-def to_paise_str(value: Any) -> int:
+def row_paise(value: Any) -> int:
     """Paise of a row's money value (a JSON number) without float rounding surprises."""
     from decimal import Decimal
 

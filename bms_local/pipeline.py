@@ -177,6 +177,21 @@ def close_readers(readers: Iterable[HubReader]) -> None:
         reader._thread.join(timeout=10)
 
 
+def function_events(received: Iterable[Received]) -> list[Any]:
+    """SDK events as the Functions host hands them to an Event Hubs trigger."""
+    from azure.functions import EventHubEvent
+
+    return [
+        EventHubEvent(
+            body=b"".join(r.event.body),
+            enqueued_time=r.event.enqueued_time,
+            sequence_number=r.event.sequence_number,
+            offset=str(r.event.offset),
+        )
+        for r in received
+    ]
+
+
 class PackedRows(NamedTuple):
     """One joined-hub event: line-separated rows that all route to one partition."""
 

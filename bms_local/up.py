@@ -234,9 +234,7 @@ def _start_stream_job(stack: _Stack, eventhubs: str, settings: Any, warehouse_pa
 
 
 def _start_validator(stack: _Stack, host: Any, eventhubs: str, settings: Any) -> None:
-    from azure.functions import EventHubEvent
-
-    from bms_local.pipeline import HubReader
+    from bms_local.pipeline import HubReader, function_events
 
     reader = HubReader(eventhubs, settings.joined_hub, settings.validator_consumer_group)
     stack.on_stop(reader.close)
@@ -246,15 +244,7 @@ def _start_validator(stack: _Stack, host: Any, eventhubs: str, settings: Any) ->
             batch = reader.take_available(0.5)[:VALIDATOR_BATCH]
             if not batch:
                 continue
-            events = [
-                EventHubEvent(
-                    body=b"".join(r.event.body),
-                    enqueued_time=r.event.enqueued_time,
-                    sequence_number=r.event.sequence_number,
-                    offset=str(r.event.offset),
-                )
-                for r in batch
-            ]
+            events = function_events(batch)
             with contextlib.suppress(Exception):  # the host logs and retries; keep serving
                 host.eventhub("validate_joined", events)
 
