@@ -165,7 +165,11 @@ class HubReader:
     def close(self, wait: bool = True) -> None:
         self._client.close()
         if wait:
-            self._thread.join(timeout=10)
+            self.wait_closed()
+
+    def wait_closed(self, timeout_s: float = 10.0) -> None:
+        """Wait for the receive loop to notice the close."""
+        self._thread.join(timeout=timeout_s)
 
 
 def close_readers(readers: Iterable[HubReader]) -> None:
@@ -174,7 +178,7 @@ def close_readers(readers: Iterable[HubReader]) -> None:
     for reader in readers:
         reader.close(wait=False)
     for reader in readers:
-        reader._thread.join(timeout=10)
+        reader.wait_closed()
 
 
 def function_events(received: Iterable[Received]) -> list[Any]:
