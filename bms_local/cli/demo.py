@@ -58,11 +58,16 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("--minutes must be at least 1")
     if not 0 <= args.sample_rate <= 1:
         raise SystemExit("--sample-rate must be between 0 and 1")
+    try:
+        start_ms = parse_iso(args.start) if args.start else None
+    except ValueError as exc:
+        print(f"bms_local demo: --start: {exc}", file=sys.stderr)
+        return 2
     options = DemoOptions(
         minutes=args.minutes,
         orders_per_minute=args.orders_per_minute,
         seed=args.seed,
-        start_ms=parse_iso(args.start) if args.start else None,
+        start_ms=start_ms,
         burst_orders=args.burst_orders,
         sample_rate=args.sample_rate,
         duplicate_rate=args.duplicate_rate,
