@@ -95,6 +95,15 @@ class Venue(NamedTuple):
     """``"venue_id":...,"venue_name":...,`` as JSON text, for the wire encoder."""
 
 
+class WireMemo(NamedTuple):
+    """Texts :mod:`bms_core.wire` builds on first use and keeps (the dicts fill as it runs)."""
+
+    customers: tuple[dict[int, str], ...]
+    """[city] -> customer number -> ``"customer":{...},``."""
+    seat_tails: dict[tuple[int, int, int, int], tuple[str, str]]
+    """(seats, price, category, channel) -> (separator between seats, text after the last)."""
+
+
 class Catalog(NamedTuple):
     """Everything derived from one scenario; tuples indexed by the generator."""
 
@@ -121,6 +130,8 @@ class Catalog(NamedTuple):
     """[city][type] -> show titles."""
     show_json: tuple[tuple[tuple[str, ...], ...], ...]
     """[city][type][show] -> ``"event_name":...,"event_type":...,"event_location":...,``."""
+    show_texts: tuple[tuple[tuple[tuple[tuple[str, str], ...], ...], ...], ...]
+    """[city][type][venue][show] -> (show ``event_id`` up to its minute, the JSON after it)."""
     prices: tuple[tuple[tuple[int, ...], ...], ...]
     """[type][venue tier][category] -> seat price in paise."""
     fees: tuple[tuple[tuple[tuple[int, int], ...], ...], ...]
@@ -137,6 +148,8 @@ class Catalog(NamedTuple):
     """Longest gap between attempts, ms."""
     slot_rate: tuple[float, ...]
     """Expected orders per slot by IST (weekday * 24 + hour), Monday = 0."""
+    memo: WireMemo
+    """The wire encoder's memo, filled as events are written (the one mutable part)."""
 
 
 def _split(mix: Mix) -> tuple[tuple[str, ...], tuple[int, ...]]:
@@ -169,6 +182,21 @@ def catalog(scenario: Scenario) -> Catalog:
     outcome_weights = dict(scenario.outcome_mix)
     slugs = tuple(_slug(c) for c in cities)
     show_names = tuple(tuple(_show_names(city, t) for t in types) for city in cities)
+    show_json = tuple(
+        tuple(
+            tuple(
+                f'"event_name":{json_text(name)},"event_type":{json_text(t)},'
+                f'"event_location":{json_text(city)},'
+                for name in names
+            )
+            for t, names in zip(types, by_type, strict=True)
+        )
+        for city, by_type in zip(cities, show_names, strict=True)
+    )
+    venues = tuple(
+        tuple(_venues(city, slug, t) for t in types)
+        for city, slug in zip(cities, slugs, strict=True)
+    )
     return Catalog(
         cities=cities,
         city_slugs=slugs,
@@ -186,21 +214,21 @@ def catalog(scenario: Scenario) -> Catalog:
         channel_cuts=channel_cuts,
         outcome_cuts=entropy.thresholds([outcome_weights.get(o, 0.0) for o in OUTCOME_NAMES]),
         day_cuts=entropy.thresholds(DAY_OFFSET_WEIGHTS),
-        venues=tuple(
-            tuple(_venues(city, slug, t) for t in types)
-            for city, slug in zip(cities, slugs, strict=True)
-        ),
+        venues=venues,
         show_names=show_names,
-        show_json=tuple(
+        show_json=show_json,
+        show_texts=tuple(
             tuple(
                 tuple(
-                    f'"event_name":{json_text(name)},"event_type":{json_text(t)},'
-                    f'"event_location":{json_text(city)},'
-                    for name in names
+                    tuple(
+                        (f"{v.show_prefix}{show:02d}-", text + v.json_tail)
+                        for show, text in enumerate(texts)
+                    )
+                    for v in by_venue
                 )
-                for t, names in zip(types, by_type, strict=True)
+                for by_venue, texts in zip(by_type, json_by_type, strict=True)
             )
-            for city, by_type in zip(cities, show_names, strict=True)
+            for by_type, json_by_type in zip(venues, show_json, strict=True)
         ),
         prices=_prices(scenario, types, categories),
         fees=_fees(scenario, _prices(scenario, types, categories)),
@@ -210,6 +238,7 @@ def catalog(scenario: Scenario) -> Catalog:
         late_cut=scenario.late_payment_rate * entropy.SCALE,
         gap_max_ms=round(scenario.retry_gap_max_seconds * 1000),
         slot_rate=_slot_rates(scenario),
+        memo=WireMemo(tuple({} for _ in cities), {}),
     )
 
 

@@ -20,7 +20,7 @@ from bms_core.catalog import Catalog
 from bms_core.entropy import SCALE
 from bms_core.orderplan import OrderPlan
 from bms_core.payments import Attempt
-from bms_core.wire import booking_body, payment_body
+from bms_core.wire import booking_body, payment_bodies, payment_body
 
 if TYPE_CHECKING:
     from bms_core.scenario import Scenario
@@ -100,35 +100,36 @@ def stream_plans(scenario: Scenario, cat: Catalog, plans: Iterable[OrderPlan]) -
 
     Payments wait in a heap until no earlier booking can come; bookings go before payments of
     the same millisecond, payments of one millisecond go by payment id. The same events as
-    :func:`emit_booking` / :func:`emit_payment`, inlined for speed.
+    :func:`emit_booking` / :func:`emit_payment`, inlined for speed: a plan's payment bodies
+    are written when its booking is, and wait in the heap as finished events.
     """
     dup_cut = scenario.duplicate_rate * SCALE
     bad_cut = scenario.malformed_rate * SCALE
     first = entropy.DELIVERY
-    pending: list[tuple[int, str, OrderPlan, Attempt]] = []
+    pending: list[tuple[int, str, Emitted, tuple[int, ...] | None, int]] = []
     push = heapq.heappush
     pop = heapq.heappop
     for plan in plans:
         booking_ms = plan.booking_ms
         while pending and pending[0][0] < booking_ms:
-            due, pid, waiting, attempt = pop(pending)
-            body = payment_body(waiting, attempt)
-            event = _new(Emitted, ("payment", waiting.order_id, body, due, pid))
+            _, _, event, extra, which = pop(pending)
             yield event
-            n = first + attempt.attempt
-            words = waiting.words
-            if words[n] < dup_cut or words[n + 5] < bad_cut:
-                yield from _extras(scenario, event, words, attempt.attempt)
+            if extra is not None:
+                yield from _extras(scenario, event, extra, which)
         oid = plan.order_id
         event = _new(Emitted, ("booking", oid, booking_body(cat, plan), booking_ms, f"{oid}-b"))
         yield event
         words = plan.words
         if words[first] < dup_cut or words[first + 5] < bad_cut:
             yield from _extras(scenario, event, words, 0)
-        for attempt in plan.attempts:
-            push(pending, (attempt.time_ms, f"{oid}-p{attempt.attempt}", plan, attempt))
+        if plan.attempts:
+            for which, (due, pid, body) in enumerate(payment_bodies(plan), start=1):
+                n = first + which
+                extra = words if words[n] < dup_cut or words[n + 5] < bad_cut else None
+                payment = _new(Emitted, ("payment", oid, body, due, pid))
+                push(pending, (due, pid, payment, extra, which))
     while pending:
-        _, _, waiting, attempt = pop(pending)
-        out: list[Emitted] = []
-        emit_payment(out, scenario, waiting, attempt)
-        yield from out
+        _, _, event, extra, which = pop(pending)
+        yield event
+        if extra is not None:
+            yield from _extras(scenario, event, extra, which)

@@ -1,10 +1,14 @@
-"""Counter-based randomness: 48 independent 32-bit draws from ``(seed, namespace, slot, index)``.
+"""Counter-based randomness: 48 independent 32-bit draws per order, from ``(seed, namespace, slot, index)``.
 
-Each order's randomness is a SHAKE-128 digest of its key and a *purpose* byte (an order, or a
-slot's size): draws ``BOOKING .. BOOKING+15`` shape the booking, ``PAYMENTS ..`` the payment
-attempts and ``DELIVERY ..`` duplicates and malformed extras. No state is carried from one order to the next, so any order can be
-generated on its own (random access), and the bytes never depend on the process, the platform's
-``hash()`` randomisation (``PYTHONHASHSEED``) or the order in which things are generated.
+Orders are hashed in blocks of :data:`BLOCK` consecutive indexes: block ``index // BLOCK`` of a
+slot is one SHAKE-128 stream of its key and a *purpose* byte (an order, or a slot's size), and
+order ``index`` reads its :data:`WORDS` words at offset ``index % BLOCK`` of that stream. A slot
+is drawn with one hash call per block (:func:`order_draws`), yet any single order costs at most
+one block's digest (:func:`draws`), so random access stays cheap. Draws ``BOOKING ..
+BOOKING+15`` shape the booking, ``PAYMENTS ..`` the payment attempts and ``DELIVERY ..``
+duplicates and malformed extras. No state is carried from one order to the next, and the bytes
+never depend on the process, the platform's ``hash()`` randomisation (``PYTHONHASHSEED``) or
+the order in which things are generated.
 """
 
 from __future__ import annotations
@@ -28,8 +32,13 @@ TEXT: Final = 3
 SCALE: Final = 1 << 32
 """Draws are uniform integers in ``[0, SCALE)``."""
 
+WORDS: Final = 48
+"""Draws per order."""
+BLOCK: Final = 16
+"""Orders per hash call."""
+_RECORD: Final = WORDS * 4
 _KEY: Final = struct.Struct("<QQQB")
-_WORDS: Final = struct.Struct("<48I")
+_WORDS: Final = struct.Struct(f"<{WORDS}I")
 _TEXT_WORDS: Final = struct.Struct("<16I")
 _shake = hashlib.shake_128
 _MASK64: Final = (1 << 64) - 1
@@ -44,9 +53,39 @@ def draws(
     seed: int, namespace: str, slot: int, index: int, purpose: int = ORDER
 ) -> tuple[int, ...]:
     """48 uniform 32-bit integers, a pure function of the arguments."""
-    return _WORDS.unpack(
-        _shake(_prefix(namespace) + _KEY.pack(seed, slot, index, purpose)).digest(192)
-    )
+    block, at = divmod(index, BLOCK)
+    stream = _shake(_prefix(namespace) + _KEY.pack(seed, slot, block, purpose))
+    return _WORDS.unpack_from(stream.digest((at + 1) * _RECORD), at * _RECORD)
+
+
+def order_draws(
+    seed: int, namespace: str, slot: int, indexes: Sequence[int]
+) -> list[tuple[int, ...]]:
+    """``[draws(seed, namespace, slot, i) for i in indexes]``, hashing each block once."""
+    head = _prefix(namespace)
+    pack = _KEY.pack
+    if isinstance(indexes, range) and indexes.step == 1:
+        out: list[tuple[int, ...]] = []
+        start, stop = indexes.start, indexes.stop
+        records = _WORDS.iter_unpack
+        for block in range(start // BLOCK, (stop - 1) // BLOCK + 1):
+            first = block * BLOCK
+            lo = max(start, first) - first
+            hi = min(stop, first + BLOCK) - first
+            data = _shake(head + pack(seed, slot, block, ORDER)).digest(hi * _RECORD)
+            out.extend(records(memoryview(data)[lo * _RECORD :] if lo else data))
+        return out
+    reach: dict[int, int] = {}
+    for index in indexes:
+        block, at = divmod(index, BLOCK)
+        if reach.get(block, -1) < at:
+            reach[block] = at
+    blocks = {
+        block: _shake(head + pack(seed, slot, block, ORDER)).digest((at + 1) * _RECORD)
+        for block, at in reach.items()
+    }
+    unpack = _WORDS.unpack_from
+    return [unpack(blocks[i // BLOCK], i % BLOCK * _RECORD) for i in indexes]
 
 
 def text_draws(text: str) -> tuple[int, ...]:

@@ -43,7 +43,8 @@ from bms_core.orderplan import (
     booking_of,
     payments_of,
     plan_order,
-    timing,
+    plan_orders,
+    timings,
 )
 from bms_core.payments import MAX_PAYMENT_DELAY_MS, OUTCOMES, schedule
 from bms_core.scenario import Scenario
@@ -146,23 +147,18 @@ def regenerate(scenario: Scenario, order_id: str) -> Order:
     return order_at(scenario, decode_order_id(order_id))
 
 
-def _keys(scenario: Scenario, slot: int) -> list[OrderKey]:
-    seed = scenario.seed
-    count = slot_order_count(scenario, slot)
-    new = tuple.__new__
-    return [new(OrderKey, (TIMER_NAMESPACE, seed, slot, i)) for i in range(count)]
-
-
-def _sorted_plans(scenario: Scenario, keys: Iterable[OrderKey]) -> list[OrderPlan]:
-    cat = catalog(scenario)
-    plans = [plan_order(scenario, cat, key) for key in keys]
+def _sorted_plans(
+    scenario: Scenario, namespace: str, seed: int, slot: int, count: int
+) -> list[OrderPlan]:
+    plans = plan_orders(scenario, catalog(scenario), namespace, seed, slot, range(count))
     plans.sort(key=_BOOKING_MS)  # stable: equal times keep index order
     return plans
 
 
 def plans_in(scenario: Scenario, slot: int) -> list[OrderPlan]:
     """Plans of the timer orders of ``slot``, by booking time (ties by index)."""
-    return _sorted_plans(scenario, _keys(scenario, slot))
+    count = slot_order_count(scenario, slot)
+    return _sorted_plans(scenario, TIMER_NAMESPACE, scenario.seed, slot, count)
 
 
 def orders_in(scenario: Scenario, slot: int) -> list[Order]:
@@ -180,9 +176,20 @@ def bookings_in(scenario: Scenario, slot: int) -> list[Booking]:
 _Due = tuple[int, str, OrderPlan, int]
 
 
-def _attempt_times(scenario: Scenario, key: OrderKey) -> tuple[int, ...]:
-    booking_ms, words = timing(scenario, key)
-    return tuple(a.time_ms for a in schedule(scenario, catalog(scenario), words, booking_ms)[1])
+def _attempt_times(
+    scenario: Scenario, namespace: str, seed: int, slot: int, count: int
+) -> list[tuple[OrderKey, tuple[int, ...]]]:
+    """``(key, attempt times)`` of orders ``0 .. count-1`` that have attempts."""
+    cat = catalog(scenario)
+    out = []
+    for index, (booking_ms, words) in enumerate(
+        timings(scenario, namespace, seed, slot, range(count))
+    ):
+        attempts = schedule(scenario, cat, words, booking_ms)[1]
+        if attempts:
+            key = OrderKey(namespace, seed, slot, index)
+            out.append((key, tuple(a.time_ms for a in attempts)))
+    return out
 
 
 @lru_cache(maxsize=2048)
@@ -193,12 +200,8 @@ def _slot_payment_times(
 
     Timers ask for overlapping look-back windows every tick; this keeps the answer per slot.
     """
-    out = []
-    for key in _keys(scenario, slot):
-        times = _attempt_times(scenario, key)
-        if times:
-            out.append((key, times))
-    return tuple(out)
+    count = slot_order_count(scenario, slot)
+    return tuple(_attempt_times(scenario, TIMER_NAMESPACE, scenario.seed, slot, count))
 
 
 def _due_plans(
@@ -209,12 +212,16 @@ def _due_plans(
 ) -> list[_Due]:
     """``(payment ms, payment_id, plan, attempt index)`` for attempts in ``[start_ms, end_ms)``."""
     cat = catalog(scenario)
-    found: list[_Due] = []
+    wanted: dict[tuple[str, int, int], list[int]] = {}
     for key, times in candidates:
         if times[-1] < start_ms or times[0] >= end_ms:
             continue
         if any(start_ms <= t < end_ms for t in times):
-            plan = plan_order(scenario, cat, key)
+            namespace, seed, slot, index = key
+            wanted.setdefault((namespace, seed, slot), []).append(index)
+    found: list[_Due] = []
+    for (namespace, seed, slot), indexes in wanted.items():
+        for plan in plan_orders(scenario, cat, namespace, seed, slot, indexes):
             for i, a in enumerate(plan.attempts):
                 if start_ms <= a.time_ms < end_ms:
                     found.append((a.time_ms, f"{plan.order_id}-p{a.attempt}", plan, i))
@@ -222,9 +229,12 @@ def _due_plans(
     return found
 
 
-def _due(scenario: Scenario, keys: Iterable[OrderKey], start_ms: int, end_ms: int) -> list[_Due]:
-    candidates = ((key, _attempt_times(scenario, key)) for key in keys)
-    return _due_plans(scenario, ((k, t) for k, t in candidates if t), start_ms, end_ms)
+def _burst_due(scenario: Scenario, keys: list[OrderKey], start_ms: int, end_ms: int) -> list[_Due]:
+    if not keys:
+        return []
+    namespace, seed, slot, _ = keys[0]
+    candidates = _attempt_times(scenario, namespace, seed, slot, len(keys))
+    return _due_plans(scenario, candidates, start_ms, end_ms)
 
 
 @lru_cache(maxsize=2048)
@@ -304,8 +314,9 @@ def burst_keys(scenario: Scenario, burst_id: str, orders: int, anchor_ms: int) -
 
 def burst_orders(scenario: Scenario, burst_id: str, orders: int, anchor_ms: int) -> list[Order]:
     """The burst's orders by booking time; bookings lie at or up to 1 s before ``anchor_ms``."""
-    keys = burst_keys(scenario, burst_id, orders, anchor_ms)
-    return [order_of(scenario, p) for p in _sorted_plans(scenario, keys)]
+    burst_keys(scenario, burst_id, orders, anchor_ms)
+    plans = _sorted_plans(scenario, burst_id, scenario.seed, anchor_ms // 1000, orders)
+    return [order_of(scenario, p) for p in plans]
 
 
 def burst_payments_due(
@@ -315,7 +326,7 @@ def burst_payments_due(
     keys = burst_keys(scenario, burst_id, orders, anchor_ms)
     if end_ms <= start_ms:
         return []
-    return _payments(scenario, _due(scenario, keys, start_ms, end_ms))
+    return _payments(scenario, _burst_due(scenario, keys, start_ms, end_ms))
 
 
 # --- emission --------------------------------------------------------------------------------
@@ -353,8 +364,9 @@ def emit_payments(scenario: Scenario, start_ms: int, end_ms: int) -> list[Emitte
 
 def emit_burst(scenario: Scenario, burst_id: str, orders: int, anchor_ms: int) -> list[Emitted]:
     """A burst's bookings as sent, by booking time."""
-    keys = burst_keys(scenario, burst_id, orders, anchor_ms)
-    return _emit_bookings(scenario, _sorted_plans(scenario, keys))
+    burst_keys(scenario, burst_id, orders, anchor_ms)
+    plans = _sorted_plans(scenario, burst_id, scenario.seed, anchor_ms // 1000, orders)
+    return _emit_bookings(scenario, plans)
 
 
 def emit_burst_payments(
@@ -364,7 +376,7 @@ def emit_burst_payments(
     keys = burst_keys(scenario, burst_id, orders, anchor_ms)
     if end_ms <= start_ms:
         return []
-    return _emit_due(scenario, _due(scenario, keys, start_ms, end_ms))
+    return _emit_due(scenario, _burst_due(scenario, keys, start_ms, end_ms))
 
 
 def stream(scenario: Scenario, start_ms: int, orders: int) -> Iterator[Emitted]:

@@ -86,17 +86,19 @@ def encode_order_id(key: OrderKey) -> str:
     return f"{namespace}-{_base36(seed)}-{_base36(slot)}-{_base36(index)}"
 
 
-_index_text = lru_cache(maxsize=65536)(_base36)
+index_text = lru_cache(maxsize=65536)(_base36)
+"""The index part of an order id (lowercase base 36), memoised: indexes repeat every slot."""
 
 
 @lru_cache(maxsize=4096)
-def _prefix(namespace: str, seed: int, slot: int) -> str:
+def order_id_prefix(namespace: str, seed: int, slot: int) -> str:
+    """``"<namespace>-<seed>-<slot>-"``: the order id of a valid key is this + its index text."""
     return f"{namespace}-{_base36(seed)}-{_base36(slot)}-"
 
 
 def order_id_of(namespace: str, seed: int, slot: int, index: int) -> str:
     """Fast :func:`encode_order_id` for keys already known valid (the generator's own)."""
-    return _prefix(namespace, seed, slot) + _index_text(index)
+    return order_id_prefix(namespace, seed, slot) + index_text(index)
 
 
 def decode_order_id(order_id: str) -> OrderKey:

@@ -9,6 +9,7 @@ the validated :mod:`bms_core.contract` Structs (model API, validator), and
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Final, NamedTuple
 
@@ -19,6 +20,7 @@ from bms_core.catalog import (
     IST_OFFSET_MS,
     REGULARS_PER_CITY,
     SEATS_PER_ROW,
+    SHOWS_PER_VENUE,
     Catalog,
     Venue,
 )
@@ -32,7 +34,8 @@ from bms_core.contract import (
     Seat,
 )
 from bms_core.money import to_decimal
-from bms_core.orderid import TIMER_NAMESPACE, OrderKey, order_id_of
+from bms_core.orderid import TIMER_NAMESPACE, OrderKey, order_id_prefix
+from bms_core.orderid import index_text as _index_text
 from bms_core.payments import Attempt, schedule
 from bms_core.pools import EMAIL_DOMAINS, pools
 from bms_core.scenario import Scenario
@@ -100,59 +103,114 @@ def timing(scenario: Scenario, key: OrderKey) -> tuple[int, tuple[int, ...]]:
     return booking_ms_of(key, scenario.slot_seconds * 1000, d[0]), d
 
 
+def timings(
+    scenario: Scenario, namespace: str, seed: int, slot: int, indexes: Sequence[int]
+) -> list[tuple[int, tuple[int, ...]]]:
+    """:func:`timing` of many orders of one slot (or burst), hashing each block once."""
+    base, sign, width = _booking_base(scenario, namespace, slot)
+    return [
+        (base + sign * ((d[0] * width) >> 32), d)
+        for d in entropy.order_draws(seed, namespace, slot, indexes)
+    ]
+
+
+def _booking_base(scenario: Scenario, namespace: str, slot: int) -> tuple[int, int, int]:
+    """``(base, sign, width)``: booking ms = base + sign * ((first draw * width) >> 32)."""
+    if namespace == TIMER_NAMESPACE:
+        width = scenario.slot_seconds * 1000
+        return slot * width, 1, width
+    return slot * 1000, -1, BURST_SPREAD_MS
+
+
 def plan_order(scenario: Scenario, cat: Catalog, key: OrderKey) -> OrderPlan:
     """Every decision about the order ``key`` (the key must be valid; not checked here)."""
     namespace, seed, slot, index = key
-    d = entropy.draws(seed, namespace, slot, index)
-    if namespace == TIMER_NAMESPACE:
-        slot_ms = scenario.slot_seconds * 1000
-        booking_ms = slot * slot_ms + ((d[0] * slot_ms) >> 32)
-    else:
-        booking_ms = slot * 1000 - ((d[0] * BURST_SPREAD_MS) >> 32)
+    return plan_orders(scenario, cat, namespace, seed, slot, (index,))[0]
+
+
+def plan_orders(
+    scenario: Scenario,
+    cat: Catalog,
+    namespace: str,
+    seed: int,
+    slot: int,
+    indexes: Sequence[int],
+) -> list[OrderPlan]:
+    """Plans of the orders ``indexes`` of ``(namespace, seed, slot)``, in that order.
+
+    The one planner: a slot is planned in one call (draws hashed per block, tables looked up
+    once), a single order is the one-element case, so both give identical plans.
+    """
+    base, sign, width = _booking_base(scenario, namespace, slot)
+    id_prefix = order_id_prefix(namespace, seed, slot)
+    index_text = _index_text
     pick = bisect_right
-    city = pick(cat.city_cuts, d[1])
-    event_type = pick(cat.type_cuts, d[3])
-    venue = cat.venues[city][event_type][d[4] & 3]
-    shows = len(cat.show_names[city][event_type])
-    minutes = cat.show_minutes[event_type]
-    show_ms = (
-        (booking_ms + IST_OFFSET_MS) // DAY_MS * DAY_MS
-        - IST_OFFSET_MS
-        + pick(cat.day_cuts, d[6]) * DAY_MS
-        + minutes[d[7] % len(minutes)] * 60_000
-    )
-    if show_ms < booking_ms + MIN_SHOW_LEAD_MS:
-        show_ms = _show_ms(booking_ms, pick(cat.day_cuts, d[6]), minutes[d[7] % len(minutes)])
-    category = pick(cat.category_cuts, d[10])
-    fee, gst = cat.fees[event_type][venue.tier][category]
-    n = pick(cat.seat_cuts, d[9]) + 1
-    rows = cat.category_rows[category]
-    outcome, attempts = schedule(scenario, cat, d, booking_ms)
-    return _new(
-        OrderPlan,
-        (
-            key,
-            order_id_of(namespace, seed, slot, index),
-            booking_ms,
-            city,
-            (d[2] >> 1) % (REGULARS_PER_CITY if d[2] & 1 else CUSTOMERS_PER_CITY),
-            event_type,
-            venue,
-            (d[4] >> 2) % shows,
-            show_ms,
-            category,
-            n,
-            rows[d[11] % len(rows)],
-            1 + d[12] % (SEATS_PER_ROW - n + 1),
-            cat.prices[event_type][venue.tier][category],
-            fee,
-            gst,
-            pick(cat.channel_cuts, d[8]),
-            outcome,
-            attempts,
-            d,
-        ),
-    )
+    city_cuts = cat.city_cuts
+    type_cuts = cat.type_cuts
+    day_cuts = cat.day_cuts
+    category_cuts = cat.category_cuts
+    seat_cuts = cat.seat_cuts
+    channel_cuts = cat.channel_cuts
+    venues = cat.venues
+    show_minutes = cat.show_minutes
+    fees = cat.fees
+    prices = cat.prices
+    category_rows = cat.category_rows
+    new_key = _new
+    key_type = OrderKey
+    plan_type = OrderPlan
+    out = []
+    draws = entropy.order_draws(seed, namespace, slot, indexes)
+    for index, d in zip(indexes, draws, strict=True):
+        booking_ms = base + sign * ((d[0] * width) >> 32)
+        city = pick(city_cuts, d[1])
+        event_type = pick(type_cuts, d[3])
+        venue = venues[city][event_type][d[4] & 3]
+        minutes = show_minutes[event_type]
+        day = pick(day_cuts, d[6])
+        minute = minutes[d[7] % len(minutes)]
+        show_ms = (
+            (booking_ms + IST_OFFSET_MS) // DAY_MS * DAY_MS
+            - IST_OFFSET_MS
+            + day * DAY_MS
+            + minute * 60_000
+        )
+        if show_ms < booking_ms + MIN_SHOW_LEAD_MS:
+            show_ms = _show_ms(booking_ms, day, minute)
+        category = pick(category_cuts, d[10])
+        tier = venue.tier
+        fee, gst = fees[event_type][tier][category]
+        n = pick(seat_cuts, d[9]) + 1
+        rows = category_rows[category]
+        outcome, attempts = schedule(scenario, cat, d, booking_ms)
+        out.append(
+            _new(
+                plan_type,
+                (
+                    new_key(key_type, (namespace, seed, slot, index)),
+                    id_prefix + index_text(index),
+                    booking_ms,
+                    city,
+                    (d[2] >> 1) % (REGULARS_PER_CITY if d[2] & 1 else CUSTOMERS_PER_CITY),
+                    event_type,
+                    venue,
+                    (d[4] >> 2) % SHOWS_PER_VENUE,
+                    show_ms,
+                    category,
+                    n,
+                    rows[d[11] % len(rows)],
+                    1 + d[12] % (SEATS_PER_ROW - n + 1),
+                    prices[event_type][tier][category],
+                    fee,
+                    gst,
+                    pick(channel_cuts, d[8]),
+                    outcome,
+                    attempts,
+                    d,
+                ),
+            )
+        )
+    return out
 
 
 def show_event_id(plan: OrderPlan) -> str:

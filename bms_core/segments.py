@@ -18,7 +18,8 @@ from typing import NamedTuple
 from bms_core.catalog import catalog
 from bms_core.emission import stream_plans
 from bms_core.generator import plans_in, slot_at, slot_bounds, slot_order_count
-from bms_core.orderplan import OrderPlan, plan_order, timing
+from bms_core.orderid import TIMER_NAMESPACE
+from bms_core.orderplan import OrderPlan, plan_orders, timings
 from bms_core.payments import MAX_PAYMENT_DELAY_MS, OUTCOMES, schedule
 from bms_core.scenario import Scenario
 
@@ -89,19 +90,19 @@ def _taken_plans(scenario: Scenario, start_ms: int, span: Span) -> list[OrderPla
 
 def _lookback_plans(scenario: Scenario, start_ms: int, span: Span, lo: int) -> list[OrderPlan]:
     """Plans of a look-back slot that still have an attempt at or after ``lo``, in stream order."""
-    from bms_core.generator import _keys
-
     slot, taken = span
     cat = catalog(scenario)
-    timed = [(timing(scenario, key), key) for key in _keys(scenario, slot)]
-    timed.sort(key=lambda item: item[0][0])  # stable, like plans_in
-    kept = [item for item in timed if item[0][0] >= start_ms][:taken]
-    out = []
-    for (booking_ms, words), key in kept:
+    seed = scenario.seed
+    count = slot_order_count(scenario, slot)
+    timed = list(enumerate(timings(scenario, TIMER_NAMESPACE, seed, slot, range(count))))
+    timed.sort(key=lambda item: item[1][0])  # stable, like plans_in
+    kept = [item for item in timed if item[1][0] >= start_ms][:taken]
+    indexes = []
+    for index, (booking_ms, words) in kept:
         attempts = schedule(scenario, cat, words, booking_ms)[1]
         if attempts and attempts[-1].time_ms >= lo:
-            out.append(plan_order(scenario, cat, key))
-    return out
+            indexes.append(index)
+    return plan_orders(scenario, cat, TIMER_NAMESPACE, seed, slot, indexes)
 
 
 def _plans(

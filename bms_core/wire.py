@@ -4,18 +4,33 @@ The bytes are identical to ``contract.encode(booking_of(...))`` / ``encode(payme
 order, compact separators, money as numbers with two decimals, msgspec's string escaping via
 precomputed fragments); a test compares them on many orders. Skipping Struct validation and
 ``Decimal`` on the sending path is what makes generation fast; the Structs remain the contract.
+
+Texts that repeat are built once and kept: event times are a per-minute prefix plus one of the
+60,000 ``"SS.mmmZ"`` endings of a minute, customers are kept per catalog, and seats are numbered
+prefixes of their row joined by a separator that carries the category and price.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Final
 
-from bms_core.catalog import Catalog
+from bms_core.catalog import SEATS_PER_ROW, Catalog
 from bms_core.orderplan import OrderPlan, people
 from bms_core.payments import Attempt
 from bms_core.pools import EMAIL_DOMAINS
 from bms_core.timefmt import format_ms
+
+MINUTE_MS: Final = 60_000
+_MINUTE_LIMIT: Final = 100_000
+_CUSTOMER_LIMIT: Final = 20_000
+"""Customers kept per city (a city has at most ``CUSTOMERS_PER_CITY``)."""
+_DOMAINS: Final = EMAIL_DOMAINS
+_M64: Final = (1 << 64) - 1
+
+_minutes: dict[int, str] = {}
+_tails: list[str] = []
+_row_seats: dict[str, tuple[str, ...]] = {}
+_payment_tails: dict[tuple[str, str, str | None], str] = {}
 
 
 def money(paise: int) -> str:
@@ -23,27 +38,27 @@ def money(paise: int) -> str:
     return f"{paise // 100}.{paise % 100:02d}"
 
 
-@lru_cache(maxsize=8192)
-def _second_text(second: int) -> str:
-    return format_ms(second * 1000)[:-4]
+def minute_text(minute: int) -> str:
+    """``"YYYY-MM-DDTHH:MM:"`` of an epoch minute, memoised (recent minutes repeat)."""
+    text = _minutes.get(minute)
+    if text is None:
+        if len(_minutes) >= _MINUTE_LIMIT:
+            _minutes.clear()
+        text = _minutes[minute] = format_ms(minute * MINUTE_MS)[:17]
+    return text
+
+
+def minute_tails() -> list[str]:
+    """``"SS.mmmZ"`` for each millisecond of a minute (built on first use)."""
+    if not _tails:
+        _tails.extend(f"{s:02d}.{m:03d}Z" for s in range(60) for m in range(1000))
+    return _tails
 
 
 def time_text(epoch_ms: int) -> str:
-    """Same text as :func:`bms_core.timefmt.format_ms`, cached per second."""
-    second, milli = divmod(epoch_ms, 1000)
-    return f"{_second_text(second)}{milli:03d}Z"
-
-
-@lru_cache(maxsize=16384)
-def _show_text(show_ms: int) -> str:
-    return format_ms(show_ms)
-
-
-_CACHE_LIMIT: Final = 200_000
-_customers: dict[tuple[int, int], str] = {}
-_seats: dict[tuple[str, int, str, int], str] = {}
-_DOMAINS: Final = EMAIL_DOMAINS
-_M64: Final = (1 << 64) - 1
+    """Same text as :func:`bms_core.timefmt.format_ms`."""
+    minute, rest = divmod(epoch_ms, MINUTE_MS)
+    return minute_text(minute) + (_tails or minute_tails())[rest]
 
 
 def _customer_json(cat: Catalog, city: int, number: int) -> str:
@@ -51,11 +66,11 @@ def _customer_json(cat: Catalog, city: int, number: int) -> str:
 
     Pool texts and slugs need no escaping; the city is escaped once in the catalog.
     """
-    city_key = cat.city_keys[city]
-    text = _customers.get((city_key, number))
+    kept = cat.memo.customers[city]
+    text = kept.get(number)
     if text is None:
         firsts, lasts, first_emails, last_emails, phones = people()
-        x = (city_key ^ number) & _M64
+        x = (cat.city_keys[city] ^ number) & _M64
         x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
         x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
         x ^= x >> 31
@@ -68,58 +83,85 @@ def _customer_json(cat: Catalog, city: int, number: int) -> str:
             f'{suffix}@{_DOMAINS[(x >> 44) % 3]}","phone":"{phones[(x >> 48) % len(phones)]}",'
             f'"city":{cat.city_json[city]}}},'
         )
-        if len(_customers) >= _CACHE_LIMIT:
-            _customers.clear()
-        _customers[(city_key, number)] = text
+        if len(kept) >= _CUSTOMER_LIMIT:
+            kept.clear()
+        kept[number] = text
     return text
 
 
-def _seats_json(row: str, first: int, count: int, category: str, price: int) -> str:
-    seats = _seats
-    out = []
-    for number in range(first, first + count):
-        key = (row, number, category, price)
-        text = seats.get(key)
-        if text is None:
-            text = (
-                f'{{"seat_number":"{row}{number}","category":"{category}","price":{money(price)}}}'
-            )
-            if len(seats) >= _CACHE_LIMIT:
-                seats.clear()
-            seats[key] = text
-        out.append(text)
-    return ",".join(out)
+def row_seats(row: str) -> tuple[str, ...]:
+    """``{"seat_number":"<row><k>`` for k = 1 .. SEATS_PER_ROW (index k - 1)."""
+    texts = _row_seats.get(row)
+    if texts is None:
+        texts = _row_seats[row] = tuple(
+            f'{{"seat_number":"{row}{k}' for k in range(1, SEATS_PER_ROW + 1)
+        )
+    return texts
 
 
-@lru_cache(maxsize=16384)
-def _money_tail(n: int, price: int, fee: int, gst: int) -> str:
-    total = n * (price + fee + gst)
-    return (
-        f'"currency":"INR","ticket_subtotal":{money(n * price)},'
+def _seat_tail(cat: Catalog, plan: OrderPlan) -> tuple[str, str]:
+    """(text between two seats, text from the last seat's end to the end of the booking)."""
+    n, price, fee, gst, category, channel = (
+        plan.seats, plan.price, plan.fee, plan.gst, plan.category, plan.channel
+    )  # fmt: skip
+    seat_end = f'","category":"{cat.categories[category]}","price":{money(price)}}}'
+    tail = (
+        f'{seat_end}]}},"currency":"INR","ticket_subtotal":{money(n * price)},'
         f'"convenience_fee_per_ticket":{money(fee)},"convenience_fee":{money(n * fee)},'
-        f'"gst_on_fee":{money(n * gst)},"total_amount":{money(total)},"channel":"'
+        f'"gst_on_fee":{money(n * gst)},"total_amount":{money(n * (price + fee + gst))},'
+        f'"channel":"{cat.channels[channel]}"}}'
     )
-
-
-@lru_cache(maxsize=16384)
-def _amount(paise: int) -> str:
-    return money(paise)
+    texts = cat.memo.seat_tails[(n, price, category, channel)] = (seat_end + ",", tail)
+    return texts
 
 
 def booking_body(cat: Catalog, plan: OrderPlan) -> bytes:
     """The booking's JSON bytes."""
     (_, oid, booking_ms, city, customer, event_type, venue, show, show_ms, category, n, row,
-     first_seat, price, fee, gst, channel, _, _, _) = plan  # fmt: skip
-    customer_json = _customer_json(cat, city, customer)
-    seats = _seats_json(row, first_seat, n, cat.categories[category], price)
+     first_seat, price, _, _, channel, _, _, _) = plan  # fmt: skip
+    memo = cat.memo
+    customer_json = memo.customers[city].get(customer) or _customer_json(cat, city, customer)
+    sep, tail = memo.seat_tails.get((n, price, category, channel)) or _seat_tail(cat, plan)
+    minute, rest = divmod(booking_ms, MINUTE_MS)
+    show_minute = show_ms // MINUTE_MS
+    event_id, show_json = cat.show_texts[city][event_type][venue.tier][show]
+    seats = sep.join((_row_seats.get(row) or row_seats(row))[first_seat - 1 : first_seat - 1 + n])
     return (
         f'{{"kind":"booking","schema_version":1,"event_id":"{oid}-b","order_id":"{oid}",'
-        f'"booking_time":"{time_text(booking_ms)}",{customer_json}'
-        f'"event_details":{{"event_id":"{venue.show_prefix}{show:02d}-{show_ms // 60_000:x}",'
-        f"{cat.show_json[city][event_type][show]}{venue.json_tail}"
-        f'"show_time":"{_show_text(show_ms)}","seats":[{seats}]}},'
-        f'{_money_tail(n, price, fee, gst)}{cat.channels[channel]}"}}'
+        f'"booking_time":"{_minutes.get(minute) or minute_text(minute)}'
+        f'{(_tails or minute_tails())[rest]}",{customer_json}'
+        f'"event_details":{{"event_id":"{event_id}{show_minute:x}",{show_json}'
+        f'"show_time":"{_minutes.get(show_minute) or minute_text(show_minute)}00.000Z",'
+        f'"seats":[{seats}{tail}'
     ).encode()
+
+
+def _payment_tail(method: str, status: str, reason: str | None) -> str:
+    reason_json = "null" if reason is None else f'"{reason}"'
+    text = _payment_tails[(method, status, reason)] = (
+        f'"currency":"INR","payment_method":"{method}",'
+        f'"payment_status":"{status}","failure_reason":{reason_json}}}'
+    )
+    return text
+
+
+def payment_bodies(plan: OrderPlan) -> list[tuple[int, str, bytes]]:
+    """``(payment ms, payment_id, JSON bytes)`` of every attempt, in attempt order."""
+    oid = plan.order_id
+    amount = money(plan.seats * (plan.price + plan.fee + plan.gst))
+    tails = _tails or minute_tails()
+    out = []
+    for number, time_ms, method, status, reason in plan.attempts:
+        pid = f"{oid}-p{number}"
+        minute, rest = divmod(time_ms, MINUTE_MS)
+        body = (
+            f'{{"kind":"payment","schema_version":1,"event_id":"{pid}","payment_id":"{pid}",'
+            f'"order_id":"{oid}","attempt":{number},"payment_time":"'
+            f'{_minutes.get(minute) or minute_text(minute)}{tails[rest]}","amount":{amount},'
+            f"{_payment_tails.get((method, status, reason)) or _payment_tail(method, status, reason)}"
+        ).encode()
+        out.append((time_ms, pid, body))
+    return out
 
 
 def payment_body(plan: OrderPlan, attempt: Attempt) -> bytes:
@@ -127,11 +169,10 @@ def payment_body(plan: OrderPlan, attempt: Attempt) -> bytes:
     oid = plan.order_id
     number, time_ms, method, status, reason = attempt
     pid = f"{oid}-p{number}"
-    reason_json = "null" if reason is None else f'"{reason}"'
+    amount = money(plan.seats * (plan.price + plan.fee + plan.gst))
+    tail = _payment_tails.get((method, status, reason)) or _payment_tail(method, status, reason)
     return (
         f'{{"kind":"payment","schema_version":1,"event_id":"{pid}","payment_id":"{pid}",'
-        f'"order_id":"{oid}","attempt":{number},'
-        f'"payment_time":"{time_text(time_ms)}","amount":{_amount(plan.total)},'
-        f'"currency":"INR","payment_method":"{method}",'
-        f'"payment_status":"{status}","failure_reason":{reason_json}}}'
+        f'"order_id":"{oid}","attempt":{number},"payment_time":"{time_text(time_ms)}",'
+        f'"amount":{amount},{tail}'
     ).encode()
