@@ -8,7 +8,7 @@ cause names the field, e.g. ``booking.booking_time``.
 
 from __future__ import annotations
 
-from typing import Any, Final, NamedTuple
+from typing import Annotated, Any, Final, NamedTuple
 
 import msgspec
 
@@ -29,15 +29,24 @@ REQUIRED_PAYMENT_FIELDS: Final = ("order_id", "payment_time", "attempt", "amount
 _decode = msgspec.json.decode
 
 
+class _Element(msgspec.Struct, gc=False):
+    """Any JSON object (its fields are skipped)."""
+
+
+_WireTime = Annotated[str, msgspec.Meta(min_length=24, max_length=24)]
+"""``YYYY-MM-DDTHH:MM:SS.mmmZ`` is 24 characters; the content is checked after decoding."""
+_OrderId = Annotated[str, msgspec.Meta(min_length=1)]
+
+
 class _Details(msgspec.Struct, gc=False):
-    seats: list[msgspec.Raw]
+    seats: Annotated[list[_Element], msgspec.Meta(min_length=1)]
 
 
 class _WellFormedBooking(msgspec.Struct, gc=False):
     """The fields the join needs from a booking, each of the type our producers send."""
 
-    order_id: str
-    time: str = msgspec.field(name="booking_time")
+    order_id: _OrderId
+    time: _WireTime = msgspec.field(name="booking_time")
     event_details: _Details
     total_amount: float
     ticket_subtotal: float
@@ -47,12 +56,14 @@ class _WellFormedBooking(msgspec.Struct, gc=False):
 class _WellFormedPayment(msgspec.Struct, gc=False):
     """The fields the join needs from a payment attempt, each of the type our producers send."""
 
-    order_id: str
-    time: str = msgspec.field(name="payment_time")
+    order_id: _OrderId
+    time: _WireTime = msgspec.field(name="payment_time")
     attempt: int
     amount: float
     event_id: Any = None
 
+
+WellFormed = _WellFormedBooking | _WellFormedPayment
 
 WELL_FORMED: Final = (
     msgspec.json.Decoder(_WellFormedPayment).decode,
@@ -61,12 +72,17 @@ WELL_FORMED: Final = (
 """The fast path's decoders, indexed by ``is_booking``.
 
 A body takes the fast path only if it is ASCII ``bytes`` (so it cannot hold invalid UTF-8,
-which a skipping decoder would not notice), decodes with these, has a non-empty ``order_id``,
-(bookings) a non-empty seat list, and a time in the wire format
-(:func:`bms_core.projection.wire_time_ms`). Everything the exact path checks then holds with
-the same order id, event id and time, so the exact path (:func:`decode`, :func:`clean_booking`
-/ :func:`clean_payment`) is needed only for the rest.
+which a skipping decoder would not notice), decodes with these (a non-empty ``order_id``, for
+bookings a non-empty list of seat objects, a 24-character time), and its time is in the wire
+format (:func:`bms_core.projection.wire_time_ms`). Everything the exact path checks then holds
+with the same order id, event id and time, so the exact path (:func:`decode`,
+:func:`clean_booking` / :func:`clean_payment`) is needed only for the rest.
 """
+WELL_FORMED_LISTS: Final = (
+    msgspec.json.Decoder(list[_WellFormedPayment]).decode,
+    msgspec.json.Decoder(list[_WellFormedBooking]).decode,
+)
+"""The same decoders over a JSON array of bodies: one call decodes a whole batch."""
 
 
 class Clean(NamedTuple):

@@ -1,8 +1,10 @@
-"""The reference stream job: ``asa/bms_join.asaql`` in Python, event by event.
+"""The reference stream job: ``asa/bms_join.asaql`` in Python, a batch of events at a time.
 
-Events in the producers' shape take a fast path (a msgspec Struct of just the fields the join
-needs, the body decoded in full only if it joins); anything else takes the exact ``TRY_CAST``
-path of :mod:`.clean`, with the same result (tested on every shape TRY_CAST treats apart).
+Each batch goes through the query's clean steps column by column (:mod:`.intake`: one decode
+call per sub-batch of bodies, times parsed together; odd events take the exact ``TRY_CAST``
+path), the ordering policy per input partition (:meth:`Timeline.admit_many`, or event by event
+for the Drop policy), then a sort-based join against the events held in state (numpy arrays).
+Feeding events one at a time gives the same pairs as feeding them all at once.
 
 Semantics it shares with the query (each one checked by a test):
 
@@ -15,49 +17,70 @@ Semantics it shares with the query (each one checked by a test):
   (ASA does not de-duplicate; the warehouse views do);
 * a pair's ``System.Timestamp()`` is the later of the two (adjusted) event times.
 
-Memory stays bounded: a booking is evicted once the payments' watermark on its partition has
-passed ``booking + window``, a payment once the bookings' watermark has passed it; no event
-admitted later could still match them, so eviction never changes the output. Evicted events
-that never matched are counted as unmatched.
+Pairs come out in the order the matches become known: by the later event's arrival, then the
+earlier one's. Memory stays bounded: after each batch a booking is evicted once the payments'
+watermark on its partition has passed ``booking + window``, a payment once the bookings'
+watermark has passed it; no event admitted later could still match them, so eviction never
+changes the output. Evicted events that never matched are counted as unmatched.
 """
 
 from __future__ import annotations
 
-import heapq
 import json
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
-from heapq import heappush
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
+from operator import itemgetter
 from typing import Any, Final, NamedTuple, cast
 
 import msgspec
+import numpy as np
+from numpy.typing import NDArray
 
 from bms_core.names import PARTITION_COUNT
 from bms_core.partitioning import partition_for
-from bms_core.projection import (
-    JOIN_WINDOW_MS,
-    WIRE_MILLIS,
-    WIRE_SECONDS,
-    order_row,
-    pair_rows,
-    seat_rows,
-    wire_time_ms,
-)
-from bms_local.stream_job.clean import (
-    NOT_JSON,
-    WELL_FORMED,
-    clean_booking,
-    clean_payment,
-    decode,
-)
+from bms_core.projection import JOIN_WINDOW_MS, order_row, pair_rows, seat_rows
+from bms_local.stream_job.intake import Columns, intake
 from bms_local.stream_job.policy import OrderingPolicy, Timeline
+from bms_local.stream_job.state import JoinState, id_hashes, mix_partition, order_hashes
 
 BOOKING: Final = "booking"
 PAYMENT: Final = "payment"
 RECENT_REJECTS: Final = 100
 PARTITION_CACHE: Final = 32_768
-_IN: Final = {True: "in:booking", False: "in:payment"}
-_DUPLICATE: Final = {True: "duplicate:booking", False: "duplicate:payment"}
+PROCESS_BATCH: Final = 4_096
+"""Arrivals :meth:`StreamJob.process` takes from its iterable per batch."""
+_KIND: Final = (PAYMENT, BOOKING)
+_ARRIVAL_MS: Final = itemgetter(2)
+_PARTITION: Final = itemgetter(3)
+
+
+def _int64s(values: list[Any], rows: NDArray[np.int64]) -> NDArray[np.int64]:
+    """``values`` at ``rows`` as int64 (enqueued times, partition ids)."""
+    try:
+        return np.array(values, dtype=np.int64)[rows]
+    except (TypeError, OverflowError):  # None at rejected events' places, or out of range
+        out = [values[r] for r in rows.tolist()]
+    try:
+        return np.array(out, dtype=np.int64)
+    except OverflowError:
+        bad = next(v for v in out if not -(2**63) <= v < 2**63)
+        raise ValueError(f"Arrival.arrival_ms / partition out of int64 range: {bad!r}") from None
+
+
+def _objects(values: list[Any]) -> NDArray[Any]:
+    """An object array of ``values`` (never read as nested sequences)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+_NO_LIMIT: Final = np.iinfo(np.int64).min
+
+
+def _decode_held(body: bytes | str | dict[str, Any]) -> dict[str, Any]:
+    # held without a record only when it came in as a well-formed JSON object body
+    return cast(dict[str, Any], msgspec.json.decode(cast(bytes, body)))
 
 
 class Arrival(NamedTuple):
@@ -72,46 +95,32 @@ class Arrival(NamedTuple):
     """Input partition; ``None`` routes by ``order_id`` as the producers do."""
 
 
-class _Held(msgspec.Struct, gc=False, eq=False):
-    """One event in state: its (adjusted) time, event id, and its body, decoded on first use.
-
-    A Struct: created once per event, and its C constructor is the cheapest available.
-    ``eq=False``: held events are told apart by identity (duplicates are equal copies).
-    """
-
-    t: int
-    decoded: dict[str, Any] | None
-    body: bytes | str | dict[str, Any]
-    event_id: object
-    matched: bool = False
-
-    @property
-    def record(self) -> dict[str, Any]:
-        """The event as ASA deserializes it (a JSON object)."""
-        record = self.decoded
-        if record is None:
-            # held undecoded only when it came in as a well-formed JSON object body
-            record = self.decoded = msgspec.json.decode(cast(bytes, self.body))
-        return record
-
-
 class JoinedPair(msgspec.Struct, gc=False):
     """A (booking, payment attempt) match; bodies are decoded and rows projected only when asked."""
 
     partition: int
-    held_booking: _Held
-    held_payment: _Held
+    booking_body: bytes | str | dict[str, Any]
+    payment_body: bytes | str | dict[str, Any]
     joined_at_ms: int
+    booking_record: dict[str, Any] | None = None
+    """The decoded booking, once someone asked (or the exact path decoded it)."""
+    payment_record: dict[str, Any] | None = None
 
     @property
     def booking(self) -> dict[str, Any]:
         """The booking event as ASA deserializes it."""
-        return self.held_booking.record
+        record = self.booking_record
+        if record is None:
+            record = self.booking_record = _decode_held(self.booking_body)
+        return record
 
     @property
     def payment(self) -> dict[str, Any]:
         """The payment event as ASA deserializes it."""
-        return self.held_payment.record
+        record = self.payment_record
+        if record is None:
+            record = self.payment_record = _decode_held(self.payment_body)
+        return record
 
     def __repr__(self) -> str:
         return (
@@ -139,29 +148,6 @@ class Reject(NamedTuple):
     """The first 200 characters of the event, for a person to look at."""
 
 
-class _Side:
-    """One input's state on one partition."""
-
-    __slots__ = ("by_order", "expiry", "seq", "timeline")
-
-    def __init__(self, policy: OrderingPolicy) -> None:
-        self.by_order: dict[str, list[_Held]] = {}
-        self.expiry: list[tuple[int, int, str, _Held]] = []
-        self.seq = 0
-        self.timeline = Timeline(policy)
-
-    def evict_before(self, limit: int, counts: Counter[str], unmatched_key: str) -> None:
-        expiry = self.expiry
-        while expiry and expiry[0][0] < limit:
-            _, _, order_id, held = heapq.heappop(expiry)
-            same = self.by_order[order_id]
-            same.remove(held)
-            if not same:
-                del self.by_order[order_id]
-            if not held.matched:
-                counts[unmatched_key] += 1
-
-
 class StreamJob:
     """Feed it arrivals; it yields every joined pair and keeps counts of everything else."""
 
@@ -177,153 +163,169 @@ class StreamJob:
         self.window_ms = window_ms
         self.counts: Counter[str] = Counter()
         self.rejects: deque[Reject] = deque(maxlen=RECENT_REJECTS)
-        self._by_partition: dict[int, tuple[_Side, _Side]] = {}
-        """partition -> (payments side, bookings side): indexed by ``is_booking``"""
-        self._partitions: dict[str, int] = {}
+        self._state = JoinState(window_ms)
+        self._partition_index: dict[int, int] = {}
+        self._partition_ids: list[int] = []
+        self._timelines: list[Timeline] = []
+        """Indexed by ``partition index * 2 + is_booking``."""
+        self._routes: dict[str, int] = {}
+        self._seq = 0
 
     # --- input -----------------------------------------------------------------------------
 
     def process(self, arrivals: Iterable[Arrival]) -> Iterator[JoinedPair]:
-        """Every joined pair, in the order the matches become known."""
-        for arrival in arrivals:
-            yield from self.feed_all((arrival,))
+        """Every joined pair, in the order the matches become known (reads the iterable a
+        batch at a time)."""
+        source = iter(arrivals)
+        while batch := list(islice(source, PROCESS_BATCH)):
+            yield from self.feed_all(batch)
 
     def feed(self, arrival: Arrival) -> list[JoinedPair]:
         """Admit one event; the pairs it completes (usually none or one)."""
         return self.feed_all((arrival,))
 
     def feed_all(self, arrivals: Iterable[Arrival]) -> list[JoinedPair]:
-        """Admit events in order; every pair they complete, in order (the batch form of
-        :meth:`feed`, same result, less per-event overhead)."""
-        out: list[JoinedPair] = []
+        """Admit events in arrival order; every pair they complete, in the order the matches
+        become known (the same pairs as feeding them one by one)."""
+        batch = arrivals if isinstance(arrivals, (list, tuple)) else list(arrivals)
+        columns, rejected, bookings = intake(batch, BOOKING, PAYMENT)
         counts = self.counts
-        arrived = [0, 0]  # payments, bookings: plain ints, folded into counts at the end
-        duplicates = [0, 0]
-        try:
-            self._feed_into(arrivals, out, arrived, duplicates)
-        finally:
-            for is_booking in (False, True):
-                if arrived[is_booking]:
-                    counts[_IN[is_booking]] += arrived[is_booking]
-                if duplicates[is_booking]:
-                    counts[_DUPLICATE[is_booking]] += duplicates[is_booking]
-            if out:
-                counts["joined_pairs"] += len(out)
+        if bookings:
+            counts["in:booking"] += bookings
+        if len(batch) - bookings:
+            counts["in:payment"] += len(batch) - bookings
+        for _, kind, cause, body in rejected:
+            self._reject(kind, cause, body)
+        base = self._seq
+        self._seq += len(batch)
+        if not len(columns):
+            return []
+        out = self._join(batch, columns, base)
+        if out:
+            counts["joined_pairs"] += len(out)
+        self._evict()
         return out
 
-    def _feed_into(
-        self,
-        arrivals: Iterable[Arrival],
-        out: list[JoinedPair],
-        arrived: list[int],
-        duplicates: list[int],
-    ) -> None:
-        counts = self.counts
-        by_partition = self._by_partition
-        window = self.window_ms
-        seconds = WIRE_SECONDS
-        for kind, body, arrival_ms, partition in arrivals:
-            if kind == BOOKING:
-                is_booking = True
-            elif kind == PAYMENT:
-                is_booking = False
-            else:
-                raise ValueError(f"Arrival.kind must be 'booking' or 'payment', got {kind!r}")
-            arrived[is_booking] += 1
-            record: dict[str, Any] | None = None
-            event_ms = None
-            if type(body) is bytes and body.isascii():
-                try:
-                    event = WELL_FORMED[is_booking](body)
-                except msgspec.DecodeError:
-                    pass
-                else:
-                    order_id = event.order_id
-                    if order_id and (not is_booking or event.event_details.seats):  # type: ignore[union-attr]
-                        time = event.time  # wire_time_ms inlined for the usual case
-                        base = seconds.get(time[:20])
-                        milli = WIRE_MILLIS.get(time[20:23])
-                        if base is None or base < 0 or milli is None or len(time) != 24:
-                            event_ms = wire_time_ms(time)
-                        elif time[23] == "Z":
-                            event_ms = base + milli
-                        event_id = event.event_id
-            if event_ms is None:
-                clean = self._clean_exact(kind, is_booking, body)
-                if clean is None:
-                    continue
-                record, order_id, event_id, event_ms = clean
-            if partition is None:
-                partition = self._partition_of(order_id)
-            sides = by_partition.get(partition)
-            if sides is None:
-                sides = by_partition[partition] = (_Side(self.policy), _Side(self.policy))
-            mine = sides[is_booking]
-            t, causes = mine.timeline.admit(
-                event_ms, event_ms if arrival_ms is None else arrival_ms
+    def _join(self, batch: Sequence[Arrival], columns: Columns, base: int) -> list[JoinedPair]:
+        """Admit the usable events of a batch and join them; the pairs completed."""
+        seq = np.array(columns.seq, dtype=np.int64)
+        times = np.array(columns.event_ms, dtype=np.int64)
+        order_ids = _objects(columns.order_id)
+        arrivals = list(map(_ARRIVAL_MS, batch))
+        if None in arrivals:
+            for s, t in zip(seq.tolist(), times.tolist(), strict=True):
+                if arrivals[s] is None:
+                    arrivals[s] = t
+        partitions = list(map(_PARTITION, batch))
+        if None in partitions:
+            route = self._route
+            for s, o in zip(seq.tolist(), order_ids.tolist(), strict=True):
+                if partitions[s] is None:
+                    partitions[s] = route(o)
+        pidx = self._partition_indexes(partitions, seq)
+        is_booking = np.array(columns.is_booking, dtype=bool)
+        new: dict[str, NDArray[Any]] = {
+            "pidx": pidx,
+            "is_booking": is_booking,
+            "t": times,
+            "seq": seq + base,
+            "order_id": order_ids,
+            "event_id": _objects(columns.event_id),
+            "body": _objects(columns.body),
+            "record": _objects(columns.record),
+        }
+        admitted = self._admit(pidx * 2 + is_booking, seq, times, _int64s(arrivals, seq))
+        if admitted is not None:
+            new = {column: values[admitted] for column, values in new.items()}
+        key = order_hashes(columns.order_id)
+        id_hash = id_hashes(columns.event_id)
+        if admitted is not None:
+            key, id_hash = key[admitted], id_hash[admitted]
+        new["key"] = key ^ mix_partition(new["pidx"])
+        new["id_hash"] = id_hash
+        found = self._state.add(new)
+        if found.duplicate_bookings:
+            self.counts["duplicate:booking"] += found.duplicate_bookings
+        if found.duplicate_payments:
+            self.counts["duplicate:payment"] += found.duplicate_payments
+        if not len(found.booking):
+            return []
+        rows = self._state.last
+        b, p = found.booking, found.payment
+        partition_ids = np.array(self._partition_ids, dtype=object)[rows["pidx"][b]]
+        return list(
+            map(
+                JoinedPair,
+                partition_ids.tolist(),
+                rows["body"][b].tolist(),
+                rows["body"][p].tolist(),
+                found.joined_at_ms.tolist(),
+                rows["record"][b].tolist(),
+                rows["record"][p].tolist(),
             )
-            if causes and not self._adjusted(kind, causes):
+        )
+
+    def _partition_indexes(
+        self, partitions: list[int | None], seq: NDArray[np.int64]
+    ) -> NDArray[np.int64]:
+        """The job's index (numbered as first seen) of the partition of each event ``seq``."""
+        ids = _int64s(partitions, seq)
+        index = self._partition_index
+        seen = np.unique(ids).tolist()
+        for partition in seen:
+            if partition not in index:
+                index[partition] = len(self._partition_ids)
+                self._partition_ids.append(partition)
+                self._timelines += [Timeline(self.policy), Timeline(self.policy)]
+        if len(seen) == 1:
+            return np.full(len(ids), index[seen[0]], dtype=np.int64)
+        lookup = np.array([index[p] for p in seen], dtype=np.int64)
+        return lookup[np.searchsorted(np.array(seen, dtype=np.int64), ids)]
+
+    def _admit(
+        self,
+        group: NDArray[np.int64],
+        seq: NDArray[np.int64],
+        times: NDArray[np.int64],
+        arrivals: NDArray[np.int64],
+    ) -> NDArray[np.bool_] | None:
+        """Apply the ordering policy per partition input (events taken in arrival order), in
+        place on ``times``; the admitted events (``None``: all of them, as with Adjust)."""
+        order = np.lexsort((seq, group))
+        sorted_groups = group[order]
+        cuts = np.flatnonzero(sorted_groups[1:] != sorted_groups[:-1]) + 1
+        starts = [0, *cuts.tolist()]
+        ends = [*cuts.tolist(), len(order)]
+        counts = self.counts
+        admitted = None if self.policy.adjust else np.ones(len(times), dtype=bool)
+        for start, end in zip(starts, ends, strict=True):
+            rows = order[start:end]
+            g = int(sorted_groups[start])
+            timeline = self._timelines[g]
+            kind = _KIND[g & 1]
+            if admitted is None:
+                t, late, early, out_of_order = timeline.admit_many(times[rows], arrivals[rows])
+                times[rows] = t
+                for cause, mask in (
+                    ("late", late),
+                    ("early", early),
+                    ("out_of_order", out_of_order),
+                ):
+                    n = int(mask.sum())
+                    if n:
+                        counts[f"adjusted:{kind}.{cause}"] += n
                 continue
-            held = _Held(t, record, body, event_id)
-            others = sides[not is_booking].by_order.get(order_id)
-            if others:
-                for other in others:
-                    if is_booking:
-                        if 0 <= other.t - t <= window:
-                            out.append(JoinedPair(partition, held, other, max(t, other.t)))
-                            other.matched = held.matched = True
-                    elif 0 <= t - other.t <= window:
-                        out.append(JoinedPair(partition, other, held, max(t, other.t)))
-                        other.matched = held.matched = True
-            same = mine.by_order.get(order_id)
-            if same is None:
-                mine.by_order[order_id] = [held]
-            else:
-                for h in same:
-                    if h.event_id == event_id:
-                        duplicates[is_booking] += 1
-                        break
-                same.append(held)
-            mine.seq = seq = mine.seq + 1
-            heappush(mine.expiry, (t, seq, order_id, held))
-            payments, bookings = sides
-            mark = payments.timeline.watermark
-            if mark is not None:
-                expiry = bookings.expiry
-                if expiry and expiry[0][0] < mark - window:
-                    bookings.evict_before(mark - window, counts, "unmatched:booking")
-            mark = bookings.timeline.watermark
-            if mark is not None:
-                expiry = payments.expiry
-                if expiry and expiry[0][0] < mark:
-                    payments.evict_before(mark, counts, "unmatched:payment")
+            for row in rows.tolist():
+                t, causes = timeline.admit(int(times[row]), int(arrivals[row]))
+                if causes:
+                    counts[f"dropped:{kind}.{causes[0]}"] += 1
+                    admitted[row] = False
+                else:
+                    times[row] = t
+        return admitted
 
-    def _clean_exact(
-        self, kind: str, is_booking: bool, body: bytes | str | dict[str, Any]
-    ) -> tuple[dict[str, Any], str, object, int] | None:
-        """The exact ``TRY_CAST`` path: (record, order id, event id, time), or ``None`` when the
-        query drops the event (counted and kept for inspection)."""
-        record = decode(body)
-        if record is None:
-            self._reject(kind, f"{kind}.{NOT_JSON}", body)
-            return None
-        clean = clean_booking(record) if is_booking else clean_payment(record)
-        if isinstance(clean, str):
-            self._reject(kind, clean, body)
-            return None
-        return record, clean.order_id, clean.event_id, clean.event_ms
-
-    def _adjusted(self, kind: str, causes: tuple[str, ...]) -> bool:
-        """Count an event the ordering policy changed; False when the policy drops it."""
-        if not self.policy.adjust:
-            self.counts[f"dropped:{kind}.{causes[0]}"] += 1
-            return False
-        for cause in causes:
-            self.counts[f"adjusted:{kind}.{cause}"] += 1
-        return True
-
-    def _partition_of(self, order_id: str) -> int:
-        cache = self._partitions
+    def _route(self, order_id: str) -> int:
+        cache = self._routes
         partition = cache.get(order_id)
         if partition is None:
             if len(cache) >= PARTITION_CACHE:
@@ -333,26 +335,25 @@ class StreamJob:
 
     def advance(self, now_ms: int) -> None:
         """Idle inputs' arrival clocks move to ``now_ms`` (live sources call this); evicts."""
-        for sides in self._by_partition.values():
-            for side in sides:
-                side.timeline.advance(now_ms)
-            self._evict(sides)
+        for timeline in self._timelines:
+            timeline.advance(now_ms)
+        self._evict()
 
     def flush(self) -> None:
         """End of input: everything still held is counted (unmatched ones) and dropped."""
-        for sides in self._by_partition.values():
-            for side, key in zip(sides, ("unmatched:payment", "unmatched:booking"), strict=True):
-                left = sum(1 for same in side.by_order.values() for h in same if not h.matched)
-                if left:
-                    self.counts[key] += left
-        self._by_partition.clear()
+        bookings, payments = self._state.unmatched()
+        if payments:
+            self.counts["unmatched:payment"] += payments
+        if bookings:
+            self.counts["unmatched:booking"] += bookings
+        self._state = JoinState(self.window_ms)
 
     # --- state -----------------------------------------------------------------------------
 
     @property
     def held_events(self) -> int:
         """Events currently in state (what memory is proportional to)."""
-        return sum(len(side.expiry) for sides in self._by_partition.values() for side in sides)
+        return len(self._state)
 
     def summary(self) -> dict[str, dict[str, int]]:
         """Counts grouped as a person reads them: in, rejected, adjusted, unmatched, ..."""
@@ -362,20 +363,27 @@ class StreamJob:
             grouped.setdefault(group, {})[name or group] = value
         return grouped
 
-    def _evict(self, sides: tuple[_Side, _Side]) -> None:
-        payments, bookings = sides
-        payments_mark = payments.timeline.watermark
-        if payments_mark is not None:
-            expiry = bookings.expiry
-            if expiry and expiry[0][0] < payments_mark - self.window_ms:
-                bookings.evict_before(
-                    payments_mark - self.window_ms, self.counts, "unmatched:booking"
-                )
-        bookings_mark = bookings.timeline.watermark
-        if bookings_mark is not None:
-            expiry = payments.expiry
-            if expiry and expiry[0][0] < bookings_mark:
-                payments.evict_before(bookings_mark, self.counts, "unmatched:payment")
+    def _evict(self) -> None:
+        """Drop what no later event can match nor repeat: per partition, bookings below the
+        payments' watermark minus the window, payments below the bookings' watermark; and on
+        both sides only once their own input's watermark is a window past them, so a repeated
+        event id within the window is always seen (the duplicate count does not depend on how
+        events were batched)."""
+        limits = np.full(len(self._timelines), _NO_LIMIT, dtype=np.int64)
+        timelines = self._timelines
+        window = self.window_ms
+        for g in range(0, len(timelines), 2):
+            payments_mark = timelines[g].watermark
+            bookings_mark = timelines[g + 1].watermark
+            if payments_mark is None or bookings_mark is None:
+                continue  # a partition input with no clock yet: nothing can be ruled out
+            limits[g] = min(bookings_mark, payments_mark - window)
+            limits[g + 1] = min(payments_mark, bookings_mark) - window
+        bookings, payments = self._state.evict(limits)
+        if payments:
+            self.counts["unmatched:payment"] += payments
+        if bookings:
+            self.counts["unmatched:booking"] += bookings
 
     def _reject(self, kind: str, cause: str, body: object) -> None:
         self.counts["rejected:" + cause] += 1

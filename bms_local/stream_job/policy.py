@@ -18,7 +18,11 @@ a time below :attr:`Timeline.watermark`, which is what makes eviction exact.
 
 from __future__ import annotations
 
-from typing import Final, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 EARLY_ARRIVAL_S: Final = 300
 """ASA's fixed early-arrival window (not configurable)."""
@@ -90,6 +94,57 @@ class Timeline:
                 mark = arrival_ms - late
             self.watermark = mark
         return t, causes
+
+    def admit_many(
+        self, event_ms: NDArray[np.int64], arrival_ms: NDArray[np.int64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_]]:
+        """:meth:`admit` for many events of this partition at once, in arrival order, with the
+        Adjust policy: ``(times, late, early, out_of_order)`` (the last three mark which events
+        each adjustment changed). Same times and the same state afterwards as calling
+        :meth:`admit` event by event (a test compares them).
+
+        Why it vectorizes: the newest event time seen after event *i* is the running maximum of
+        the arrival-adjusted times, because an out-of-order adjustment never raises it.
+        """
+        import numpy as np
+
+        if not self.adjust:
+            raise ValueError("admit_many applies the Adjust policy; Drop goes event by event")
+        if not len(event_ms):
+            empty = np.zeros(0, dtype=bool)
+            return event_ms.copy(), empty, empty, empty
+        arrivals = np.maximum.accumulate(arrival_ms)
+        if self.max_arrival_ms is not None:
+            np.maximum(arrivals, self.max_arrival_ms, out=arrivals)
+        times = event_ms.copy()
+        late = np.zeros(len(times), dtype=bool)
+        if self._late_ms is not None:
+            floor = arrivals - self._late_ms
+            late = times < floor
+            times[late] = floor[late]
+        ceiling = arrivals + self._early_ms
+        early = ~late & (times > ceiling)
+        times[early] = ceiling[early]
+        newest = np.maximum.accumulate(times)
+        before = np.empty_like(newest)
+        before[1:] = newest[:-1]
+        top = self.max_event_ms
+        if top is None:
+            before[0] = times[0]  # the first event ever seen on a partition is never out of order
+        else:
+            before[0] = top
+            np.maximum(before, top, out=before)
+        bound = before - self._ooo_ms
+        out_of_order = times < bound
+        times[out_of_order] = bound[out_of_order]
+        newest_top = int(newest[-1]) if top is None else max(top, int(newest[-1]))
+        self.max_event_ms = newest_top
+        self.max_arrival_ms = last_arrival = int(arrivals[-1])
+        mark = newest_top - self._ooo_ms
+        if self._late_ms is not None and last_arrival - self._late_ms > mark:
+            mark = last_arrival - self._late_ms
+        self.watermark = mark
+        return times, late, early, out_of_order
 
     def advance(self, now_ms: int) -> None:
         """An idle partition's arrival clock moves on (live inputs call this periodically)."""

@@ -1,0 +1,203 @@
+"""The join's state as columns: every held event's key, side, time, arrival order and match flag.
+
+A join key is the hash of the order id mixed with the partition, so "same order on the same
+partition" is one integer comparison and a batch joins by sorting and binary search instead of a
+dictionary probe per event. Equal keys are confirmed on the order ids and partitions themselves
+before anything is emitted or counted, so a hash collision cannot join two orders.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final, NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+_I64 = np.int64
+_MIX: Final = np.uint64(0x9E3779B97F4A7C15)
+
+
+def order_hashes(order_ids: list[str]) -> NDArray[np.int64]:
+    """Hashes of order ids; a join key is one mixed with :func:`mix_partition`."""
+    return np.fromiter(map(hash, order_ids), dtype=_I64, count=len(order_ids))
+
+
+def mix_partition(partition_index: NDArray[np.int64]) -> NDArray[np.int64]:
+    """What a partition adds to an order hash to make the join key (0 for the first one)."""
+    return (partition_index.astype(np.uint64) * _MIX).view(_I64)
+
+
+def id_hashes(event_ids: list[object]) -> NDArray[np.int64]:
+    """Hashes of event ids (any JSON value) for finding repeats; equal ids, equal hashes."""
+    try:
+        return np.fromiter(map(hash, event_ids), dtype=_I64, count=len(event_ids))
+    except TypeError:  # a JSON array or object as event id
+        return np.array([_id_hash(e) for e in event_ids], dtype=_I64)
+
+
+def _id_hash(event_id: object) -> int:
+    try:
+        return hash(event_id)
+    except TypeError:
+        return hash(json.dumps(event_id, sort_keys=True, default=str))
+
+
+class Matches(NamedTuple):
+    """What a batch completed: pairs in the order they become known, and duplicates by side.
+
+    Pair ``i`` is rows ``booking[i]`` and ``payment[i]`` of :attr:`JoinState.last` (the rows
+    considered by the batch), joined at ``joined_at_ms[i]``.
+    """
+
+    booking: NDArray[np.int64]
+    payment: NDArray[np.int64]
+    joined_at_ms: NDArray[np.int64]
+    duplicate_bookings: int
+    duplicate_payments: int
+
+
+NUMBERS: Final = ("key", "pidx", "is_booking", "t", "seq", "id_hash")
+OBJECTS: Final = ("order_id", "event_id", "body", "record")
+_COLUMNS: Final = (*NUMBERS, *OBJECTS, "matched")
+_NONE: Final = np.empty(0, dtype=_I64)
+
+
+class JoinState:
+    """Held events of both inputs on every partition, one numpy array per column."""
+
+    def __init__(self, window_ms: int) -> None:
+        self.window_ms = window_ms
+        self.columns: dict[str, NDArray[Any]] = {c: np.empty(0, dtype=_I64) for c in NUMBERS}
+        self.columns["is_booking"] = np.empty(0, dtype=bool)
+        self.columns.update({c: np.empty(0, dtype=object) for c in OBJECTS})
+        self.columns["matched"] = np.empty(0, dtype=bool)
+        """``pidx``: partition index (the job numbers partitions as it first sees them);
+        ``seq``: arrival order over the job's life; ``record``: the decoded body, or ``None``
+        until someone needs it."""
+        self.last: dict[str, NDArray[Any]] = {}
+        """The rows the last :meth:`add` joined: held candidates, then the new events."""
+
+    def __len__(self) -> int:
+        return len(self.columns["key"])
+
+    def add(self, new: dict[str, NDArray[Any]]) -> Matches:
+        """Admit new events (a value per column but ``matched``, in any order: ``seq`` orders
+        them); the pairs they complete with held events and with each other, and how many
+        repeat the event id of an earlier held event of the same order, input and partition."""
+        held = self.columns
+        size = len(held["key"])
+        if size > 4 * len(new["key"]):  # a small batch: only held rows of the same orders
+            cand = np.flatnonzero(np.isin(held["key"], new["key"]))
+        else:
+            cand = np.arange(size)
+        old = len(cand)
+        rows = {c: np.concatenate((held[c][cand], new[c])) for c in _COLUMNS if c != "matched"}
+        self.last = rows
+        matched = np.zeros(len(rows["key"]), dtype=bool)
+        b, p = self._pairs(rows, old)
+        matched[b] = True
+        matched[p] = True
+        joined = np.maximum(rows["t"][b], rows["t"][p])
+        dup_b, dup_p = _duplicates(rows, old, self.window_ms)
+        if old:
+            held["matched"][cand[matched[:old]]] = True
+        new["matched"] = matched[old:]
+        for column in _COLUMNS:
+            held[column] = np.concatenate((held[column], new[column]))
+        return Matches(b, p, joined, dup_b, dup_p)
+
+    def _pairs(
+        self, rows: dict[str, NDArray[Any]], old: int
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Row indexes ``(booking, payment)`` of every pair in the window with at least one new
+        event (rows from ``old`` on), in the order the matches become known."""
+        key, is_booking, t, seq = rows["key"], rows["is_booking"], rows["t"], rows["seq"]
+        bookings = np.flatnonzero(is_booking)
+        payments = np.flatnonzero(~is_booking)
+        if not len(bookings) or not len(payments):
+            return _NONE, _NONE
+        bookings = bookings[np.argsort(key[bookings])]
+        payments = payments[np.argsort(key[payments])]  # sorted queries search much faster
+        sorted_keys = key[bookings]
+        payment_keys = key[payments]
+        first = np.searchsorted(sorted_keys, payment_keys, side="left")
+        count = np.searchsorted(sorted_keys, payment_keys, side="right") - first
+        total = int(count.sum())
+        if not total:
+            return _NONE, _NONE
+        p = np.repeat(payments, count)
+        offset = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
+        b = bookings[np.repeat(first, count) + offset]
+        delay = t[p] - t[b]
+        keep = ((b >= old) | (p >= old)) & (delay >= 0) & (delay <= self.window_ms)
+        b, p = b[keep], p[keep]
+        # equal keys: confirm the partition and the order id (a hash collision joins nothing)
+        same = (rows["pidx"][b] == rows["pidx"][p]) & (rows["order_id"][b] == rows["order_id"][p])
+        if not same.all():
+            b, p = b[same], p[same]
+        later = np.maximum(seq[b], seq[p])
+        earlier = np.minimum(seq[b], seq[p])
+        order = np.lexsort((earlier, later))
+        return b[order], p[order]
+
+    def evict(self, limits: NDArray[np.int64]) -> tuple[int, int]:
+        """Drop held events whose time is below their group's limit (``limits`` indexed by
+        ``partition index * 2 + is_booking``); ``(unmatched bookings, unmatched payments)``
+        among them."""
+        held = self.columns
+        if not len(held["key"]):
+            return 0, 0
+        gone = held["t"] < limits[held["pidx"] * 2 + held["is_booking"]]
+        if not gone.any():
+            return 0, 0
+        lost = gone & ~held["matched"]
+        bookings = int((lost & held["is_booking"]).sum())
+        payments = int(lost.sum()) - bookings
+        keep = ~gone
+        for column in _COLUMNS:
+            held[column] = held[column][keep]
+        return bookings, payments
+
+    def unmatched(self) -> tuple[int, int]:
+        """``(bookings, payments)`` held that never matched."""
+        lost = ~self.columns["matched"]
+        bookings = int((lost & self.columns["is_booking"]).sum())
+        return bookings, int(lost.sum()) - bookings
+
+
+def _duplicates(rows: dict[str, NDArray[Any]], old: int, window_ms: int) -> tuple[int, int]:
+    """New events (rows from ``old`` on) whose event id equals an earlier event's of the same
+    order, input and partition, at most ``window_ms`` apart in event time:
+    ``(bookings, payments)``."""
+    key = rows["key"]
+    if len(key) < 2:
+        return 0, 0
+    mixed = (key * _I64(0x5851F42D4C957F2D)) ^ rows["id_hash"] ^ rows["is_booking"]
+    order = np.argsort(mixed)
+    m = mixed[order]
+    repeat = np.flatnonzero(m[1:] == m[:-1])
+    if not len(repeat):
+        return 0, 0
+    seq, pidx, is_booking, t = rows["seq"], rows["pidx"], rows["is_booking"], rows["t"]
+    order_id, event_id = rows["order_id"], rows["event_id"]
+    counts = [0, 0]
+    runs: dict[int, list[int]] = {}
+    for at in repeat.tolist():  # candidates: runs of equal mixed hashes
+        runs.setdefault(int(m[at]), []).extend((int(order[at]), int(order[at + 1])))
+    for members in runs.values():
+        rows_in_run = sorted(set(members), key=lambda r: seq[r])
+        for i, row in enumerate(rows_in_run):
+            if row < old:
+                continue
+            for other in rows_in_run[:i]:
+                if (
+                    is_booking[other] == is_booking[row]
+                    and pidx[other] == pidx[row]
+                    and order_id[other] == order_id[row]
+                    and event_id[other] == event_id[row]
+                    and abs(int(t[other]) - int(t[row])) <= window_ms
+                ):
+                    counts[bool(is_booking[row])] += 1
+                    break
+    return counts[1], counts[0]
