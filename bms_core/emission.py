@@ -1,7 +1,7 @@
 """Events as sent: JSON bodies, exact duplicates and deliberately malformed extras.
 
 Whether an event is delivered twice, or followed by a malformed variant, is decided by the
-order's own ``DELIVERY`` draws, so it too is reproducible. Duplicates are exact byte copies
+order's own draws (its record's delivery words), so it too is reproducible. Duplicates are exact byte copies
 (same ``event_id``); malformed extras carry ``event_id=None`` and come in four kinds:
 ``bad_json`` (truncated), ``bad_timestamp`` (event time not in the contract's format),
 ``missing_field`` (no ``order_id``) and ``wrong_type`` (money as text). They appear only here,
@@ -60,19 +60,18 @@ def malformed_body(body: bytes, kind: str) -> bytes:
     raise ValueError(f"malformed kind must be one of {', '.join(MALFORMED_KINDS)}, got {kind!r}")
 
 
-def _extras(
-    scenario: Scenario, original: Emitted, words: tuple[int, ...], which: int
-) -> list[Emitted]:
+def _extras(scenario: Scenario, original: Emitted, record: bytes, which: int) -> list[Emitted]:
     """The duplicate and/or malformed extra that follow ``original``, as its draws decide.
 
-    ``which`` is 0 for the booking and the attempt number for a payment.
+    ``record`` is the order's (:data:`bms_core.entropy.RECORD` bytes); ``which`` is 0 for the
+    booking and the attempt number for a payment.
     """
     out: list[Emitted] = []
-    base = entropy.DELIVERY + which
-    if words[base] < scenario.duplicate_rate * SCALE:
+    words = entropy.all_words(record)
+    if words[entropy.DUPLICATE[which]] < scenario.duplicate_rate * SCALE:
         out.append(original)
-    if words[base + 5] < scenario.malformed_rate * SCALE:
-        bad = MALFORMED_KINDS[words[base + 10] % len(MALFORMED_KINDS)]
+    if words[entropy.MALFORMED[which]] < scenario.malformed_rate * SCALE:
+        bad = MALFORMED_KINDS[words[entropy.MALFORMED_KIND + which] % len(MALFORMED_KINDS)]
         kind, key, body, due, _ = original
         out.append(Emitted(kind, key, malformed_body(body, bad), due, None))
     return out
@@ -83,7 +82,7 @@ def emit_booking(out: list[Emitted], scenario: Scenario, cat: Catalog, plan: Ord
     oid = plan.order_id
     original = Emitted("booking", oid, booking_body(cat, plan), plan.booking_ms, f"{oid}-b")
     out.append(original)
-    out.extend(_extras(scenario, original, plan.words, 0))
+    out.extend(_extras(scenario, original, plan.record, 0))
 
 
 def emit_payment(out: list[Emitted], scenario: Scenario, plan: OrderPlan, attempt: Attempt) -> None:
@@ -92,7 +91,7 @@ def emit_payment(out: list[Emitted], scenario: Scenario, plan: OrderPlan, attemp
     pid = f"{oid}-p{attempt.attempt}"
     original = Emitted("payment", oid, payment_body(plan, attempt), attempt.time_ms, pid)
     out.append(original)
-    out.extend(_extras(scenario, original, plan.words, attempt.attempt))
+    out.extend(_extras(scenario, original, plan.record, attempt.attempt))
 
 
 def stream_plans(scenario: Scenario, cat: Catalog, plans: Iterable[OrderPlan]) -> Iterator[Emitted]:
@@ -105,8 +104,10 @@ def stream_plans(scenario: Scenario, cat: Catalog, plans: Iterable[OrderPlan]) -
     """
     dup_cut = scenario.duplicate_rate * SCALE
     bad_cut = scenario.malformed_rate * SCALE
-    first = entropy.DELIVERY
-    pending: list[tuple[int, str, Emitted, tuple[int, ...] | None, int]] = []
+    duplicate = entropy.DUPLICATE
+    malformed = entropy.MALFORMED
+    all_words = entropy.all_words
+    pending: list[tuple[int, str, Emitted, bytes | None, int]] = []
     push = heapq.heappush
     pop = heapq.heappop
     for plan in plans:
@@ -120,12 +121,18 @@ def stream_plans(scenario: Scenario, cat: Catalog, plans: Iterable[OrderPlan]) -
         event = _new(Emitted, ("booking", oid, booking_body(cat, plan), booking_ms, f"{oid}-b"))
         yield event
         words = plan.words
-        if words[first] < dup_cut or words[first + 5] < bad_cut:
-            yield from _extras(scenario, event, words, 0)
-        if plan.attempts:
+        if words[16] < dup_cut or words[17] < bad_cut:  # entropy.DUPLICATE[0], MALFORMED[0]
+            yield from _extras(scenario, event, plan.record, 0)
+        attempts = plan.attempts
+        if attempts:
+            if len(attempts) > 1:
+                words = all_words(plan.record)
             for which, (due, pid, body) in enumerate(payment_bodies(plan), start=1):
-                n = first + which
-                extra = words if words[n] < dup_cut or words[n + 5] < bad_cut else None
+                extra = (
+                    plan.record
+                    if words[duplicate[which]] < dup_cut or words[malformed[which]] < bad_cut
+                    else None
+                )
                 payment = _new(Emitted, ("payment", oid, body, due, pid))
                 push(pending, (due, pid, payment, extra, which))
     while pending:

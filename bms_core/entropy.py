@@ -1,14 +1,33 @@
-"""Counter-based randomness: 48 independent 32-bit draws per order, from ``(seed, namespace, slot, index)``.
+"""Counter-based randomness: 48 independent 32-bit draws per order, from its key.
 
 Orders are hashed in blocks of :data:`BLOCK` consecutive indexes: block ``index // BLOCK`` of a
 slot is one SHAKE-128 stream of its key and a *purpose* byte (an order, or a slot's size), and
-order ``index`` reads its :data:`WORDS` words at offset ``index % BLOCK`` of that stream. A slot
-is drawn with one hash call per block (:func:`order_draws`), yet any single order costs at most
-one block's digest (:func:`draws`), so random access stays cheap. Draws ``BOOKING ..
-BOOKING+15`` shape the booking, ``PAYMENTS ..`` the payment attempts and ``DELIVERY ..``
-duplicates and malformed extras. No state is carried from one order to the next, and the bytes
-never depend on the process, the platform's ``hash()`` randomisation (``PYTHONHASHSEED``) or
-the order in which things are generated.
+order ``index`` owns the :data:`RECORD` bytes at offset ``index % BLOCK`` of that stream. A slot
+is drawn with one hash call per block (:func:`order_records`), yet any single order costs at
+most one block's digest (:func:`record`), so random access stays cheap. No state is carried
+from one order to the next, and the bytes never depend on the process, the platform's
+``hash()`` randomisation (``PYTHONHASHSEED``) or the order in which things are generated.
+
+A record is 48 little-endian 32-bit words. The first :data:`HOT` are what every order uses
+(:func:`hot_words`); the rest only retries and delivery extras need (:func:`all_words`):
+
+====  ================================  ====  ==========================================
+word  decides                           word  decides
+====  ================================  ====  ==========================================
+0     booking time within the slot      12    outcome
+1     city                              13    first payment method
+2     customer (regular bit, number)    14    first attempt late?
+3     event type                        15    first attempt delay
+4     venue (2 bits) and show           16,17 booking: duplicate?, malformed?
+5     show day                          18,19 attempt 1: duplicate?, malformed?
+6     show start minute                 20    failures before success / abandoning
+7     channel                           21,22 gap before attempts 2, 3
+8     seats                             23,24 attempts 2, 3 keep the method?
+9     seat category                     25,26 attempts 2, 3 method otherwise
+10    row                               27-29 failure reasons of attempts 1-3
+11    first seat number                 30-33 attempts 2, 3: duplicate?, then malformed?
+-     -                                 34-37 malformed kind (booking, attempts 1-3)
+====  ================================  ====  ==========================================
 """
 
 from __future__ import annotations
@@ -20,10 +39,20 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Final
 
-BOOKING: Final = 0
-PAYMENTS: Final = 16
-DELIVERY: Final = 32
-"""Offsets of each concern's 16 draws within :func:`draws`."""
+HOT: Final = 20
+"""Words 0 .. HOT-1 are unpacked for every order."""
+FAILURES: Final = 20
+GAP: Final = 20
+SAME_METHOD: Final = 22
+RETRY_METHOD: Final = 24
+"""Attempt ``k + 1`` (k = 1, 2) uses words ``GAP + k``, ``SAME_METHOD + k``, ``RETRY_METHOD + k``."""
+REASON: Final = 27
+"""Attempt ``k + 1`` (k = 0 .. 2) fails with the reason of word ``REASON + k``."""
+DUPLICATE: Final = (16, 18, 30, 32)
+MALFORMED: Final = (17, 19, 31, 33)
+"""Indexed by ``which``: 0 for the booking, the attempt number for a payment."""
+MALFORMED_KIND: Final = 34
+"""Kind of the malformed extra of ``which`` is word ``MALFORMED_KIND + which``."""
 ORDER: Final = 1
 SLOT_SIZE: Final = 2
 TEXT: Final = 3
@@ -34,14 +63,21 @@ SCALE: Final = 1 << 32
 
 WORDS: Final = 48
 """Draws per order."""
+RECORD: Final = WORDS * 4
+"""Bytes per order."""
 BLOCK: Final = 16
 """Orders per hash call."""
-_RECORD: Final = WORDS * 4
 _KEY: Final = struct.Struct("<QQQB")
 _WORDS: Final = struct.Struct(f"<{WORDS}I")
+_HOT: Final = struct.Struct(f"<{HOT}I")
 _TEXT_WORDS: Final = struct.Struct("<16I")
 _shake = hashlib.shake_128
 _MASK64: Final = (1 << 64) - 1
+
+hot_words = _HOT.unpack_from
+"""``hot_words(record)``: the first :data:`HOT` words of an order's record."""
+all_words = _WORDS.unpack
+"""``all_words(record)``: all :data:`WORDS` words of an order's record."""
 
 
 @lru_cache(maxsize=1024)
@@ -49,31 +85,33 @@ def _prefix(namespace: str) -> bytes:
     return namespace.encode("ascii") + b"\x00"
 
 
+def record(seed: int, namespace: str, slot: int, index: int, purpose: int = ORDER) -> bytes:
+    """The :data:`RECORD` bytes of one key, a pure function of the arguments."""
+    block, at = divmod(index, BLOCK)
+    stream = _shake(_prefix(namespace) + _KEY.pack(seed, slot, block, purpose))
+    return stream.digest((at + 1) * RECORD)[at * RECORD :]
+
+
 def draws(
     seed: int, namespace: str, slot: int, index: int, purpose: int = ORDER
 ) -> tuple[int, ...]:
     """48 uniform 32-bit integers, a pure function of the arguments."""
-    block, at = divmod(index, BLOCK)
-    stream = _shake(_prefix(namespace) + _KEY.pack(seed, slot, block, purpose))
-    return _WORDS.unpack_from(stream.digest((at + 1) * _RECORD), at * _RECORD)
+    return _WORDS.unpack(record(seed, namespace, slot, index, purpose))
 
 
-def order_draws(
-    seed: int, namespace: str, slot: int, indexes: Sequence[int]
-) -> list[tuple[int, ...]]:
-    """``[draws(seed, namespace, slot, i) for i in indexes]``, hashing each block once."""
+def order_records(seed: int, namespace: str, slot: int, indexes: Sequence[int]) -> list[bytes]:
+    """``[record(seed, namespace, slot, i) for i in indexes]``, hashing each block once."""
     head = _prefix(namespace)
     pack = _KEY.pack
     if isinstance(indexes, range) and indexes.step == 1:
-        out: list[tuple[int, ...]] = []
+        out: list[bytes] = []
         start, stop = indexes.start, indexes.stop
-        records = _WORDS.iter_unpack
         for block in range(start // BLOCK, (stop - 1) // BLOCK + 1):
             first = block * BLOCK
             lo = max(start, first) - first
             hi = min(stop, first + BLOCK) - first
-            data = _shake(head + pack(seed, slot, block, ORDER)).digest(hi * _RECORD)
-            out.extend(records(memoryview(data)[lo * _RECORD :] if lo else data))
+            data = _shake(head + pack(seed, slot, block, ORDER)).digest(hi * RECORD)
+            out += [data[at : at + RECORD] for at in range(lo * RECORD, hi * RECORD, RECORD)]
         return out
     reach: dict[int, int] = {}
     for index in indexes:
@@ -81,11 +119,14 @@ def order_draws(
         if reach.get(block, -1) < at:
             reach[block] = at
     blocks = {
-        block: _shake(head + pack(seed, slot, block, ORDER)).digest((at + 1) * _RECORD)
+        block: _shake(head + pack(seed, slot, block, ORDER)).digest((at + 1) * RECORD)
         for block, at in reach.items()
     }
-    unpack = _WORDS.unpack_from
-    return [unpack(blocks[i // BLOCK], i % BLOCK * _RECORD) for i in indexes]
+    out = []
+    for index in indexes:
+        at = index % BLOCK * RECORD
+        out.append(blocks[index // BLOCK][at : at + RECORD])
+    return out
 
 
 def text_draws(text: str) -> tuple[int, ...]:

@@ -71,6 +71,9 @@ class OrderPlan(NamedTuple):
     outcome: int
     attempts: tuple[Attempt, ...]
     words: tuple[int, ...]
+    """The order's hot draws (:func:`bms_core.entropy.hot_words`)."""
+    record: bytes
+    """All its draws (:func:`bms_core.entropy.all_words`): retries and delivery extras."""
 
     @property
     def subtotal(self) -> int:
@@ -82,13 +85,6 @@ class OrderPlan(NamedTuple):
         return self.seats * (self.price + self.fee + self.gst)
 
 
-def booking_ms_of(key: OrderKey, slot_ms: int, first_draw: int) -> int:
-    """Booking time: uniform in the timer slot, or up to 1 s before a burst's anchor second."""
-    if key.namespace == TIMER_NAMESPACE:
-        return key.slot * slot_ms + ((first_draw * slot_ms) >> 32)
-    return key.slot * 1000 - ((first_draw * BURST_SPREAD_MS) >> 32)
-
-
 def _show_ms(booking_ms: int, day: int, minute: int) -> int:
     ist_midnight = (booking_ms + IST_OFFSET_MS) // DAY_MS * DAY_MS - IST_OFFSET_MS
     show = ist_midnight + day * DAY_MS + minute * 60_000
@@ -97,21 +93,18 @@ def _show_ms(booking_ms: int, day: int, minute: int) -> int:
     return show
 
 
-def timing(scenario: Scenario, key: OrderKey) -> tuple[int, tuple[int, ...]]:
-    """``(booking ms, draws)`` of an order: all a payment schedule needs."""
-    d = entropy.draws(key.seed, key.namespace, key.slot, key.index)
-    return booking_ms_of(key, scenario.slot_seconds * 1000, d[0]), d
-
-
 def timings(
     scenario: Scenario, namespace: str, seed: int, slot: int, indexes: Sequence[int]
-) -> list[tuple[int, tuple[int, ...]]]:
-    """:func:`timing` of many orders of one slot (or burst), hashing each block once."""
+) -> list[tuple[int, tuple[int, ...], bytes]]:
+    """``(booking ms, hot draws, record)`` of orders of one slot (or burst): what a payment
+    schedule needs, without planning the booking."""
     base, sign, width = _booking_base(scenario, namespace, slot)
-    return [
-        (base + sign * ((d[0] * width) >> 32), d)
-        for d in entropy.order_draws(seed, namespace, slot, indexes)
-    ]
+    hot = entropy.hot_words
+    out = []
+    for record in entropy.order_records(seed, namespace, slot, indexes):
+        d = hot(record)
+        out.append((base + sign * ((d[0] * width) >> 32), d, record))
+    return out
 
 
 def _booking_base(scenario: Scenario, namespace: str, slot: int) -> tuple[int, int, int]:
@@ -158,17 +151,20 @@ def plan_orders(
     category_rows = cat.category_rows
     new_key = _new
     key_type = OrderKey
+    # word layout: see bms_core.entropy
     plan_type = OrderPlan
     out = []
-    draws = entropy.order_draws(seed, namespace, slot, indexes)
-    for index, d in zip(indexes, draws, strict=True):
+    records = entropy.order_records(seed, namespace, slot, indexes)
+    hot = entropy.hot_words
+    for index, record in zip(indexes, records, strict=True):
+        d = hot(record)
         booking_ms = base + sign * ((d[0] * width) >> 32)
         city = pick(city_cuts, d[1])
         event_type = pick(type_cuts, d[3])
         venue = venues[city][event_type][d[4] & 3]
         minutes = show_minutes[event_type]
-        day = pick(day_cuts, d[6])
-        minute = minutes[d[7] % len(minutes)]
+        day = pick(day_cuts, d[5])
+        minute = minutes[d[6] % len(minutes)]
         show_ms = (
             (booking_ms + IST_OFFSET_MS) // DAY_MS * DAY_MS
             - IST_OFFSET_MS
@@ -177,12 +173,12 @@ def plan_orders(
         )
         if show_ms < booking_ms + MIN_SHOW_LEAD_MS:
             show_ms = _show_ms(booking_ms, day, minute)
-        category = pick(category_cuts, d[10])
+        category = pick(category_cuts, d[9])
         tier = venue.tier
         fee, gst = fees[event_type][tier][category]
-        n = pick(seat_cuts, d[9]) + 1
+        n = pick(seat_cuts, d[8]) + 1
         rows = category_rows[category]
-        outcome, attempts = schedule(scenario, cat, d, booking_ms)
+        outcome, attempts = schedule(scenario, cat, d, booking_ms, record)
         out.append(
             _new(
                 plan_type,
@@ -198,15 +194,16 @@ def plan_orders(
                     show_ms,
                     category,
                     n,
-                    rows[d[11] % len(rows)],
-                    1 + d[12] % (SEATS_PER_ROW - n + 1),
+                    rows[d[10] % len(rows)],
+                    1 + d[11] % (SEATS_PER_ROW - n + 1),
                     prices[event_type][tier][category],
                     fee,
                     gst,
-                    pick(channel_cuts, d[8]),
+                    pick(channel_cuts, d[7]),
                     outcome,
                     attempts,
                     d,
+                    record,
                 ),
             )
         )

@@ -1,8 +1,8 @@
 """When and how an order is paid: its outcome and every attempt, derived from the order key.
 
-The schedule uses only the order's own draws (purpose ``PAYMENTS``) and its booking time, so
-timers can find the payments due in a window by recomputing schedules of recent orders, without
-building whole bookings or storing anything.
+The schedule uses only the order's own draws (words 12-15 and 20-29 of its record, see
+:mod:`bms_core.entropy`) and its booking time, so timers can find the payments due in a window
+by recomputing schedules of recent orders, without building whole bookings or storing anything.
 
 Delays: an on-time first attempt follows a log-normal around the scenario's median, capped
 inside the join window; a ``late_payment_rate`` share comes 901-1200 s after booking (never
@@ -45,6 +45,7 @@ _ABANDON_CUTS: Final = entropy.thresholds(ABANDON_FAILURES_WEIGHTS)
 
 
 _new = tuple.__new__
+_LATE_SPAN: Final = LATE_DELAY_MS[1] + 1 - LATE_DELAY_MS[0]
 
 
 class Attempt(NamedTuple):
@@ -58,42 +59,46 @@ class Attempt(NamedTuple):
 
 
 def schedule(
-    scenario: Scenario, cat: Catalog, words: tuple[int, ...], booking_ms: int
+    scenario: Scenario, cat: Catalog, words: tuple[int, ...], booking_ms: int, record: bytes
 ) -> tuple[int, tuple[Attempt, ...]]:
-    """``(outcome index into OUTCOMES, attempts in time order)`` from an order's draws."""
-    d = entropy.PAYMENTS
-    outcome = bisect_right(cat.outcome_cuts, words[d])
+    """``(outcome index into OUTCOMES, attempts in time order)`` from an order's draws.
+
+    ``words`` are the order's hot words (:func:`bms_core.entropy.hot_words` of ``record``);
+    only retries read the rest of the record.
+    """
+    outcome = bisect_right(cat.outcome_cuts, words[12])
     if outcome == NEVER_PAID:
         return outcome, ()
-    if words[d + 2] < cat.late_cut:
-        first_delay = entropy.span(words[d + 3], LATE_DELAY_MS[0], LATE_DELAY_MS[1] + 1)
+    draw = words[15]
+    if words[14] < cat.late_cut:
+        first_delay = LATE_DELAY_MS[0] + ((draw * _LATE_SPAN) >> 32)
     else:
-        draw = words[d + 3]
         table = cat.delays
         step = draw >> 20
         low = table[step]
         first_delay = low + (((table[step + 1] - low) * (draw & 0xFFFFF)) >> 20)
     methods = cat.methods
-    method = methods[bisect_right(cat.method_cuts, words[d + 1])]
+    method = methods[bisect_right(cat.method_cuts, words[13])]
     time_ms = booking_ms + first_delay
     if outcome == PAID_FIRST_TRY:
         return outcome, (_new(Attempt, (1, time_ms, method, "Success", None)),)
+    w = entropy.all_words(record)
     if outcome == PAID_AFTER_RETRY:
-        failures = 1 + bisect_right(_RETRY_CUTS, words[d + 4])
+        failures = 1 + bisect_right(_RETRY_CUTS, w[entropy.FAILURES])
         count = failures + 1
     else:
-        failures = count = 1 + bisect_right(_ABANDON_CUTS, words[d + 4])
+        failures = count = 1 + bisect_right(_ABANDON_CUTS, w[entropy.FAILURES])
     gap_max = cat.gap_max_ms
     attempts = []
-    for n in range(count):
-        if n:
-            time_ms += entropy.span(words[d + 4 + n], MIN_RETRY_GAP_MS, gap_max + 1)
-            if not entropy.below(words[d + 7 + n], SAME_METHOD_ON_RETRY):
-                method = methods[bisect_right(cat.method_cuts, words[d + 10 + n])]
-        if n < failures:
+    for k in range(count):
+        if k:
+            time_ms += entropy.span(w[entropy.GAP + k], MIN_RETRY_GAP_MS, gap_max + 1)
+            if not entropy.below(w[entropy.SAME_METHOD + k], SAME_METHOD_ON_RETRY):
+                method = methods[bisect_right(cat.method_cuts, w[entropy.RETRY_METHOD + k])]
+        if k < failures:
             reasons = FAILURE_REASONS_BY_METHOD[method]
-            reason = reasons[words[d + 13 + n] % len(reasons)]
-            attempts.append(Attempt(n + 1, time_ms, method, "Failed", reason))
+            reason = reasons[w[entropy.REASON + k] % len(reasons)]
+            attempts.append(Attempt(k + 1, time_ms, method, "Failed", reason))
         else:
-            attempts.append(Attempt(n + 1, time_ms, method, "Success", None))
+            attempts.append(Attempt(k + 1, time_ms, method, "Success", None))
     return outcome, tuple(attempts)

@@ -98,8 +98,8 @@ def _lookback_plans(scenario: Scenario, start_ms: int, span: Span, lo: int) -> l
     timed.sort(key=lambda item: item[1][0])  # stable, like plans_in
     kept = [item for item in timed if item[1][0] >= start_ms][:taken]
     indexes = []
-    for index, (booking_ms, words) in kept:
-        attempts = schedule(scenario, cat, words, booking_ms)[1]
+    for index, (booking_ms, words, record) in kept:
+        attempts = schedule(scenario, cat, words, booking_ms, record)[1]
         if attempts and attempts[-1].time_ms >= lo:
             indexes.append(index)
     return plan_orders(scenario, cat, TIMER_NAMESPACE, seed, slot, indexes)

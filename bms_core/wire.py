@@ -31,6 +31,8 @@ _minutes: dict[int, str] = {}
 _tails: list[str] = []
 _row_seats: dict[str, tuple[str, ...]] = {}
 _payment_tails: dict[tuple[str, str, str | None], str] = {}
+_amounts: dict[int, str] = {}
+_shows: dict[int, tuple[str, str]] = {}
 
 
 def money(paise: int) -> str:
@@ -46,6 +48,26 @@ def minute_text(minute: int) -> str:
             _minutes.clear()
         text = _minutes[minute] = format_ms(minute * MINUTE_MS)[:17]
     return text
+
+
+def amount_text(paise: int) -> str:
+    """:func:`money`, memoised (order totals take few distinct values)."""
+    text = _amounts.get(paise)
+    if text is None:
+        if len(_amounts) >= _MINUTE_LIMIT:
+            _amounts.clear()
+        text = _amounts[paise] = money(paise)
+    return text
+
+
+def show_minute_texts(minute: int) -> tuple[str, str]:
+    """(minute in base 16 for the show's id, ``show_time`` text) of a show's start minute."""
+    texts = _shows.get(minute)
+    if texts is None:
+        if len(_shows) >= _MINUTE_LIMIT:
+            _shows.clear()
+        texts = _shows[minute] = (f"{minute:x}", format_ms(minute * MINUTE_MS))
+    return texts
 
 
 def minute_tails() -> list[str]:
@@ -118,21 +140,21 @@ def _seat_tail(cat: Catalog, plan: OrderPlan) -> tuple[str, str]:
 def booking_body(cat: Catalog, plan: OrderPlan) -> bytes:
     """The booking's JSON bytes."""
     (_, oid, booking_ms, city, customer, event_type, venue, show, show_ms, category, n, row,
-     first_seat, price, _, _, channel, _, _, _) = plan  # fmt: skip
+     first_seat, price, _, _, channel, _, _, _, _) = plan  # fmt: skip
     memo = cat.memo
     customer_json = memo.customers[city].get(customer) or _customer_json(cat, city, customer)
     sep, tail = memo.seat_tails.get((n, price, category, channel)) or _seat_tail(cat, plan)
     minute, rest = divmod(booking_ms, MINUTE_MS)
     show_minute = show_ms // MINUTE_MS
+    show_hex, show_time = _shows.get(show_minute) or show_minute_texts(show_minute)
     event_id, show_json = cat.show_texts[city][event_type][venue.tier][show]
     seats = sep.join((_row_seats.get(row) or row_seats(row))[first_seat - 1 : first_seat - 1 + n])
     return (
         f'{{"kind":"booking","schema_version":1,"event_id":"{oid}-b","order_id":"{oid}",'
         f'"booking_time":"{_minutes.get(minute) or minute_text(minute)}'
         f'{(_tails or minute_tails())[rest]}",{customer_json}'
-        f'"event_details":{{"event_id":"{event_id}{show_minute:x}",{show_json}'
-        f'"show_time":"{_minutes.get(show_minute) or minute_text(show_minute)}00.000Z",'
-        f'"seats":[{seats}{tail}'
+        f'"event_details":{{"event_id":"{event_id}{show_hex}",{show_json}'
+        f'"show_time":"{show_time}","seats":[{seats}{tail}'
     ).encode()
 
 
@@ -148,7 +170,8 @@ def _payment_tail(method: str, status: str, reason: str | None) -> str:
 def payment_bodies(plan: OrderPlan) -> list[tuple[int, str, bytes]]:
     """``(payment ms, payment_id, JSON bytes)`` of every attempt, in attempt order."""
     oid = plan.order_id
-    amount = money(plan.seats * (plan.price + plan.fee + plan.gst))
+    total = plan.seats * (plan.price + plan.fee + plan.gst)
+    amount = _amounts.get(total) or amount_text(total)
     tails = _tails or minute_tails()
     out = []
     for number, time_ms, method, status, reason in plan.attempts:
