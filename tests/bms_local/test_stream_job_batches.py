@@ -1,0 +1,209 @@
+"""The reference job joins a batch at a time: same answer as the query's definition, however fed.
+
+The oracle here is written from the query, not from the job: an event is usable when the exact
+``TRY_CAST`` path keeps it, its time is what the ordering policy gives it event by event on its
+partition input (:meth:`Timeline.admit`), and every (booking, payment) of one order on one
+partition whose adjusted times are 0..900 s apart is a pair.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bms_core.contract import encode
+from bms_core.generator import stream
+from bms_core.partitioning import partition_for
+from bms_core.projection import wire_time_ms
+from bms_core.scenario import Scenario
+from bms_local.stream_job import Arrival, OrderingPolicy, StreamJob
+from bms_local.stream_job import state as join_state
+from bms_local.stream_job.clean import clean_booking, clean_payment, decode
+from bms_local.stream_job.intake import wire_times_ms
+from bms_local.stream_job.policy import Timeline
+from bms_local.stream_job.samples import sample_booking, sample_payment
+
+START_MS = 1_795_946_400_000  # 2026-11-29T10:00:00Z
+WINDOW_MS = 900_000
+
+
+def _traffic(orders: int, seed: int) -> list[Arrival]:
+    """Generated events with duplicates and malformed extras, delivered late, out of order,
+    on explicit or routed partitions."""
+    scenario = Scenario(seed=seed, duplicate_rate=0.05, malformed_rate=0.03)
+    rng = random.Random(seed)
+    arrivals = []
+    for e in stream(scenario, START_MS, orders):
+        delay = rng.choice([0, 0, 0, 400, 3_000, 20_000, 90_000, 400_000])
+        partition = None if rng.random() < 0.7 else partition_for(e.partition_key, 4)
+        arrivals.append(Arrival(e.kind, e.body, e.due_ms + delay, partition))
+    arrivals.sort(key=lambda a: (a.arrival_ms or 0) + rng.randint(-15_000, 15_000))
+    return arrivals
+
+
+def _oracle(arrivals: list[Arrival], policy: OrderingPolicy) -> list[tuple[Any, ...]]:
+    """Every pair the query defines, as ``(partition, booking event_id, payment event_id,
+    joined_at_ms)``, in no particular order."""
+    timelines: dict[tuple[int, str], Timeline] = defaultdict(lambda: Timeline(policy))
+    held: dict[tuple[int, str, str], list[tuple[int, object]]] = defaultdict(list)
+    for kind, body, arrival_ms, partition in arrivals:
+        record = decode(body)
+        clean = (
+            None
+            if record is None
+            else (clean_booking if kind == "booking" else clean_payment)(record)
+        )
+        if clean is None or isinstance(clean, str):
+            continue
+        partition = partition_for(clean.order_id, 4) if partition is None else partition
+        t, causes = timelines[(partition, kind)].admit(
+            clean.event_ms, clean.event_ms if arrival_ms is None else arrival_ms
+        )
+        if causes and not policy.adjust:
+            continue
+        held[(partition, clean.order_id, kind)].append((t, clean.event_id))
+    pairs = []
+    for (partition, order_id, kind), bookings in held.items():
+        if kind != "booking":
+            continue
+        for tb, booking_id in bookings:
+            for tp, payment_id in held.get((partition, order_id, "payment"), []):
+                if 0 <= tp - tb <= WINDOW_MS:
+                    pairs.append((partition, booking_id, payment_id, max(tb, tp)))
+    return pairs
+
+
+def _key(pair: Any) -> tuple[Any, ...]:
+    return (
+        pair.partition,
+        pair.booking.get("event_id"),
+        pair.payment.get("event_id"),
+        pair.joined_at_ms,
+    )
+
+
+def _run(arrivals: list[Arrival], policy: OrderingPolicy, sizes: list[int]) -> tuple[list, dict]:
+    job = StreamJob(policy)
+    pairs = []
+    at = 0
+    for i in range(len(arrivals)):
+        if at >= len(arrivals):
+            break
+        size = sizes[i % len(sizes)]
+        pairs += [_key(p) for p in job.feed_all(arrivals[at : at + size])]
+        at += size
+    job.flush()
+    return pairs, dict(job.counts)
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        OrderingPolicy(),
+        OrderingPolicy(late_arrival_s=5, out_of_order_s=0),
+        OrderingPolicy(late_arrival_s=60, out_of_order_s=10, adjust=False),
+    ],
+    ids=["adjust-60-10", "adjust-5-0", "drop-60-10"],
+)
+def test_pairs_equal_the_querys_definition_and_do_not_depend_on_batching(
+    policy: OrderingPolicy,
+) -> None:
+    arrivals = _traffic(1_500, seed=3)
+    expected = sorted(_oracle(arrivals, policy))
+    assert len(expected) > 150  # the Drop policy discards much of this late traffic
+    one_by_one, counts = _run(arrivals, policy, [1])
+    assert sorted(one_by_one) == expected
+    for sizes in ([len(arrivals)], [7, 300, 1, 64], [4096]):
+        pairs, batch_counts = _run(arrivals, policy, sizes)
+        assert pairs == one_by_one  # same pairs in the same order
+        assert batch_counts == counts  # rejects, adjustments, duplicates, unmatched
+    assert (
+        counts["rejected:booking.not_json_object"]
+        + counts.get("rejected:payment.not_json_object", 0)
+        > 0
+    )
+
+
+def test_a_repeated_event_id_counts_as_a_duplicate_only_within_the_window() -> None:
+    booking = encode(sample_booking("o-1", START_MS))
+    payment = encode(sample_payment(sample_booking("o-1", START_MS), START_MS + 1_000))
+    job = StreamJob(OrderingPolicy(late_arrival_s=3_600, out_of_order_s=3_600))
+    job.feed(Arrival("booking", booking, START_MS, 0))
+    job.feed(Arrival("payment", payment, START_MS + 1_000, 0))
+    job.feed(Arrival("payment", payment, START_MS + 1_000, 0))  # redelivered at once
+    assert job.counts["duplicate:payment"] == 1
+    # the same booking id again, its time 16 minutes on: a new event, not a redelivery
+    again = booking.replace(b"T10:00:00.000Z", b"T10:16:00.000Z", 1)
+    assert again != booking
+    job.feed(Arrival("booking", again, START_MS + 960_000, 0))
+    assert job.counts["duplicate:booking"] == 0
+
+
+def test_an_order_hash_collision_joins_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(join_state, "order_hashes", lambda ids: np.zeros(len(ids), dtype=np.int64))
+    from bms_local.stream_job import job as job_module
+
+    monkeypatch.setattr(job_module, "order_hashes", join_state.order_hashes)
+    arrivals = _traffic(300, seed=5)
+    policy = OrderingPolicy()
+    pairs, _ = _run(arrivals, policy, [100])
+    assert sorted(pairs) == sorted(_oracle(arrivals, policy))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 200_000), st.integers(0, 200_000)), min_size=0, max_size=40),
+    st.integers(-1, 90),
+    st.integers(0, 30),
+    st.integers(1, 400),
+    st.integers(1, 40),
+)
+def test_admitting_many_at_once_equals_admitting_one_by_one(
+    events: list[tuple[int, int]], late_s: int, ooo_s: int, early_s: int, cut: int
+) -> None:
+    policy = OrderingPolicy(late_arrival_s=late_s, out_of_order_s=ooo_s, early_arrival_s=early_s)
+    one, many = Timeline(policy), Timeline(policy)
+    for start in range(0, len(events), cut):
+        chunk = events[start : start + cut]
+        expected = [one.admit(e, a) for e, a in chunk]
+        times, late, early, ooo = many.admit_many(
+            np.array([e for e, _ in chunk], dtype=np.int64),
+            np.array([a for _, a in chunk], dtype=np.int64),
+        )
+        marks = zip(late.tolist(), early.tolist(), ooo.tolist(), strict=True)
+        causes = [
+            tuple(c for c, hit in zip(("late", "early", "out_of_order"), m, strict=True) if hit)
+            for m in marks
+        ]
+        assert list(zip(times.tolist(), causes, strict=True)) == expected
+        state = (many.max_event_ms, many.max_arrival_ms, many.watermark)
+        assert state == (one.max_event_ms, one.max_arrival_ms, one.watermark)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.datetimes().map(
+                lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.") + f"{d.microsecond // 1000:03d}Z"
+            ),
+            st.text(alphabet="0123456789-:.TZ ", min_size=24, max_size=24),
+        ),
+        max_size=30,
+    )
+)
+def test_times_parsed_together_agree_with_the_one_by_one_parser(texts: list[str]) -> None:
+    texts = [t for t in texts if len(t) == 24]
+    ms, valid = wire_times_ms(texts)
+    for text, value, ok in zip(texts, ms.tolist(), valid.tolist(), strict=True):
+        one = wire_time_ms(text)
+        if ok:
+            assert one == value, text
+        elif one is not None:  # only pre-1970 times are left to the one-by-one parser
+            assert int(text[:4]) < 1970, text
