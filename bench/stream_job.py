@@ -171,12 +171,11 @@ def memory_run(orders: int, with_job: bool = True) -> dict[str, int]:
         job.feed(first)
     start_kb = high_kb = _rss_kb()
     most = 0
-    for i, arrival in enumerate(arrivals):
+    while chunk := list(islice(arrivals, 5_000)):
         if with_job:
-            job.feed(arrival)
-        if i % 5_000 == 0:
-            most = max(most, job.held_events)
-            high_kb = max(high_kb, _rss_kb())
+            job.feed_all(chunk)
+        most = max(most, job.held_events)
+        high_kb = max(high_kb, _rss_kb())
     most = max(most, job.held_events)
     high_kb = max(high_kb, _rss_kb())
     return {

@@ -308,14 +308,13 @@ class _Run:
 
         seat_rows: list[dict[str, Any]] = []
         order_rows: list[dict[str, Any]] = []
-        for arrival in arrivals:
-            for pair in self.job.feed(arrival):
-                self.joined_pairs += 1
-                seat_rows.extend(pair.seat_rows())
-                order_rows.append(pair.order_row())
-                self.pairs_by_order.setdefault(str(pair.booking.get("order_id")), []).append(
-                    pair.payment
-                )
+        for pair in self.job.feed_all(arrivals):
+            self.joined_pairs += 1
+            seat_rows.extend(pair.seat_rows())
+            order_rows.append(pair.order_row())
+            self.pairs_by_order.setdefault(str(pair.booking.get("order_id")), []).append(
+                pair.payment
+            )
         if not seat_rows:
             return
         self.joined_rows += len(seat_rows)

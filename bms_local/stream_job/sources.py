@@ -24,6 +24,8 @@ from bms_local.stream_job.job import BOOKING, PAYMENT, Arrival, JoinedPair, Stre
 ENQUEUED_FIELD: Final = "EventEnqueuedUtcTime"
 PARTITION_FIELD: Final = "PartitionId"
 _TIME_FIELD: Final = {BOOKING: "booking_time", PAYMENT: "payment_time"}
+LIVE_BATCH: Final = 4_096
+"""Most arrivals a live source hands the job at once (all that are waiting, up to this)."""
 
 
 class _EmittedLike(Protocol):
@@ -156,13 +158,18 @@ def run_eventhubs(
     try:
         while not stop.is_set():
             try:
-                arrival = inbox.get(timeout=idle_tick_s)
+                batch = [inbox.get(timeout=idle_tick_s)]
             except queue.Empty:
                 if newest:
                     job.advance(newest)
                 continue
-            newest = max(newest, arrival.arrival_ms or 0)
-            for pair in job.feed(arrival):
+            while len(batch) < LIVE_BATCH:  # whatever else is already waiting joins in one go
+                try:
+                    batch.append(inbox.get_nowait())
+                except queue.Empty:
+                    break
+            newest = max(newest, *(a.arrival_ms or 0 for a in batch))
+            for pair in job.feed_all(batch):
                 on_pair(pair)
     finally:
         for client in clients:
