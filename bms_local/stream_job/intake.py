@@ -78,22 +78,73 @@ def wire_times_ms(times: list[str]) -> tuple[NDArray[np.int64], NDArray[np.bool_
 
 
 class Columns:
-    """Usable events of a batch (any order; ``seq`` is each one's place in the batch)."""
+    """Usable events of a batch (any order; ``seq`` is each one's place in the batch).
 
-    __slots__ = ("body", "event_id", "event_ms", "is_booking", "order_id", "record", "seq")
+    Events decoded together arrive as whole arrays (:meth:`add_many`), odd ones one at a time
+    (:meth:`add_one`); :meth:`numbers` joins both.
+    """
+
+    __slots__ = ("_ms", "_one", "_seq", "body", "event_id", "kinds", "order_id", "record")
 
     def __init__(self) -> None:
-        self.seq: list[int] = []
-        self.is_booking: list[bool] = []
+        self._seq: list[NDArray[np.int64]] = []
+        self._ms: list[NDArray[np.int64]] = []
+        self.kinds: list[tuple[bool, int]] = []
+        """``(is_booking, count)`` per added run, in order."""
+        self._one: list[tuple[int, int]] = []
+        """``(seq, event_ms)`` of events added one at a time since the last run."""
         self.order_id: list[str] = []
         self.event_id: list[object] = []
-        self.event_ms: list[int] = []
         self.record: list[dict[str, Any] | None] = []
         """The decoded body where the exact path decoded it; ``None``: decode on first use."""
         self.body: list[object] = []
 
     def __len__(self) -> int:
-        return len(self.seq)
+        return len(self.order_id)
+
+    def add_many(
+        self,
+        is_booking: bool,
+        seqs: list[int],
+        events: list[Any],
+        ms: NDArray[np.int64],
+        bodies: list[object],
+    ) -> None:
+        self._flush()
+        self._seq.append(np.array(seqs, dtype=np.int64))
+        self._ms.append(ms)
+        self.kinds.append((is_booking, len(seqs)))
+        self.order_id += [e.order_id for e in events]
+        self.event_id += [e.event_id for e in events]
+        self.record += [None] * len(seqs)
+        self.body += itemgetter(*seqs)(bodies) if len(seqs) > 1 else [bodies[seqs[0]]]
+
+    def add_one(self, is_booking: bool, seq: int, event_ms: int, values: tuple[Any, ...]) -> None:
+        self._one.append((seq, event_ms))
+        self.kinds.append((is_booking, 1))
+        order_id, event_id, record, body = values
+        self.order_id.append(order_id)
+        self.event_id.append(event_id)
+        self.record.append(record)
+        self.body.append(body)
+
+    def numbers(self) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
+        """``(seq, event_ms, is_booking)`` as arrays, aligned with the object columns."""
+        self._flush()
+        if not self._seq:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty, np.empty(0, dtype=bool)
+        flags = np.repeat(
+            np.array([k for k, _ in self.kinds], dtype=bool),
+            np.array([n for _, n in self.kinds], dtype=np.int64),
+        )
+        return np.concatenate(self._seq), np.concatenate(self._ms), flags
+
+    def _flush(self) -> None:
+        if self._one:
+            self._seq.append(np.array([s for s, _ in self._one], dtype=np.int64))
+            self._ms.append(np.array([t for _, t in self._one], dtype=np.int64))
+            self._one = []
 
 
 Rejected = tuple[int, str, str, object]
@@ -122,11 +173,19 @@ class _Kind:
         self.bodies = bodies
         self.seqs: list[int] = []
         self.events: list[Any] = []
+        self.alone: list[tuple[int, int, tuple[Any, ...]]] = []
+        """Events that took the one-by-one path, added after the batch-decoded ones."""
         """Decoded by the fast decoder in batches; their times are checked in :meth:`take`."""
 
     def take(self, seqs: list[int]) -> None:
         for start in range(0, len(seqs), SUB_BATCH):
             self._batch(seqs[start : start + SUB_BATCH])
+        self._checked()
+        for seq, event_ms, values in self.alone:
+            self.out.add_one(self.is_booking, seq, event_ms, values)
+
+    def _checked(self) -> None:
+        """Times of the batch-decoded events; those not in the wire format go one by one."""
         seqs, events = self.seqs, self.events
         if not seqs:
             return
@@ -139,14 +198,8 @@ class _Kind:
             seqs = [s for s, ok in zip(seqs, keep, strict=True) if ok]
             events = [e for e, ok in zip(events, keep, strict=True) if ok]
             ms = ms[valid]
-        out = self.out
-        out.seq += seqs
-        out.is_booking += [self.is_booking] * len(seqs)
-        out.order_id += [e.order_id for e in events]
-        out.event_id += [e.event_id for e in events]
-        out.event_ms += ms.tolist()
-        out.record += [None] * len(seqs)
-        out.body += itemgetter(*seqs)(self.bodies) if len(seqs) > 1 else [self.bodies[seqs[0]]]
+        if seqs:
+            self.out.add_many(self.is_booking, seqs, events, ms, self.bodies)
 
     def _batch(self, seqs: list[int]) -> None:
         if len(seqs) <= ALONE:
@@ -154,8 +207,11 @@ class _Kind:
                 self._alone(seq)
             return
         events = None
-        try:
-            blob = b"[" + b",".join(itemgetter(*seqs)(self.bodies)) + b"]"
+        parts = list(itemgetter(*seqs)(self.bodies))
+        try:  # one copy: the brackets ride on the first and last bodies
+            parts[0] = b"[" + parts[0]
+            parts[-1] = parts[-1] + b"]"
+            blob = b",".join(parts)
         except TypeError:  # a str or dict body among them
             blob = b""
         if blob and blob.isascii():
@@ -194,14 +250,7 @@ class _Kind:
                 self.rejected.append((seq, self.kind, clean, body))
                 return
             _, order_id, event_id, event_ms = clean
-        out = self.out
-        out.seq.append(seq)
-        out.is_booking.append(self.is_booking)
-        out.order_id.append(order_id)
-        out.event_id.append(event_id)
-        out.event_ms.append(event_ms)
-        out.record.append(record)
-        out.body.append(body)
+        self.alone.append((seq, event_ms, (order_id, event_id, record, body)))
 
 
 def intake(

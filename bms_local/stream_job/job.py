@@ -208,8 +208,7 @@ class StreamJob:
 
     def _join(self, batch: Sequence[Arrival], columns: Columns, base: int) -> list[JoinedPair]:
         """Admit the usable events of a batch and join them; the pairs completed."""
-        seq = np.array(columns.seq, dtype=np.int64)
-        times = np.array(columns.event_ms, dtype=np.int64)
+        seq, times, is_booking = columns.numbers()
         order_ids = _objects(columns.order_id)
         arrivals = list(map(_ARRIVAL_MS, batch))
         if None in arrivals:
@@ -223,7 +222,6 @@ class StreamJob:
                 if partitions[s] is None:
                     partitions[s] = route(o)
         pidx = self._partition_indexes(partitions, seq)
-        is_booking = np.array(columns.is_booking, dtype=bool)
         new: dict[str, NDArray[Any]] = {
             "pidx": pidx,
             "is_booking": is_booking,

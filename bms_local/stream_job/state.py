@@ -87,12 +87,14 @@ class JoinState:
         repeat the event id of an earlier held event of the same order, input and partition."""
         held = self.columns
         size = len(held["key"])
-        if size > 4 * len(new["key"]):  # a small batch: only held rows of the same orders
-            cand = np.flatnonzero(np.isin(held["key"], new["key"]))
-        else:
+        everything = size <= 4 * len(new["key"])
+        if everything:  # a large batch: join against all held rows, which then become the state
             cand = np.arange(size)
+            rows = {c: np.concatenate((held[c], new[c])) for c in _COLUMNS if c != "matched"}
+        else:  # a small batch: only held rows of the same orders
+            cand = np.flatnonzero(np.isin(held["key"], new["key"]))
+            rows = {c: np.concatenate((held[c][cand], new[c])) for c in _COLUMNS if c != "matched"}
         old = len(cand)
-        rows = {c: np.concatenate((held[c][cand], new[c])) for c in _COLUMNS if c != "matched"}
         self.last = rows
         matched = np.zeros(len(rows["key"]), dtype=bool)
         b, p = self._pairs(rows, old)
@@ -100,11 +102,15 @@ class JoinState:
         matched[p] = True
         joined = np.maximum(rows["t"][b], rows["t"][p])
         dup_b, dup_p = _duplicates(rows, old, self.window_ms)
-        if old:
-            held["matched"][cand[matched[:old]]] = True
-        new["matched"] = matched[old:]
-        for column in _COLUMNS:
-            held[column] = np.concatenate((held[column], new[column]))
+        if everything:
+            held["matched"] = np.concatenate((held["matched"] | matched[:old], matched[old:]))
+            held.update(rows)
+        else:
+            if old:
+                held["matched"][cand[matched[:old]]] = True
+            new["matched"] = matched[old:]
+            for column in _COLUMNS:
+                held[column] = np.concatenate((held[column], new[column]))
         return Matches(b, p, joined, dup_b, dup_p)
 
     def _pairs(
