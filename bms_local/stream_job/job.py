@@ -42,7 +42,7 @@ from bms_core.partitioning import partition_for
 from bms_core.projection import JOIN_WINDOW_MS, order_row, pair_rows, seat_rows
 from bms_local.stream_job.intake import Columns, intake
 from bms_local.stream_job.policy import OrderingPolicy, Timeline
-from bms_local.stream_job.state import JoinState, id_hashes, mix_partition, order_hashes
+from bms_local.stream_job.state import JoinState, mix_partition, order_hashes
 
 BOOKING: Final = "booking"
 PAYMENT: Final = "payment"
@@ -51,6 +51,8 @@ PARTITION_CACHE: Final = 32_768
 PROCESS_BATCH: Final = 4_096
 """Arrivals :meth:`StreamJob.process` takes from its iterable per batch."""
 _KIND: Final = (PAYMENT, BOOKING)
+_PARTITION_TABLE: Final = 1 << 16
+"""Partition ids below this are indexed through a table (Event Hubs has at most 1024)."""
 _ARRIVAL_MS: Final = itemgetter(2)
 _PARTITION: Final = itemgetter(3)
 
@@ -236,11 +238,9 @@ class StreamJob:
         if admitted is not None:
             new = {column: values[admitted] for column, values in new.items()}
         key = order_hashes(columns.order_id)
-        id_hash = id_hashes(columns.event_id)
         if admitted is not None:
-            key, id_hash = key[admitted], id_hash[admitted]
+            key = key[admitted]
         new["key"] = key ^ mix_partition(new["pidx"])
-        new["id_hash"] = id_hash
         found = self._state.add(new)
         if found.duplicate_bookings:
             self.counts["duplicate:booking"] += found.duplicate_bookings
@@ -269,16 +269,21 @@ class StreamJob:
         """The job's index (numbered as first seen) of the partition of each event ``seq``."""
         ids = _int64s(partitions, seq)
         index = self._partition_index
-        seen = np.unique(ids).tolist()
-        for partition in seen:
+        small = len(ids) and int(ids.min()) >= 0 and int(ids.max()) < _PARTITION_TABLE
+        seen = np.flatnonzero(np.bincount(ids)) if small else np.unique(ids)
+        for partition in seen.tolist():
             if partition not in index:
                 index[partition] = len(self._partition_ids)
                 self._partition_ids.append(partition)
                 self._timelines += [Timeline(self.policy), Timeline(self.policy)]
         if len(seen) == 1:
-            return np.full(len(ids), index[seen[0]], dtype=np.int64)
-        lookup = np.array([index[p] for p in seen], dtype=np.int64)
-        return lookup[np.searchsorted(np.array(seen, dtype=np.int64), ids)]
+            return np.full(len(ids), index[int(seen[0])], dtype=np.int64)
+        lookup = np.array([index[p] for p in seen.tolist()], dtype=np.int64)
+        if small:  # partition ids are small integers: one table lookup each
+            table = np.zeros(int(seen[-1]) + 1, dtype=np.int64)
+            table[seen] = lookup
+            return table[ids]
+        return lookup[np.searchsorted(seen, ids)]
 
     def _admit(
         self,
@@ -289,7 +294,10 @@ class StreamJob:
     ) -> NDArray[np.bool_] | None:
         """Apply the ordering policy per partition input (events taken in arrival order), in
         place on ``times``; the admitted events (``None``: all of them, as with Adjust)."""
-        order = np.lexsort((seq, group))
+        order = np.argsort(seq)
+        # a stable sort of small integers is a radix sort: groups, each in arrival order
+        narrow = np.uint16 if len(self._timelines) <= 1 << 16 else np.int64
+        order = order[np.argsort(group[order].astype(narrow), kind="stable")]
         sorted_groups = group[order]
         cuts = np.flatnonzero(sorted_groups[1:] != sorted_groups[:-1]) + 1
         starts = [0, *cuts.tolist()]

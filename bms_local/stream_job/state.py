@@ -28,18 +28,11 @@ def mix_partition(partition_index: NDArray[np.int64]) -> NDArray[np.int64]:
     return (partition_index.astype(np.uint64) * _MIX).view(_I64)
 
 
-def id_hashes(event_ids: list[object]) -> NDArray[np.int64]:
-    """Hashes of event ids (any JSON value) for finding repeats; equal ids, equal hashes."""
-    try:
-        return np.fromiter(map(hash, event_ids), dtype=_I64, count=len(event_ids))
-    except TypeError:  # a JSON array or object as event id
-        return np.array([_id_hash(e) for e in event_ids], dtype=_I64)
-
-
 def _id_hash(event_id: object) -> int:
+    """A hash of any JSON value (equal values, equal hashes)."""
     try:
         return hash(event_id)
-    except TypeError:
+    except TypeError:  # a JSON array or object as event id
         return hash(json.dumps(event_id, sort_keys=True, default=str))
 
 
@@ -57,7 +50,7 @@ class Matches(NamedTuple):
     duplicate_payments: int
 
 
-NUMBERS: Final = ("key", "pidx", "is_booking", "t", "seq", "id_hash")
+NUMBERS: Final = ("key", "pidx", "is_booking", "t", "seq")
 OBJECTS: Final = ("order_id", "event_id", "body", "record")
 _COLUMNS: Final = (*NUMBERS, *OBJECTS, "matched")
 _NONE: Final = np.empty(0, dtype=_I64)
@@ -97,11 +90,17 @@ class JoinState:
         old = len(cand)
         self.last = rows
         matched = np.zeros(len(rows["key"]), dtype=bool)
-        b, p = self._pairs(rows, old)
+        key = rows["key"]
+        bookings = np.flatnonzero(rows["is_booking"])
+        bookings = bookings[np.argsort(key[bookings])]
+        payments = np.flatnonzero(~rows["is_booking"])
+        payments = payments[np.argsort(key[payments])]
+        b, p = self._pairs(rows, old, bookings, payments)
         matched[b] = True
         matched[p] = True
         joined = np.maximum(rows["t"][b], rows["t"][p])
-        dup_b, dup_p = _duplicates(rows, old, self.window_ms)
+        dup_b = _duplicates(rows, old, self.window_ms, bookings)
+        dup_p = _duplicates(rows, old, self.window_ms, payments)
         if everything:
             held["matched"] = np.concatenate((held["matched"] | matched[:old], matched[old:]))
             held.update(rows)
@@ -114,17 +113,18 @@ class JoinState:
         return Matches(b, p, joined, dup_b, dup_p)
 
     def _pairs(
-        self, rows: dict[str, NDArray[Any]], old: int
+        self,
+        rows: dict[str, NDArray[Any]],
+        old: int,
+        bookings: NDArray[np.int64],
+        payments: NDArray[np.int64],
     ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         """Row indexes ``(booking, payment)`` of every pair in the window with at least one new
-        event (rows from ``old`` on), in the order the matches become known."""
-        key, is_booking, t, seq = rows["key"], rows["is_booking"], rows["t"], rows["seq"]
-        bookings = np.flatnonzero(is_booking)
-        payments = np.flatnonzero(~is_booking)
+        event (rows from ``old`` on), in the order the matches become known. ``bookings`` and
+        ``payments`` are the rows of each side sorted by key (sorted queries search faster)."""
+        key, t, seq = rows["key"], rows["t"], rows["seq"]
         if not len(bookings) or not len(payments):
             return _NONE, _NONE
-        bookings = bookings[np.argsort(key[bookings])]
-        payments = payments[np.argsort(key[payments])]  # sorted queries search much faster
         sorted_keys = key[bookings]
         payment_keys = key[payments]
         first = np.searchsorted(sorted_keys, payment_keys, side="left")
@@ -172,38 +172,49 @@ class JoinState:
         return bookings, int(lost.sum()) - bookings
 
 
-def _duplicates(rows: dict[str, NDArray[Any]], old: int, window_ms: int) -> tuple[int, int]:
-    """New events (rows from ``old`` on) whose event id equals an earlier event's of the same
-    order, input and partition, at most ``window_ms`` apart in event time:
-    ``(bookings, payments)``."""
-    key = rows["key"]
-    if len(key) < 2:
-        return 0, 0
-    mixed = (key * _I64(0x5851F42D4C957F2D)) ^ rows["id_hash"] ^ rows["is_booking"]
-    order = np.argsort(mixed)
-    m = mixed[order]
-    repeat = np.flatnonzero(m[1:] == m[:-1])
+def _duplicates(
+    rows: dict[str, NDArray[Any]], old: int, window_ms: int, side: NDArray[np.int64]
+) -> int:
+    """New events (rows from ``old`` on) of one side (its rows sorted by key) whose event id
+    equals an earlier event's of the same order and partition, at most ``window_ms`` apart in
+    event time. Only orders with more than one event on the side are looked at."""
+    key = rows["key"][side]
+    same = key[1:] == key[:-1]
+    if not same.any():
+        return 0
+    member = np.zeros(len(side), dtype=bool)
+    member[1:] |= same
+    member[:-1] |= same
+    members = side[member]
+    ids = rows["event_id"][members].tolist()
+    try:
+        hashes = np.fromiter(map(hash, ids), dtype=_I64, count=len(ids))
+    except TypeError:  # a JSON array or object as an event id
+        hashes = np.array([_id_hash(i) for i in ids], dtype=_I64)
+    order = np.lexsort((hashes, rows["key"][members]))
+    k, h = rows["key"][members][order], hashes[order]
+    repeat = np.flatnonzero((k[1:] == k[:-1]) & (h[1:] == h[:-1]))
     if not len(repeat):
-        return 0, 0
-    seq, pidx, is_booking, t = rows["seq"], rows["pidx"], rows["is_booking"], rows["t"]
+        return 0
+    seq, pidx, t = rows["seq"], rows["pidx"], rows["t"]
     order_id, event_id = rows["order_id"], rows["event_id"]
-    counts = [0, 0]
-    runs: dict[int, list[int]] = {}
-    for at in repeat.tolist():  # candidates: runs of equal mixed hashes
-        runs.setdefault(int(m[at]), []).extend((int(order[at]), int(order[at + 1])))
-    for members in runs.values():
-        rows_in_run = sorted(set(members), key=lambda r: seq[r])
-        for i, row in enumerate(rows_in_run):
+    runs: dict[tuple[int, int], set[int]] = {}
+    for at in repeat.tolist():  # candidates: equal key and id hash
+        run = runs.setdefault((int(k[at]), int(h[at])), set())
+        run.update((int(members[order[at]]), int(members[order[at + 1]])))
+    count = 0
+    for run in runs.values():
+        in_order = sorted(run, key=lambda r: seq[r])
+        for i, row in enumerate(in_order):
             if row < old:
                 continue
-            for other in rows_in_run[:i]:
+            for other in in_order[:i]:
                 if (
-                    is_booking[other] == is_booking[row]
-                    and pidx[other] == pidx[row]
+                    pidx[other] == pidx[row]
                     and order_id[other] == order_id[row]
                     and event_id[other] == event_id[row]
                     and abs(int(t[other]) - int(t[row])) <= window_ms
                 ):
-                    counts[bool(is_booking[row])] += 1
+                    count += 1
                     break
-    return counts[1], counts[0]
+    return count
