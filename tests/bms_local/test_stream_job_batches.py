@@ -8,6 +8,7 @@ partition whose adjusted times are 0..900 s apart is a pair.
 
 from __future__ import annotations
 
+import json
 import random
 from collections import defaultdict
 from typing import Any
@@ -207,3 +208,21 @@ def test_times_parsed_together_agree_with_the_one_by_one_parser(texts: list[str]
             assert one == value, text
         elif one is not None:  # only pre-1970 times are left to the one-by-one parser
             assert int(text[:4]) < 1970, text
+
+
+def test_repeats_are_found_whatever_json_value_the_event_id_is() -> None:
+    payment = json.loads(encode(sample_payment(sample_booking("o-1", START_MS), START_MS + 1_000)))
+    odd_ids = [["o-1", 1], {"id": "o-1-p1", "n": [1, 2]}, 7, None]
+    arrivals = [Arrival("booking", encode(sample_booking("o-1", START_MS)), START_MS, 0)]
+    for event_id in odd_ids:
+        body = json.dumps({**payment, "event_id": event_id}).encode()
+        arrivals += [Arrival("payment", body, START_MS + 1_000, 0)] * 2
+    for sizes in ([1], [len(arrivals)]):
+        job = StreamJob()
+        pairs = [
+            p
+            for at in range(0, len(arrivals), sizes[0])
+            for p in job.feed_all(arrivals[at : at + sizes[0]])
+        ]
+        assert len(pairs) == 2 * len(odd_ids)
+        assert job.counts["duplicate:payment"] == len(odd_ids)
