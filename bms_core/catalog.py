@@ -136,8 +136,12 @@ class Catalog(NamedTuple):
     """[type][venue tier][category] -> seat price in paise."""
     fees: tuple[tuple[tuple[tuple[int, int], ...], ...], ...]
     """Same indexing as prices; (fee, GST on fee) per ticket in paise."""
+    tickets: tuple[tuple[tuple[tuple[int, int, int], ...], ...], ...]
+    """Same indexing as prices; (price, fee, GST on fee) per ticket in paise."""
     show_minutes: tuple[tuple[int, ...], ...]
     """[type] -> show start minutes after IST midnight."""
+    show_starts: tuple[tuple[int, ...], ...]
+    """[type] -> show start times, ms after IST midnight."""
     category_rows: tuple[str, ...]
     """[category] -> the row letters of that category."""
     delays: tuple[int, ...]
@@ -197,6 +201,8 @@ def catalog(scenario: Scenario) -> Catalog:
         tuple(_venues(city, slug, t) for t in types)
         for city, slug in zip(cities, slugs, strict=True)
     )
+    prices = _prices(scenario, types, categories)
+    fees = _fees(scenario, prices)
     return Catalog(
         cities=cities,
         city_slugs=slugs,
@@ -230,9 +236,17 @@ def catalog(scenario: Scenario) -> Catalog:
             )
             for by_type, json_by_type in zip(venues, show_json, strict=True)
         ),
-        prices=_prices(scenario, types, categories),
-        fees=_fees(scenario, _prices(scenario, types, categories)),
+        prices=prices,
+        fees=fees,
+        tickets=tuple(
+            tuple(
+                tuple((p, f, g) for p, (f, g) in zip(p_row, f_row, strict=True))
+                for p_row, f_row in zip(p_tiers, f_tiers, strict=True)
+            )
+            for p_tiers, f_tiers in zip(prices, fees, strict=True)
+        ),
         show_minutes=tuple(SHOW_MINUTES_IST[t] for t in types),
+        show_starts=tuple(tuple(m * 60_000 for m in SHOW_MINUTES_IST[t]) for t in types),
         category_rows=tuple(CATEGORY_ROWS[c] for c in categories),
         delays=_delay_table(scenario),
         late_cut=scenario.late_payment_rate * entropy.SCALE,

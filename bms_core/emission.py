@@ -13,6 +13,7 @@ from __future__ import annotations
 import heapq
 import re
 from collections.abc import Iterable, Iterator
+from itertools import chain
 from typing import TYPE_CHECKING, Final, NamedTuple
 
 from bms_core import entropy
@@ -33,6 +34,8 @@ _ORDER_ID_FIELD: Final = re.compile(rb'"order_id":"[^"]*",')
 _AMOUNT_FIELD: Final = re.compile(rb'"(total_amount|amount)":([0-9.]+)')
 
 
+_CHUNK: Final = 256
+"""Events handed over at a time by :func:`stream_plans`."""
 _new = tuple.__new__
 """Builds a NamedTuple from a tuple without the Python-level ``__new__`` (hot loops only)."""
 
@@ -100,8 +103,15 @@ def stream_plans(scenario: Scenario, cat: Catalog, plans: Iterable[OrderPlan]) -
     Payments wait in a heap until no earlier booking can come; bookings go before payments of
     the same millisecond, payments of one millisecond go by payment id. The same events as
     :func:`emit_booking` / :func:`emit_payment`, inlined for speed: a plan's payment bodies
-    are written when its booking is, and wait in the heap as finished events.
+    are written when its booking is and wait in the heap as finished events, and events are
+    handed over in chunks (plans are still read lazily, a chunk at a time).
     """
+    return chain.from_iterable(_stream_chunks(scenario, cat, plans))
+
+
+def _stream_chunks(
+    scenario: Scenario, cat: Catalog, plans: Iterable[OrderPlan]
+) -> Iterator[list[Emitted]]:
     dup_cut = scenario.duplicate_rate * SCALE
     bad_cut = scenario.malformed_rate * SCALE
     duplicate = entropy.DUPLICATE
@@ -110,19 +120,21 @@ def stream_plans(scenario: Scenario, cat: Catalog, plans: Iterable[OrderPlan]) -
     pending: list[tuple[int, str, Emitted, bytes | None, int]] = []
     push = heapq.heappush
     pop = heapq.heappop
+    out: list[Emitted] = []
+    emit = out.append
     for plan in plans:
         booking_ms = plan.booking_ms
         while pending and pending[0][0] < booking_ms:
             _, _, event, extra, which = pop(pending)
-            yield event
+            emit(event)
             if extra is not None:
-                yield from _extras(scenario, event, extra, which)
+                out += _extras(scenario, event, extra, which)
         oid = plan.order_id
         event = _new(Emitted, ("booking", oid, booking_body(cat, plan), booking_ms, f"{oid}-b"))
-        yield event
+        emit(event)
         words = plan.words
         if words[16] < dup_cut or words[17] < bad_cut:  # entropy.DUPLICATE[0], MALFORMED[0]
-            yield from _extras(scenario, event, plan.record, 0)
+            out += _extras(scenario, event, plan.record, 0)
         attempts = plan.attempts
         if attempts:
             if len(attempts) > 1:
@@ -135,8 +147,13 @@ def stream_plans(scenario: Scenario, cat: Catalog, plans: Iterable[OrderPlan]) -
                 )
                 payment = _new(Emitted, ("payment", oid, body, due, pid))
                 push(pending, (due, pid, payment, extra, which))
+        if len(out) >= _CHUNK:
+            yield out
+            out = []
+            emit = out.append
     while pending:
         _, _, event, extra, which = pop(pending)
-        yield event
+        emit(event)
         if extra is not None:
-            yield from _extras(scenario, event, extra, which)
+            out += _extras(scenario, event, extra, which)
+    yield out

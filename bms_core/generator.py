@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
+from itertools import chain
 from operator import itemgetter
 from typing import Final, NamedTuple
 
@@ -393,11 +394,20 @@ def stream(scenario: Scenario, start_ms: int, orders: int) -> Iterator[Emitted]:
 
 def plans_from(scenario: Scenario, start_ms: int, orders: int) -> Iterator[OrderPlan]:
     """Plans of the first ``orders`` timer orders booked at or after ``start_ms``, by time."""
+    return chain.from_iterable(_slot_plans_from(scenario, start_ms, orders))
+
+
+def _slot_plans_from(scenario: Scenario, start_ms: int, orders: int) -> Iterator[list[OrderPlan]]:
     slot = slot_at(scenario, start_ms)
     left = orders
+    first = True
     while left > 0:
-        for plan in plans_in(scenario, slot):
-            if left and plan.booking_ms >= start_ms:
-                left -= 1
-                yield plan
+        plans = plans_in(scenario, slot)
+        if first:
+            plans = [p for p in plans if p.booking_ms >= start_ms]
+            first = False
+        if len(plans) > left:
+            plans = plans[:left]
+        left -= len(plans)
+        yield plans
         slot += 1

@@ -36,7 +36,7 @@ from bms_core.contract import (
 from bms_core.money import to_decimal
 from bms_core.orderid import TIMER_NAMESPACE, OrderKey, order_id_prefix
 from bms_core.orderid import index_text as _index_text
-from bms_core.payments import Attempt, schedule
+from bms_core.payments import Attempt, schedules
 from bms_core.pools import EMAIL_DOMAINS, pools
 from bms_core.scenario import Scenario
 from bms_core.timefmt import format_ms
@@ -85,14 +85,6 @@ class OrderPlan(NamedTuple):
         return self.seats * (self.price + self.fee + self.gst)
 
 
-def _show_ms(booking_ms: int, day: int, minute: int) -> int:
-    ist_midnight = (booking_ms + IST_OFFSET_MS) // DAY_MS * DAY_MS - IST_OFFSET_MS
-    show = ist_midnight + day * DAY_MS + minute * 60_000
-    while show < booking_ms + MIN_SHOW_LEAD_MS:
-        show += DAY_MS
-    return show
-
-
 def timings(
     scenario: Scenario, namespace: str, seed: int, slot: int, indexes: Sequence[int]
 ) -> list[tuple[int, tuple[int, ...], bytes]]:
@@ -134,7 +126,6 @@ def plan_orders(
     The one planner: a slot is planned in one call (draws hashed per block, tables looked up
     once), a single order is the one-element case, so both give identical plans.
     """
-    base, sign, width = _booking_base(scenario, namespace, slot)
     id_prefix = order_id_prefix(namespace, seed, slot)
     index_text = _index_text
     pick = bisect_right
@@ -145,40 +136,40 @@ def plan_orders(
     seat_cuts = cat.seat_cuts
     channel_cuts = cat.channel_cuts
     venues = cat.venues
-    show_minutes = cat.show_minutes
-    fees = cat.fees
-    prices = cat.prices
+    show_starts = cat.show_starts
+    tickets = cat.tickets
     category_rows = cat.category_rows
     new_key = _new
     key_type = OrderKey
     # word layout: see bms_core.entropy
     plan_type = OrderPlan
+    day_ms = DAY_MS
+    lead_ms = MIN_SHOW_LEAD_MS
+    base, sign, width = _booking_base(scenario, namespace, slot)
+    earliest = base if sign > 0 else base - width
+    midnight = (earliest + IST_OFFSET_MS) // DAY_MS * DAY_MS - IST_OFFSET_MS
+    next_midnight = midnight + DAY_MS  # a slot or burst spans at most one IST midnight
     out = []
-    records = entropy.order_records(seed, namespace, slot, indexes)
-    hot = entropy.hot_words
-    for index, record in zip(indexes, records, strict=True):
-        d = hot(record)
-        booking_ms = base + sign * ((d[0] * width) >> 32)
+    timed = timings(scenario, namespace, seed, slot, indexes)
+    paid = schedules(scenario, cat, timed)
+    for index, (booking_ms, d, record), (outcome, attempts) in zip(
+        indexes, timed, paid, strict=True
+    ):
         city = pick(city_cuts, d[1])
         event_type = pick(type_cuts, d[3])
         venue = venues[city][event_type][d[4] & 3]
-        minutes = show_minutes[event_type]
-        day = pick(day_cuts, d[5])
-        minute = minutes[d[6] % len(minutes)]
+        starts = show_starts[event_type]
         show_ms = (
-            (booking_ms + IST_OFFSET_MS) // DAY_MS * DAY_MS
-            - IST_OFFSET_MS
-            + day * DAY_MS
-            + minute * 60_000
+            (midnight if booking_ms < next_midnight else next_midnight)
+            + pick(day_cuts, d[5]) * day_ms
+            + starts[d[6] % len(starts)]
         )
-        if show_ms < booking_ms + MIN_SHOW_LEAD_MS:
-            show_ms = _show_ms(booking_ms, day, minute)
+        while show_ms < booking_ms + lead_ms:
+            show_ms += day_ms
         category = pick(category_cuts, d[9])
-        tier = venue.tier
-        fee, gst = fees[event_type][tier][category]
+        price, fee, gst = tickets[event_type][venue.tier][category]
         n = pick(seat_cuts, d[8]) + 1
         rows = category_rows[category]
-        outcome, attempts = schedule(scenario, cat, d, booking_ms, record)
         out.append(
             _new(
                 plan_type,
@@ -196,7 +187,7 @@ def plan_orders(
                     n,
                     rows[d[10] % len(rows)],
                     1 + d[11] % (SEATS_PER_ROW - n + 1),
-                    prices[event_type][tier][category],
+                    price,
                     fee,
                     gst,
                     pick(channel_cuts, d[7]),

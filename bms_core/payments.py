@@ -14,6 +14,7 @@ Outcomes: ``paid_first_try`` (one Success), ``paid_after_retry`` (1-2 Failed the
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Iterable
 from typing import Final, NamedTuple
 
 from bms_core import entropy
@@ -66,28 +67,54 @@ def schedule(
     ``words`` are the order's hot words (:func:`bms_core.entropy.hot_words` of ``record``);
     only retries read the rest of the record.
     """
-    outcome = bisect_right(cat.outcome_cuts, words[12])
-    if outcome == NEVER_PAID:
-        return outcome, ()
-    draw = words[15]
-    if words[14] < cat.late_cut:
-        first_delay = LATE_DELAY_MS[0] + ((draw * _LATE_SPAN) >> 32)
-    else:
-        table = cat.delays
-        step = draw >> 20
-        low = table[step]
-        first_delay = low + (((table[step + 1] - low) * (draw & 0xFFFFF)) >> 20)
+    return schedules(scenario, cat, ((booking_ms, words, record),))[0]
+
+
+def schedules(
+    scenario: Scenario, cat: Catalog, timed: Iterable[tuple[int, tuple[int, ...], bytes]]
+) -> list[tuple[int, tuple[Attempt, ...]]]:
+    """:func:`schedule` of many orders, each given as ``(booking ms, hot words, record)``."""
+    outcome_cuts = cat.outcome_cuts
+    late_cut = cat.late_cut
+    table = cat.delays
     methods = cat.methods
-    method = methods[bisect_right(cat.method_cuts, words[13])]
-    time_ms = booking_ms + first_delay
-    if outcome == PAID_FIRST_TRY:
-        return outcome, (_new(Attempt, (1, time_ms, method, "Success", None)),)
+    method_cuts = cat.method_cuts
+    late_low = LATE_DELAY_MS[0]
+    pick = bisect_right
+    attempt_type = Attempt
+    never: tuple[int, tuple[Attempt, ...]] = (NEVER_PAID, ())
+    out: list[tuple[int, tuple[Attempt, ...]]] = []
+    for booking_ms, words, record in timed:
+        outcome = pick(outcome_cuts, words[12])
+        if outcome == NEVER_PAID:
+            out.append(never)
+            continue
+        draw = words[15]
+        if words[14] < late_cut:
+            time_ms = booking_ms + late_low + ((draw * _LATE_SPAN) >> 32)
+        else:
+            step = draw >> 20
+            low = table[step]
+            time_ms = booking_ms + low + (((table[step + 1] - low) * (draw & 0xFFFFF)) >> 20)
+        method = methods[pick(method_cuts, words[13])]
+        if outcome == PAID_FIRST_TRY:
+            out.append((outcome, (_new(attempt_type, (1, time_ms, method, "Success", None)),)))
+        else:
+            out.append((outcome, _retries(cat, outcome, time_ms, method, record)))
+    return out
+
+
+def _retries(
+    cat: Catalog, outcome: int, time_ms: int, method: str, record: bytes
+) -> tuple[Attempt, ...]:
+    """Attempts of an order that fails at least once (first attempt at ``time_ms``)."""
     w = entropy.all_words(record)
     if outcome == PAID_AFTER_RETRY:
         failures = 1 + bisect_right(_RETRY_CUTS, w[entropy.FAILURES])
         count = failures + 1
     else:
         failures = count = 1 + bisect_right(_ABANDON_CUTS, w[entropy.FAILURES])
+    methods = cat.methods
     gap_max = cat.gap_max_ms
     attempts = []
     for k in range(count):
@@ -101,4 +128,4 @@ def schedule(
             attempts.append(Attempt(k + 1, time_ms, method, "Failed", reason))
         else:
             attempts.append(Attempt(k + 1, time_ms, method, "Success", None))
-    return outcome, tuple(attempts)
+    return tuple(attempts)
