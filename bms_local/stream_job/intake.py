@@ -84,7 +84,7 @@ class Columns:
     (:meth:`add_one`); :meth:`numbers` joins both.
     """
 
-    __slots__ = ("_ms", "_one", "_seq", "body", "event_id", "kinds", "order_id", "record")
+    __slots__ = ("_ms", "_one", "_seq", "body", "event_id", "kinds", "order_id")
 
     def __init__(self) -> None:
         self._seq: list[NDArray[np.int64]] = []
@@ -95,9 +95,9 @@ class Columns:
         """``(seq, event_ms)`` of events added one at a time since the last run."""
         self.order_id: list[str] = []
         self.event_id: list[object] = []
-        self.record: list[dict[str, Any] | None] = []
-        """The decoded body where the exact path decoded it; ``None``: decode on first use."""
         self.body: list[object] = []
+        """The body as it came (``bytes`` a fast decoder accepted, decoded again on first
+        use), or the JSON object the exact path decoded it into."""
 
     def __len__(self) -> int:
         return len(self.order_id)
@@ -116,16 +116,14 @@ class Columns:
         self.kinds.append((is_booking, len(seqs)))
         self.order_id += [e.order_id for e in events]
         self.event_id += [e.event_id for e in events]
-        self.record += [None] * len(seqs)
         self.body += itemgetter(*seqs)(bodies) if len(seqs) > 1 else [bodies[seqs[0]]]
 
     def add_one(self, is_booking: bool, seq: int, event_ms: int, values: tuple[Any, ...]) -> None:
         self._one.append((seq, event_ms))
         self.kinds.append((is_booking, 1))
-        order_id, event_id, record, body = values
+        order_id, event_id, body = values
         self.order_id.append(order_id)
         self.event_id.append(event_id)
-        self.record.append(record)
         self.body.append(body)
 
     def numbers(self) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
@@ -250,7 +248,7 @@ class _Kind:
                 self.rejected.append((seq, self.kind, clean, body))
                 return
             _, order_id, event_id, event_ms = clean
-        self.alone.append((seq, event_ms, (order_id, event_id, record, body)))
+        self.alone.append((seq, event_ms, (order_id, event_id, body if record is None else record)))
 
 
 def intake(

@@ -81,7 +81,10 @@ _NO_LIMIT: Final = np.iinfo(np.int64).min
 
 
 def _decode_held(body: bytes | str | dict[str, Any]) -> dict[str, Any]:
-    # held without a record only when it came in as a well-formed JSON object body
+    """A held event as ASA deserializes it. Held bodies are either the JSON object the exact
+    path decoded, or ``bytes`` a fast decoder accepted (so a well-formed JSON object)."""
+    if type(body) is dict:
+        return body
     return cast(dict[str, Any], msgspec.json.decode(cast(bytes, body)))
 
 
@@ -102,27 +105,25 @@ class JoinedPair(msgspec.Struct, gc=False):
 
     partition: int
     booking_body: bytes | str | dict[str, Any]
+    """The booking as held: its wire body, or the JSON object it was decoded into."""
     payment_body: bytes | str | dict[str, Any]
     joined_at_ms: int
-    booking_record: dict[str, Any] | None = None
-    """The decoded booking, once someone asked (or the exact path decoded it)."""
-    payment_record: dict[str, Any] | None = None
 
     @property
     def booking(self) -> dict[str, Any]:
-        """The booking event as ASA deserializes it."""
-        record = self.booking_record
-        if record is None:
-            record = self.booking_record = _decode_held(self.booking_body)
-        return record
+        """The booking event as ASA deserializes it (decoded on each first use per pair)."""
+        body = self.booking_body
+        if type(body) is not dict:
+            body = self.booking_body = _decode_held(body)
+        return body
 
     @property
     def payment(self) -> dict[str, Any]:
         """The payment event as ASA deserializes it."""
-        record = self.payment_record
-        if record is None:
-            record = self.payment_record = _decode_held(self.payment_body)
-        return record
+        body = self.payment_body
+        if type(body) is not dict:
+            body = self.payment_body = _decode_held(body)
+        return body
 
     def __repr__(self) -> str:
         return (
@@ -232,7 +233,6 @@ class StreamJob:
             "order_id": order_ids,
             "event_id": _objects(columns.event_id),
             "body": _objects(columns.body),
-            "record": _objects(columns.record),
         }
         admitted = self._admit(pidx * 2 + is_booking, seq, times, _int64s(arrivals, seq))
         if admitted is not None:
@@ -258,8 +258,6 @@ class StreamJob:
                 rows["body"][b].tolist(),
                 rows["body"][p].tolist(),
                 found.joined_at_ms.tolist(),
-                rows["record"][b].tolist(),
-                rows["record"][p].tolist(),
             )
         )
 

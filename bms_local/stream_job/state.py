@@ -51,7 +51,7 @@ class Matches(NamedTuple):
 
 
 NUMBERS: Final = ("key", "pidx", "is_booking", "t", "seq")
-OBJECTS: Final = ("order_id", "event_id", "body", "record")
+OBJECTS: Final = ("order_id", "event_id", "body")
 _COLUMNS: Final = (*NUMBERS, *OBJECTS, "matched")
 _NONE: Final = np.empty(0, dtype=_I64)
 
@@ -66,8 +66,8 @@ class JoinState:
         self.columns.update({c: np.empty(0, dtype=object) for c in OBJECTS})
         self.columns["matched"] = np.empty(0, dtype=bool)
         """``pidx``: partition index (the job numbers partitions as it first sees them);
-        ``seq``: arrival order over the job's life; ``record``: the decoded body, or ``None``
-        until someone needs it."""
+        ``seq``: arrival order over the job's life; ``body``: the wire body, or the JSON object
+        the exact path decoded it into."""
         self.last: dict[str, NDArray[Any]] = {}
         """The rows the last :meth:`add` joined: held candidates, then the new events."""
 
