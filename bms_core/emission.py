@@ -133,12 +133,16 @@ def _stream_chunks(
         event = _new(Emitted, ("booking", oid, booking_body(cat, plan), booking_ms, f"{oid}-b"))
         emit(event)
         words = plan.words
-        if words[16] < dup_cut or words[17] < bad_cut:  # entropy.DUPLICATE[0], MALFORMED[0]
+        # hot words 16-19: DUPLICATE[0], MALFORMED[0], DUPLICATE[1], MALFORMED[1]
+        if words[16] < dup_cut or words[17] < bad_cut:
             out += _extras(scenario, event, plan.record, 0)
         attempts = plan.attempts
-        if attempts:
-            if len(attempts) > 1:
-                words = all_words(plan.record)
+        if len(attempts) == 1:
+            ((due, pid, body),) = payment_bodies(plan)
+            extra = plan.record if words[18] < dup_cut or words[19] < bad_cut else None
+            push(pending, (due, pid, _new(Emitted, ("payment", oid, body, due, pid)), extra, 1))
+        elif attempts:
+            words = all_words(plan.record)
             for which, (due, pid, body) in enumerate(payment_bodies(plan), start=1):
                 extra = (
                     plan.record

@@ -47,6 +47,8 @@ _ABANDON_CUTS: Final = entropy.thresholds(ABANDON_FAILURES_WEIGHTS)
 
 _new = tuple.__new__
 _LATE_SPAN: Final = LATE_DELAY_MS[1] + 1 - LATE_DELAY_MS[0]
+_SAME_METHOD_CUT: Final = SAME_METHOD_ON_RETRY * entropy.SCALE
+"""A retry keeps its method when its draw is below this (:func:`bms_core.entropy.below`)."""
 
 
 class Attempt(NamedTuple):
@@ -115,17 +117,17 @@ def _retries(
     else:
         failures = count = 1 + bisect_right(_ABANDON_CUTS, w[entropy.FAILURES])
     methods = cat.methods
-    gap_max = cat.gap_max_ms
+    gap_span = max(0, cat.gap_max_ms + 1 - MIN_RETRY_GAP_MS)
     attempts = []
     for k in range(count):
         if k:
-            time_ms += entropy.span(w[entropy.GAP + k], MIN_RETRY_GAP_MS, gap_max + 1)
-            if not entropy.below(w[entropy.SAME_METHOD + k], SAME_METHOD_ON_RETRY):
+            time_ms += MIN_RETRY_GAP_MS + ((w[entropy.GAP + k] * gap_span) >> 32)
+            if w[entropy.SAME_METHOD + k] >= _SAME_METHOD_CUT:
                 method = methods[bisect_right(cat.method_cuts, w[entropy.RETRY_METHOD + k])]
         if k < failures:
             reasons = FAILURE_REASONS_BY_METHOD[method]
             reason = reasons[w[entropy.REASON + k] % len(reasons)]
-            attempts.append(Attempt(k + 1, time_ms, method, "Failed", reason))
+            attempts.append(_new(Attempt, (k + 1, time_ms, method, "Failed", reason)))
         else:
-            attempts.append(Attempt(k + 1, time_ms, method, "Success", None))
+            attempts.append(_new(Attempt, (k + 1, time_ms, method, "Success", None)))
     return tuple(attempts)

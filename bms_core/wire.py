@@ -100,7 +100,7 @@ def _customer_json(cat: Catalog, city: int, number: int) -> str:
         la = (x >> 12) % len(lasts)
         suffix = str((x >> 24) % 1000) if (x >> 40) % 3 else ""
         text = (
-            f'"customer":{{"customer_id":"cu-{cat.city_slugs[city]}-{number:05d}",'
+            f'"customer":{{"customer_id":"cu-{cat.city_slugs[city]}-{str(number).zfill(5)}",'
             f'"name":"{firsts[f]} {lasts[la]}","email":"{first_emails[f]}.{last_emails[la]}'
             f'{suffix}@{_DOMAINS[(x >> 44) % 3]}","phone":"{phones[(x >> 48) % len(phones)]}",'
             f'"city":{cat.city_json[city]}}},'
