@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bms_core import entropy
 from bms_core import generator as g
 from bms_core.catalog import catalog
 from bms_core.contract import (
@@ -20,7 +21,7 @@ from bms_core.contract import (
     encode,
 )
 from bms_core.orderid import OrderKey
-from bms_core.orderplan import OrderPlan, booking_of, payments_of
+from bms_core.orderplan import OrderPlan, booking_of, payments_of, plan_order, plan_orders
 from bms_core.scenario import OUTCOME_NAMES, Mix, Scenario
 from bms_core.timefmt import parse_iso
 from bms_core.wire import booking_body, payment_body
@@ -164,3 +165,32 @@ def test_every_contract_type_and_category_has_prices_venues_and_rows() -> None:
 
     used = {reason for reasons in c.FAILURE_REASONS_BY_METHOD.values() for reason in reasons}
     assert used <= set(FAILURE_REASONS)
+
+
+def test_orders_planned_together_or_alone_are_the_same_plans() -> None:
+    scenario = Scenario(seed=7, orders_per_minute=2000)
+    cat = catalog(scenario)
+    slot = g.slot_at(scenario, START)
+    count = g.slot_order_count(scenario, slot)
+    assert count > 2 * entropy.BLOCK
+    together = plan_orders(scenario, cat, "t", scenario.seed, slot, range(count))
+    alone = [plan_order(scenario, cat, OrderKey("t", scenario.seed, slot, i)) for i in range(count)]
+    assert together == alone
+    picked = [count - 1, 3, entropy.BLOCK + 1, 0, entropy.BLOCK, 3]
+    chosen = plan_orders(scenario, cat, "t", scenario.seed, slot, picked)
+    assert chosen == [alone[i] for i in picked]
+    tail = plan_orders(scenario, cat, "t", scenario.seed, slot, range(5, count))
+    assert tail == alone[5:]
+
+
+def test_records_across_blocks_equal_one_record_at_a_time() -> None:
+    records = entropy.order_records(9, "bq2vd7lzm4x", 123, range(7, 3 * entropy.BLOCK + 2))
+    alone = [entropy.record(9, "bq2vd7lzm4x", 123, i) for i in range(7, 3 * entropy.BLOCK + 2)]
+    assert records == alone
+    assert len(set(records)) == len(records)
+    for record in records[:3]:
+        words = entropy.all_words(record)
+        assert len(record) == entropy.RECORD and len(words) == entropy.WORDS
+        assert entropy.hot_words(record) == words[: entropy.HOT]
+    assert entropy.draws(9, "bq2vd7lzm4x", 123, 7) == entropy.all_words(records[0])
+    assert entropy.record(9, "t", 123, 7) != records[0]
