@@ -70,13 +70,6 @@ def _int64s(values: list[Any], rows: NDArray[np.int64]) -> NDArray[np.int64]:
         raise ValueError(f"Arrival.arrival_ms / partition out of int64 range: {bad!r}") from None
 
 
-def _objects(values: list[Any]) -> NDArray[Any]:
-    """An object array of ``values`` (never read as nested sequences)."""
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out
-
-
 _NO_LIMIT: Final = np.iinfo(np.int64).min
 
 
@@ -212,7 +205,6 @@ class StreamJob:
     def _join(self, batch: Sequence[Arrival], columns: Columns, base: int) -> list[JoinedPair]:
         """Admit the usable events of a batch and join them; the pairs completed."""
         seq, times, is_booking = columns.numbers()
-        order_ids = _objects(columns.order_id)
         arrivals = list(map(_ARRIVAL_MS, batch))
         if None in arrivals:
             for s, t in zip(seq.tolist(), times.tolist(), strict=True):
@@ -221,42 +213,42 @@ class StreamJob:
         partitions = list(map(_PARTITION, batch))
         if None in partitions:
             route = self._route
-            for s, o in zip(seq.tolist(), order_ids.tolist(), strict=True):
+            order_ids = columns.order_id
+            for s, o in zip(seq.tolist(), order_ids, strict=True):
                 if partitions[s] is None:
                     partitions[s] = route(o)
         pidx = self._partition_indexes(partitions, seq)
+        state = self._state
+        base_ref = state.keep_objects(
+            {"order_id": columns.order_id, "event_id": columns.event_id, "body": columns.body}
+        )
         new: dict[str, NDArray[Any]] = {
             "pidx": pidx,
             "is_booking": is_booking,
             "t": times,
             "seq": seq + base,
-            "order_id": order_ids,
-            "event_id": _objects(columns.event_id),
-            "body": _objects(columns.body),
+            "ref": np.arange(base_ref, base_ref + len(seq), dtype=np.int64),
+            "key": order_hashes(columns.order_id),
         }
         admitted = self._admit(pidx * 2 + is_booking, seq, times, _int64s(arrivals, seq))
         if admitted is not None:
             new = {column: values[admitted] for column, values in new.items()}
-        key = order_hashes(columns.order_id)
-        if admitted is not None:
-            key = key[admitted]
-        new["key"] = key ^ mix_partition(new["pidx"])
-        found = self._state.add(new)
+        new["key"] ^= mix_partition(new["pidx"])
+        found = state.add(new)
         if found.duplicate_bookings:
             self.counts["duplicate:booking"] += found.duplicate_bookings
         if found.duplicate_payments:
             self.counts["duplicate:payment"] += found.duplicate_payments
         if not len(found.booking):
             return []
-        rows = self._state.last
         b, p = found.booking, found.payment
-        partition_ids = np.array(self._partition_ids, dtype=object)[rows["pidx"][b]]
+        partition_ids = np.array(self._partition_ids, dtype=object)[state.last["pidx"][b]]
         return list(
             map(
                 JoinedPair,
                 partition_ids.tolist(),
-                rows["body"][b].tolist(),
-                rows["body"][p].tolist(),
+                state.objects("body", b),
+                state.objects("body", p),
                 found.joined_at_ms.tolist(),
             )
         )

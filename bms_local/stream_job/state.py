@@ -1,5 +1,9 @@
 """The join's state as columns: every held event's key, side, time, arrival order and match flag.
 
+The columns are numbers only; each row's order id, event id and body sit in append-only lists
+(:attr:`JoinState.store`) that a row points into, so joining a batch never touches the Python
+objects of the events held (only those of pairs and possible repeats).
+
 A join key is the hash of the order id mixed with the partition, so "same order on the same
 partition" is one integer comparison and a batch joins by sorting and binary search instead of a
 dictionary probe per event. Equal keys are confirmed on the order ids and partitions themselves
@@ -9,6 +13,7 @@ before anything is emitted or counted, so a hash collision cannot join two order
 from __future__ import annotations
 
 import json
+from operator import itemgetter
 from typing import Any, Final, NamedTuple
 
 import numpy as np
@@ -50,10 +55,12 @@ class Matches(NamedTuple):
     duplicate_payments: int
 
 
-NUMBERS: Final = ("key", "pidx", "is_booking", "t", "seq")
+NUMBERS: Final = ("key", "pidx", "is_booking", "t", "seq", "ref")
 OBJECTS: Final = ("order_id", "event_id", "body")
-_COLUMNS: Final = (*NUMBERS, *OBJECTS, "matched")
+_COLUMNS: Final = (*NUMBERS, "matched")
 _NONE: Final = np.empty(0, dtype=_I64)
+_COMPACT_SLACK: Final = 100_000
+"""Store entries no row points to that are tolerated before the store is rebuilt."""
 
 
 class JoinState:
@@ -63,30 +70,40 @@ class JoinState:
         self.window_ms = window_ms
         self.columns: dict[str, NDArray[Any]] = {c: np.empty(0, dtype=_I64) for c in NUMBERS}
         self.columns["is_booking"] = np.empty(0, dtype=bool)
-        self.columns.update({c: np.empty(0, dtype=object) for c in OBJECTS})
         self.columns["matched"] = np.empty(0, dtype=bool)
         """``pidx``: partition index (the job numbers partitions as it first sees them);
-        ``seq``: arrival order over the job's life; ``body``: the wire body, or the JSON object
-        the exact path decoded it into."""
+        ``seq``: arrival order over the job's life; ``ref``: the row's place in the store."""
+        self.store: dict[str, list[Any]] = {c: [] for c in OBJECTS}
+        """``order_id``, ``event_id`` and ``body`` (the wire body, or the JSON object the exact
+        path decoded it into) of every row, and of some rows no longer held (see
+        :meth:`evict`)."""
         self.last: dict[str, NDArray[Any]] = {}
         """The rows the last :meth:`add` joined: held candidates, then the new events."""
 
     def __len__(self) -> int:
         return len(self.columns["key"])
 
+    def keep_objects(self, objects: dict[str, list[Any]]) -> int:
+        """Append events' objects to the store; where the first one went (its ``ref``)."""
+        base = len(self.store["body"])
+        for name in OBJECTS:
+            self.store[name] += objects[name]
+        return base
+
     def add(self, new: dict[str, NDArray[Any]]) -> Matches:
-        """Admit new events (a value per column but ``matched``, in any order: ``seq`` orders
-        them); the pairs they complete with held events and with each other, and how many
-        repeat the event id of an earlier held event of the same order, input and partition."""
+        """Admit new events (a value per numeric column but ``matched``, in any order: ``seq``
+        orders them; their objects already kept); the pairs they complete with held events
+        and with each other, and how many repeat the event id of an earlier held event of the
+        same order, input and partition."""
         held = self.columns
         size = len(held["key"])
         everything = size <= 4 * len(new["key"])
         if everything:  # a large batch: join against all held rows, which then become the state
             cand = np.arange(size)
-            rows = {c: np.concatenate((held[c], new[c])) for c in _COLUMNS if c != "matched"}
+            rows = {c: np.concatenate((held[c], new[c])) for c in NUMBERS}
         else:  # a small batch: only held rows of the same orders
             cand = np.flatnonzero(np.isin(held["key"], new["key"]))
-            rows = {c: np.concatenate((held[c][cand], new[c])) for c in _COLUMNS if c != "matched"}
+            rows = {c: np.concatenate((held[c][cand], new[c])) for c in NUMBERS}
         old = len(cand)
         self.last = rows
         matched = np.zeros(len(rows["key"]), dtype=bool)
@@ -99,8 +116,8 @@ class JoinState:
         matched[b] = True
         matched[p] = True
         joined = np.maximum(rows["t"][b], rows["t"][p])
-        dup_b = _duplicates(rows, old, self.window_ms, bookings)
-        dup_p = _duplicates(rows, old, self.window_ms, payments)
+        dup_b = self._duplicates(rows, old, bookings)
+        dup_p = self._duplicates(rows, old, payments)
         if everything:
             held["matched"] = np.concatenate((held["matched"] | matched[:old], matched[old:]))
             held.update(rows)
@@ -111,6 +128,14 @@ class JoinState:
             for column in _COLUMNS:
                 held[column] = np.concatenate((held[column], new[column]))
         return Matches(b, p, joined, dup_b, dup_p)
+
+    def objects(self, name: str, rows: NDArray[np.int64]) -> list[Any]:
+        """The stored ``name`` of each of :attr:`last`'s ``rows``."""
+        refs = self.last["ref"][rows].tolist()
+        if not refs:
+            return []
+        values = self.store[name]
+        return list(itemgetter(*refs)(values)) if len(refs) > 1 else [values[refs[0]]]
 
     def _pairs(
         self,
@@ -139,7 +164,10 @@ class JoinState:
         keep = ((b >= old) | (p >= old)) & (delay >= 0) & (delay <= self.window_ms)
         b, p = b[keep], p[keep]
         # equal keys: confirm the partition and the order id (a hash collision joins nothing)
-        same = (rows["pidx"][b] == rows["pidx"][p]) & (rows["order_id"][b] == rows["order_id"][p])
+        order_ids = self.store["order_id"]
+        refs = zip(rows["ref"][b].tolist(), rows["ref"][p].tolist(), strict=True)
+        same = np.array([order_ids[x] == order_ids[y] for x, y in refs], dtype=bool)
+        same &= rows["pidx"][b] == rows["pidx"][p]
         if not same.all():
             b, p = b[same], p[same]
         later = np.maximum(seq[b], seq[p])
@@ -163,6 +191,12 @@ class JoinState:
         keep = ~gone
         for column in _COLUMNS:
             held[column] = held[column][keep]
+        if len(self.store["body"]) > 2 * len(held["ref"]) + _COMPACT_SLACK:
+            live = held["ref"].tolist()
+            for name in OBJECTS:
+                values = self.store[name]
+                self.store[name] = [values[r] for r in live]
+            held["ref"] = np.arange(len(live), dtype=_I64)
         return bookings, payments
 
     def unmatched(self) -> tuple[int, int]:
@@ -171,50 +205,49 @@ class JoinState:
         bookings = int((lost & self.columns["is_booking"]).sum())
         return bookings, int(lost.sum()) - bookings
 
-
-def _duplicates(
-    rows: dict[str, NDArray[Any]], old: int, window_ms: int, side: NDArray[np.int64]
-) -> int:
-    """New events (rows from ``old`` on) of one side (its rows sorted by key) whose event id
-    equals an earlier event's of the same order and partition, at most ``window_ms`` apart in
-    event time. Only orders with more than one event on the side are looked at."""
-    key = rows["key"][side]
-    same = key[1:] == key[:-1]
-    if not same.any():
-        return 0
-    member = np.zeros(len(side), dtype=bool)
-    member[1:] |= same
-    member[:-1] |= same
-    members = side[member]
-    ids = rows["event_id"][members].tolist()
-    try:
-        hashes = np.fromiter(map(hash, ids), dtype=_I64, count=len(ids))
-    except TypeError:  # a JSON array or object as an event id
-        hashes = np.array([_id_hash(i) for i in ids], dtype=_I64)
-    order = np.lexsort((hashes, rows["key"][members]))
-    k, h = rows["key"][members][order], hashes[order]
-    repeat = np.flatnonzero((k[1:] == k[:-1]) & (h[1:] == h[:-1]))
-    if not len(repeat):
-        return 0
-    seq, pidx, t = rows["seq"], rows["pidx"], rows["t"]
-    order_id, event_id = rows["order_id"], rows["event_id"]
-    runs: dict[tuple[int, int], set[int]] = {}
-    for at in repeat.tolist():  # candidates: equal key and id hash
-        run = runs.setdefault((int(k[at]), int(h[at])), set())
-        run.update((int(members[order[at]]), int(members[order[at + 1]])))
-    count = 0
-    for run in runs.values():
-        in_order = sorted(run, key=lambda r: seq[r])
-        for i, row in enumerate(in_order):
-            if row < old:
-                continue
-            for other in in_order[:i]:
-                if (
-                    pidx[other] == pidx[row]
-                    and order_id[other] == order_id[row]
-                    and event_id[other] == event_id[row]
-                    and abs(int(t[other]) - int(t[row])) <= window_ms
-                ):
-                    count += 1
-                    break
-    return count
+    def _duplicates(self, rows: dict[str, NDArray[Any]], old: int, side: NDArray[np.int64]) -> int:
+        """New events (rows from ``old`` on) of one side (its rows sorted by key) whose event id
+        equals an earlier event's of the same order and partition, at most ``window_ms`` apart in
+        event time. Only orders with more than one event on the side are looked at."""
+        key = rows["key"][side]
+        same = key[1:] == key[:-1]
+        if not same.any():
+            return 0
+        member = np.zeros(len(side), dtype=bool)
+        member[1:] |= same
+        member[:-1] |= same
+        members = side[member]
+        event_ids, order_ids = self.store["event_id"], self.store["order_id"]
+        member_refs = rows["ref"][members].tolist()
+        ids = [event_ids[r] for r in member_refs]
+        try:
+            hashes = np.fromiter(map(hash, ids), dtype=_I64, count=len(ids))
+        except TypeError:  # a JSON array or object as an event id
+            hashes = np.array([_id_hash(i) for i in ids], dtype=_I64)
+        order = np.lexsort((hashes, rows["key"][members]))
+        k, h = rows["key"][members][order], hashes[order]
+        repeat = np.flatnonzero((k[1:] == k[:-1]) & (h[1:] == h[:-1]))
+        if not len(repeat):
+            return 0
+        seq, pidx, t, ref = rows["seq"], rows["pidx"], rows["t"], rows["ref"]
+        window_ms = self.window_ms
+        runs: dict[tuple[int, int], set[int]] = {}
+        for at in repeat.tolist():  # candidates: equal key and id hash
+            run = runs.setdefault((int(k[at]), int(h[at])), set())
+            run.update((int(members[order[at]]), int(members[order[at + 1]])))
+        count = 0
+        for run in runs.values():
+            in_order = sorted(run, key=lambda r: seq[r])
+            for i, row in enumerate(in_order):
+                if row < old:
+                    continue
+                for other in in_order[:i]:
+                    if (
+                        pidx[other] == pidx[row]
+                        and order_ids[ref[other]] == order_ids[ref[row]]
+                        and event_ids[ref[other]] == event_ids[ref[row]]
+                        and abs(int(t[other]) - int(t[row])) <= window_ms
+                    ):
+                        count += 1
+                        break
+        return count

@@ -146,6 +146,16 @@ def test_a_repeated_event_id_counts_as_a_duplicate_only_within_the_window() -> N
     assert job.counts["duplicate:booking"] == 0
 
 
+def test_rebuilding_the_object_store_as_state_is_evicted_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    arrivals = _traffic(1_500, seed=3)
+    policy = OrderingPolicy()
+    expected = _run(arrivals, policy, [97])
+    monkeypatch.setattr(join_state, "_COMPACT_SLACK", 0)  # rebuild after nearly every batch
+    assert _run(arrivals, policy, [97]) == expected
+
+
 def test_an_order_hash_collision_joins_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(join_state, "order_hashes", lambda ids: np.zeros(len(ids), dtype=np.int64))
     from bms_local.stream_job import job as job_module
