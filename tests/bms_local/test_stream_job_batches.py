@@ -34,10 +34,12 @@ START_MS = 1_795_946_400_000  # 2026-11-29T10:00:00Z
 WINDOW_MS = 900_000
 
 
-def _traffic(orders: int, seed: int) -> list[Arrival]:
+def _traffic(orders: int, seed: int, per_minute: float = 600) -> list[Arrival]:
     """Generated events with duplicates and malformed extras, delivered late, out of order,
     on explicit or routed partitions."""
-    scenario = Scenario(seed=seed, duplicate_rate=0.05, malformed_rate=0.03)
+    scenario = Scenario(
+        seed=seed, duplicate_rate=0.05, malformed_rate=0.03, orders_per_minute=per_minute
+    )
     rng = random.Random(seed)
     arrivals = []
     for e in stream(scenario, START_MS, orders):
@@ -149,11 +151,22 @@ def test_a_repeated_event_id_counts_as_a_duplicate_only_within_the_window() -> N
 def test_rebuilding_the_object_store_as_state_is_evicted_changes_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    arrivals = _traffic(1_500, seed=3)
+    arrivals = _traffic(1_500, seed=3, per_minute=20)  # over an hour: most state is evicted
     policy = OrderingPolicy()
     expected = _run(arrivals, policy, [97])
-    monkeypatch.setattr(join_state, "_COMPACT_SLACK", 0)  # rebuild after nearly every batch
+    rebuilt = []
+    evict = join_state.JoinState.evict
+
+    def counting_evict(self: join_state.JoinState, limits: np.ndarray) -> tuple[int, int]:
+        before = len(self.store["body"])
+        result = evict(self, limits)
+        rebuilt.append(len(self.store["body"]) < before)
+        return result
+
+    monkeypatch.setattr(join_state, "_COMPACT_SLACK", 0)  # rebuild whenever mostly evicted
+    monkeypatch.setattr(join_state.JoinState, "evict", counting_evict)
     assert _run(arrivals, policy, [97]) == expected
+    assert sum(rebuilt) >= 2  # rebuilt mid-stream, not only at the end
 
 
 def test_an_order_hash_collision_joins_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
