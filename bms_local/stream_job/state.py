@@ -13,7 +13,7 @@ before anything is emitted or counted, so a hash collision cannot join two order
 from __future__ import annotations
 
 import json
-from operator import itemgetter
+from operator import eq, itemgetter
 from typing import Any, Final, NamedTuple
 
 import numpy as np
@@ -164,10 +164,15 @@ class JoinState:
         keep = ((b >= old) | (p >= old)) & (delay >= 0) & (delay <= self.window_ms)
         b, p = b[keep], p[keep]
         # equal keys: confirm the partition and the order id (a hash collision joins nothing)
-        order_ids = self.store["order_id"]
-        refs = zip(rows["ref"][b].tolist(), rows["ref"][p].tolist(), strict=True)
-        same = np.array([order_ids[x] == order_ids[y] for x, y in refs], dtype=bool)
-        same &= rows["pidx"][b] == rows["pidx"][p]
+        same = rows["pidx"][b] == rows["pidx"][p]
+        if len(b) > 1:
+            order_ids = self.store["order_id"]
+            of_bookings = itemgetter(*rows["ref"][b].tolist())(order_ids)
+            of_payments = itemgetter(*rows["ref"][p].tolist())(order_ids)
+            same &= np.fromiter(map(eq, of_bookings, of_payments), dtype=bool, count=len(b))
+        elif len(b):
+            order_ids = self.store["order_id"]
+            same &= order_ids[int(rows["ref"][b[0]])] == order_ids[int(rows["ref"][p[0]])]
         if not same.all():
             b, p = b[same], p[same]
         later = np.maximum(seq[b], seq[p])
