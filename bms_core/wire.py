@@ -27,6 +27,7 @@ _CUSTOMER_LIMIT: Final = 20_000
 _DOMAINS: Final = EMAIL_DOMAINS
 _M64: Final = (1 << 64) - 1
 
+_SECONDS: Final = tuple(f"{s:02d}." for s in range(60))
 _minutes: dict[int, str] = {}
 _tails: list[str] = []
 _row_seats: dict[str, tuple[str, ...]] = {}
@@ -73,7 +74,8 @@ def show_minute_texts(minute: int) -> tuple[str, str]:
 def minute_tails() -> list[str]:
     """``"SS.mmmZ"`` for each millisecond of a minute (built on first use)."""
     if not _tails:
-        _tails.extend(f"{s:02d}.{m:03d}Z" for s in range(60) for m in range(1000))
+        millis = [f"{m:03d}Z" for m in range(1000)]
+        _tails.extend([second + milli for second in _SECONDS for milli in millis])
     return _tails
 
 

@@ -194,3 +194,11 @@ def test_records_across_blocks_equal_one_record_at_a_time() -> None:
         assert entropy.hot_words(record) == words[: entropy.HOT]
     assert entropy.draws(9, "bq2vd7lzm4x", 123, 7) == entropy.all_words(records[0])
     assert entropy.record(9, "t", 123, 7) != records[0]
+
+
+@given(epoch_ms=st.integers(0, 253_402_300_799_999))
+def test_wire_times_are_the_contract_time_text(epoch_ms: int) -> None:
+    from bms_core.timefmt import format_ms
+    from bms_core.wire import time_text
+
+    assert time_text(epoch_ms) == format_ms(epoch_ms)
