@@ -93,6 +93,9 @@ class Venue(NamedTuple):
     """Start of the show's ``event_id``: ``sh-<city>-<type><venue>-``."""
     json_tail: str
     """``"venue_id":...,"venue_name":...,`` as JSON text, for the wire encoder."""
+    show_texts: tuple[tuple[str, str], ...] = ()
+    """[show] -> (show ``event_id`` up to its start minute, JSON from ``event_name`` to
+    ``venue_name``), for the wire encoder."""
 
 
 class WireMemo(NamedTuple):
@@ -130,8 +133,6 @@ class Catalog(NamedTuple):
     """[city][type] -> show titles."""
     show_json: tuple[tuple[tuple[str, ...], ...], ...]
     """[city][type][show] -> ``"event_name":...,"event_type":...,"event_location":...,``."""
-    show_texts: tuple[tuple[tuple[tuple[tuple[str, str], ...], ...], ...], ...]
-    """[city][type][venue][show] -> (show ``event_id`` up to its minute, the JSON after it)."""
     prices: tuple[tuple[tuple[int, ...], ...], ...]
     """[type][venue tier][category] -> seat price in paise."""
     fees: tuple[tuple[tuple[tuple[int, int], ...], ...], ...]
@@ -198,8 +199,19 @@ def catalog(scenario: Scenario) -> Catalog:
         for city, by_type in zip(cities, show_names, strict=True)
     )
     venues = tuple(
-        tuple(_venues(city, slug, t) for t in types)
-        for city, slug in zip(cities, slugs, strict=True)
+        tuple(
+            tuple(
+                v._replace(
+                    show_texts=tuple(
+                        (f"{v.show_prefix}{show:02d}-", text + v.json_tail)
+                        for show, text in enumerate(texts)
+                    )
+                )
+                for v in _venues(city, slug, t)
+            )
+            for t, texts in zip(types, json_by_type, strict=True)
+        )
+        for city, slug, json_by_type in zip(cities, slugs, show_json, strict=True)
     )
     prices = _prices(scenario, types, categories)
     fees = _fees(scenario, prices)
@@ -223,19 +235,6 @@ def catalog(scenario: Scenario) -> Catalog:
         venues=venues,
         show_names=show_names,
         show_json=show_json,
-        show_texts=tuple(
-            tuple(
-                tuple(
-                    tuple(
-                        (f"{v.show_prefix}{show:02d}-", text + v.json_tail)
-                        for show, text in enumerate(texts)
-                    )
-                    for v in by_venue
-                )
-                for by_venue, texts in zip(by_type, json_by_type, strict=True)
-            )
-            for by_type, json_by_type in zip(venues, show_json, strict=True)
-        ),
         prices=prices,
         fees=fees,
         tickets=tuple(

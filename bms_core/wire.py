@@ -114,11 +114,11 @@ def _customer_json(cat: Catalog, city: int, number: int) -> str:
 
 
 def row_seats(row: str) -> tuple[str, ...]:
-    """``{"seat_number":"<row><k>`` for k = 1 .. SEATS_PER_ROW (index k - 1)."""
+    """``{"seat_number":"<row><k>`` at index k, for k = 1 .. SEATS_PER_ROW."""
     texts = _row_seats.get(row)
     if texts is None:
         texts = _row_seats[row] = tuple(
-            f'{{"seat_number":"{row}{k}' for k in range(1, SEATS_PER_ROW + 1)
+            f'{{"seat_number":"{row}{k}' for k in range(SEATS_PER_ROW + 1)
         )
     return texts
 
@@ -141,7 +141,7 @@ def _seat_tail(cat: Catalog, plan: OrderPlan) -> tuple[str, str]:
 
 def booking_body(cat: Catalog, plan: OrderPlan) -> bytes:
     """The booking's JSON bytes."""
-    (_, oid, booking_ms, city, customer, event_type, venue, show, show_ms, category, n, row,
+    (_, oid, booking_ms, city, customer, _, venue, show, show_ms, category, n, row,
      first_seat, price, _, _, channel, _, _, _, _) = plan  # fmt: skip
     memo = cat.memo
     customer_json = memo.customers[city].get(customer) or _customer_json(cat, city, customer)
@@ -149,8 +149,8 @@ def booking_body(cat: Catalog, plan: OrderPlan) -> bytes:
     minute, rest = divmod(booking_ms, MINUTE_MS)
     show_minute = show_ms // MINUTE_MS
     show_hex, show_time = _shows.get(show_minute) or show_minute_texts(show_minute)
-    event_id, show_json = cat.show_texts[city][event_type][venue.tier][show]
-    seats = sep.join((_row_seats.get(row) or row_seats(row))[first_seat - 1 : first_seat - 1 + n])
+    event_id, show_json = venue.show_texts[show]
+    seats = sep.join((_row_seats.get(row) or row_seats(row))[first_seat : first_seat + n])
     return (
         f'{{"kind":"booking","schema_version":1,"event_id":"{oid}-b","order_id":"{oid}",'
         f'"booking_time":"{_minutes.get(minute) or minute_text(minute)}'
