@@ -5,7 +5,9 @@ attempts, duplicates), in chunks. Per chunk, untimed, each event gets what Event
 job: its body, its enqueued time (= event time here) and its partition (routed by order_id, as
 the hub does). Timed: the job admitting every event, joining, evicting. The baseline, timed on
 the same chunks in the same run, is only decoding each body (``msgspec.json.decode``), the floor
-any Python consumer pays; the ratio says how much the join costs on top. Row projection (what a
+any Python consumer pays; the ratio says how much the join costs on top. Both are timed on the
+wall clock and in CPU seconds of this process (``time.process_time``): on a shared machine the
+CPU figure leaves out the time other work took the core, which is what "on one core" asks. Row projection (what a
 sink pays per joined pair) is timed separately.
 
 Memory: fresh subprocesses per size stream N orders through the job at a constant rate (the
@@ -78,19 +80,21 @@ def throughput(orders: int, worker: int = 0, workers: int = 1) -> dict[str, Any]
     decode = msgspec.json.decode
     job = StreamJob()
     events = pairs = 0
-    job_s = decode_s = 0.0
+    job_s = decode_s = job_cpu = decode_cpu = 0.0
     sample: list = []
     gc.disable()
     try:
         for chunk in _chunks(orders):
             arrivals = _arrivals(chunk, worker, workers)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             for arrival in arrivals:
                 decode(arrival.body)
             decode_s += time.perf_counter() - started
-            started = time.perf_counter()
+            decode_cpu += time.process_time() - cpu
+            started, cpu = time.perf_counter(), time.process_time()
             found = job.feed_all(arrivals)
             job_s += time.perf_counter() - started
+            job_cpu += time.process_time() - cpu
             pairs += len(found)
             if len(sample) < 20_000:
                 sample.extend(found[: 20_000 - len(sample)])
@@ -109,6 +113,8 @@ def throughput(orders: int, worker: int = 0, workers: int = 1) -> dict[str, Any]
         "pairs": pairs,
         "job_events_per_s": events / job_s,
         "decode_events_per_s": events / decode_s,
+        "job_events_per_cpu_s": events / job_cpu,
+        "decode_events_per_cpu_s": events / decode_cpu,
         "rows_per_s": rows / project_s,
         "pairs_per_s_projected": len(sample) / project_s,
         "job_s": job_s,
@@ -218,14 +224,23 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     result = throughput(args.orders)
     ratio = result["job_events_per_s"] / result["decode_events_per_s"]
+    cpu_rate = result["job_events_per_cpu_s"]
+    cpu_ratio = cpu_rate / result["decode_events_per_cpu_s"]
     print(
         f"orders joined:            {result['orders']:,} ({result['events']:,} events, {result['pairs']:,} pairs)"
     )
-    print(f"baseline (decode only):   {result['decode_events_per_s']:,.0f} events/s")
     print(
-        f"reference job:            {result['job_events_per_s']:,.0f} events/s "
-        f"(ratio to baseline {ratio:.2f}; target {TARGET_EVENTS_PER_S:,} events/s "
-        f"{'met' if result['job_events_per_s'] >= TARGET_EVENTS_PER_S else 'NOT met'})"
+        f"baseline (decode only):   {result['decode_events_per_s']:,.0f} events/s wall, "
+        f"{result['decode_events_per_cpu_s']:,.0f} per CPU second"
+    )
+    print(
+        f"reference job:            {result['job_events_per_s']:,.0f} events/s wall "
+        f"(ratio to baseline {ratio:.2f}), {cpu_rate:,.0f} per CPU second (ratio {cpu_ratio:.2f})"
+    )
+    print(
+        f"target {TARGET_EVENTS_PER_S:,} events/s on one core (CPU seconds of this process, so "
+        f"time taken by other work on the machine does not count): "
+        f"{'met' if cpu_rate >= TARGET_EVENTS_PER_S else 'NOT met'}"
     )
     print(
         f"row projection:           {result['rows_per_s']:,.0f} rows/s "

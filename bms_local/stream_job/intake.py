@@ -156,14 +156,12 @@ class _Kind:
         self,
         kind: str,
         is_booking: bool,
-        arrivals: Sequence[Any],
-        bodies: list[object],
+        bodies: Sequence[object],
         out: Columns,
         rejected: list[Rejected],
     ) -> None:
         self.kind = kind
         self.is_booking = is_booking
-        self.arrivals = arrivals
         self.out = out
         self.rejected = rejected
         self.one: Callable[[bytes], Any] = WELL_FORMED[is_booking]
@@ -227,7 +225,7 @@ class _Kind:
 
     def _alone(self, seq: int) -> None:
         """One event: the fast decoder alone, else the exact ``TRY_CAST`` path."""
-        body = self.arrivals[seq][1]
+        body = self.bodies[seq]
         record: dict[str, Any] | None = None
         event_ms = None
         if type(body) is bytes and body.isascii():
@@ -252,14 +250,14 @@ class _Kind:
 
 
 def intake(
-    arrivals: Sequence[Any], booking: str, payment: str
+    kind_of: Sequence[str], bodies: Sequence[object], booking: str, payment: str
 ) -> tuple[Columns, list[Rejected], int]:
-    """Usable events of ``arrivals`` (``(kind, body, arrival_ms, partition)`` tuples), the
-    rejected ones in arrival order, and how many bookings came in. ``ValueError`` names an
-    unknown kind before anything is read.
+    """Usable events of a batch given as its arrivals' kinds and bodies, the rejected ones in
+    arrival order, and how many bookings came in. ``ValueError`` names an unknown kind before
+    anything is read.
     """
-    kinds = np.empty(len(arrivals), dtype=object)
-    kinds[:] = [a[0] for a in arrivals]
+    kinds = np.empty(len(kind_of), dtype=object)
+    kinds[:] = kind_of
     bookings = np.flatnonzero(kinds == booking).tolist()
     payments = np.flatnonzero(kinds == payment).tolist()
     if len(bookings) + len(payments) != len(kinds):
@@ -267,8 +265,7 @@ def intake(
         raise ValueError(f"Arrival.kind must be {booking!r} or {payment!r}, got {bad!r}")
     out = Columns()
     rejected: list[Rejected] = []
-    bodies = [a[1] for a in arrivals]
-    _Kind(booking, True, arrivals, bodies, out, rejected).take(bookings)
-    _Kind(payment, False, arrivals, bodies, out, rejected).take(payments)
+    _Kind(booking, True, bodies, out, rejected).take(bookings)
+    _Kind(payment, False, bodies, out, rejected).take(payments)
     rejected.sort(key=lambda r: r[0])
     return out, rejected, len(bookings)

@@ -28,9 +28,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from itertools import islice
-from operator import itemgetter
 from typing import Any, Final, NamedTuple, cast
 
 import msgspec
@@ -53,8 +52,6 @@ PROCESS_BATCH: Final = 4_096
 _KIND: Final = (PAYMENT, BOOKING)
 _PARTITION_TABLE: Final = 1 << 16
 """Partition ids below this are indexed through a table (Event Hubs has at most 1024)."""
-_ARRIVAL_MS: Final = itemgetter(2)
-_PARTITION: Final = itemgetter(3)
 
 
 def _int64s(values: list[Any], rows: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -184,7 +181,10 @@ class StreamJob:
         """Admit events in arrival order; every pair they complete, in the order the matches
         become known (the same pairs as feeding them one by one)."""
         batch = arrivals if isinstance(arrivals, (list, tuple)) else list(arrivals)
-        columns, rejected, bookings = intake(batch, BOOKING, PAYMENT)
+        if not batch:
+            return []
+        kinds, bodies, arrival_ms, partitions = zip(*batch, strict=True)  # one pass over them
+        columns, rejected, bookings = intake(kinds, bodies, BOOKING, PAYMENT)
         counts = self.counts
         if bookings:
             counts["in:booking"] += bookings
@@ -196,21 +196,26 @@ class StreamJob:
         self._seq += len(batch)
         if not len(columns):
             return []
-        out = self._join(batch, columns, base)
+        out = self._join(columns, base, list(arrival_ms), list(partitions))
         if out:
             counts["joined_pairs"] += len(out)
         self._evict()
         return out
 
-    def _join(self, batch: Sequence[Arrival], columns: Columns, base: int) -> list[JoinedPair]:
-        """Admit the usable events of a batch and join them; the pairs completed."""
+    def _join(
+        self,
+        columns: Columns,
+        base: int,
+        arrivals: list[int | None],
+        partitions: list[int | None],
+    ) -> list[JoinedPair]:
+        """Admit the usable events of a batch (with every arrival's enqueued time and partition)
+        and join them; the pairs completed."""
         seq, times, is_booking = columns.numbers()
-        arrivals = list(map(_ARRIVAL_MS, batch))
         if None in arrivals:
             for s, t in zip(seq.tolist(), times.tolist(), strict=True):
                 if arrivals[s] is None:
                     arrivals[s] = t
-        partitions = list(map(_PARTITION, batch))
         if None in partitions:
             route = self._route
             order_ids = columns.order_id
