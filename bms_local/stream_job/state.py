@@ -59,8 +59,9 @@ NUMBERS: Final = ("key", "pidx", "is_booking", "t", "seq", "ref")
 OBJECTS: Final = ("order_id", "event_id", "body")
 _COLUMNS: Final = (*NUMBERS, "matched")
 _NONE: Final = np.empty(0, dtype=_I64)
-_COMPACT_SLACK: Final = 100_000
-"""Store entries no row points to that are tolerated before the store is rebuilt."""
+_COMPACT_SLACK: Final = 65_536
+"""Store entries no row points to that are tolerated before the store is rebuilt (their bodies
+are dropped at eviction; what waits is two ids and a pointer each)."""
 
 
 class JoinState:
@@ -193,6 +194,9 @@ class JoinState:
         lost = gone & ~held["matched"]
         bookings = int((lost & held["is_booking"]).sum())
         payments = int(lost.sum()) - bookings
+        bodies = self.store["body"]
+        for ref in held["ref"][gone].tolist():  # the bodies are what takes memory: free them now
+            bodies[ref] = None
         keep = ~gone
         for column in _COLUMNS:
             held[column] = held[column][keep]
