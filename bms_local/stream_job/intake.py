@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from operator import attrgetter, itemgetter
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import msgspec
 import numpy as np
@@ -109,17 +109,18 @@ class Columns:
         self,
         is_booking: bool,
         seqs: list[int],
-        events: list[Any],
         ms: NDArray[np.int64],
+        order_ids: list[str],
+        event_ids: list[object],
         bodies: list[object],
     ) -> None:
         self._flush()
         self._seq.append(np.array(seqs, dtype=np.int64))
         self._ms.append(ms)
         self.kinds.append((is_booking, len(seqs)))
-        self.order_id += map(_ORDER_ID, events)
-        self.event_id += map(_EVENT_ID, events)
-        self.body += itemgetter(*seqs)(bodies) if len(seqs) > 1 else [bodies[seqs[0]]]
+        self.order_id += order_ids
+        self.event_id += event_ids
+        self.body += bodies
 
     def add_one(self, is_booking: bool, seq: int, event_ms: int, values: tuple[Any, ...]) -> None:
         self._one.append((seq, event_ms))
@@ -148,6 +149,14 @@ class Columns:
             self._one = []
 
 
+class _Decoded(NamedTuple):
+    seqs: list[int]
+    times: list[str]
+    order_ids: list[str]
+    event_ids: list[object]
+    bodies: list[object]
+
+
 Rejected = tuple[int, str, str, object]
 """``(seq, kind, cause, body)`` of an event the query drops."""
 
@@ -170,11 +179,11 @@ class _Kind:
         self.one: Callable[[bytes], Any] = WELL_FORMED[is_booking]
         self.many: Callable[[bytes], list[Any]] = WELL_FORMED_LISTS[is_booking]
         self.bodies = bodies
-        self.seqs: list[int] = []
-        self.events: list[Any] = []
+        self.decoded = _Decoded([], [], [], [], [])
+        """Fields of the events decoded in batches, read while they are fresh in memory; their
+        times are checked in :meth:`take`."""
         self.alone: list[tuple[int, int, tuple[Any, ...]]] = []
         """Events that took the one-by-one path, added after the batch-decoded ones."""
-        """Decoded by the fast decoder in batches; their times are checked in :meth:`take`."""
 
     def take(self, seqs: list[int]) -> None:
         for start in range(0, len(seqs), SUB_BATCH):
@@ -185,20 +194,22 @@ class _Kind:
 
     def _checked(self) -> None:
         """Times of the batch-decoded events; those not in the wire format go one by one."""
-        seqs, events = self.seqs, self.events
+        seqs, times, order_ids, event_ids, bodies = self.decoded
         if not seqs:
             return
-        ms, valid = wire_times_ms(list(map(_TIME, events)))
+        ms, valid = wire_times_ms(times)
         if not valid.all():
             keep = valid.tolist()
             for seq, ok in zip(seqs, keep, strict=True):
                 if not ok:
                     self._alone(seq)
-            seqs = [s for s, ok in zip(seqs, keep, strict=True) if ok]
-            events = [e for e, ok in zip(events, keep, strict=True) if ok]
+            seqs, order_ids, event_ids, bodies = (
+                [v for v, ok in zip(values, keep, strict=True) if ok]
+                for values in (seqs, order_ids, event_ids, bodies)
+            )
             ms = ms[valid]
         if seqs:
-            self.out.add_many(self.is_booking, seqs, events, ms, self.bodies)
+            self.out.add_many(self.is_booking, seqs, ms, order_ids, event_ids, bodies)
 
     def _batch(self, seqs: list[int]) -> None:
         if len(seqs) <= ALONE:
@@ -206,7 +217,8 @@ class _Kind:
                 self._alone(seq)
             return
         events = None
-        parts = list(itemgetter(*seqs)(self.bodies))
+        originals = itemgetter(*seqs)(self.bodies)
+        parts = list(originals)
         try:  # one copy: the brackets ride on the first and last bodies
             parts[0] = b"[" + parts[0]
             parts[-1] = parts[-1] + b"]"
@@ -223,8 +235,12 @@ class _Kind:
             self._batch(seqs[:half])
             self._batch(seqs[half:])
             return
-        self.seqs += seqs
-        self.events += events
+        decoded = self.decoded
+        decoded.seqs.extend(seqs)
+        decoded.times.extend(map(_TIME, events))
+        decoded.order_ids.extend(map(_ORDER_ID, events))
+        decoded.event_ids.extend(map(_EVENT_ID, events))
+        decoded.bodies.extend(originals)
 
     def _alone(self, seq: int) -> None:
         """One event: the fast decoder alone, else the exact ``TRY_CAST`` path."""
