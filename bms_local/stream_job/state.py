@@ -12,7 +12,6 @@ before anything is emitted or counted, so a hash collision cannot join two order
 
 from __future__ import annotations
 
-import json
 from operator import eq, itemgetter
 from typing import Any, Final, NamedTuple
 
@@ -31,14 +30,6 @@ def order_hashes(order_ids: list[str]) -> NDArray[np.int64]:
 def mix_partition(partition_index: NDArray[np.int64]) -> NDArray[np.int64]:
     """What a partition adds to an order hash to make the join key (0 for the first one)."""
     return (partition_index.astype(np.uint64) * _MIX).view(_I64)
-
-
-def _id_hash(event_id: object) -> int:
-    """A hash of any JSON value (equal values, equal hashes)."""
-    try:
-        return hash(event_id)
-    except TypeError:  # a JSON array or object as event id
-        return hash(json.dumps(event_id, sort_keys=True, default=str))
 
 
 class Matches(NamedTuple):
@@ -217,35 +208,34 @@ class JoinState:
     def _duplicates(self, rows: dict[str, NDArray[Any]], old: int, side: NDArray[np.int64]) -> int:
         """New events (rows from ``old`` on) of one side (its rows sorted by key) whose event id
         equals an earlier event's of the same order and partition, at most ``window_ms`` apart in
-        event time. Only orders with more than one event on the side are looked at."""
+        event time. Only orders with more than one event on the side are looked at: neighbours
+        in key order are compared at C speed, longer runs (three or more events) in full."""
         key = rows["key"][side]
         same = key[1:] == key[:-1]
         if not same.any():
             return 0
-        member = np.zeros(len(side), dtype=bool)
-        member[1:] |= same
-        member[:-1] |= same
-        members = side[member]
         event_ids, order_ids = self.store["event_id"], self.store["order_id"]
-        member_refs = rows["ref"][members].tolist()
-        ids = [event_ids[r] for r in member_refs]
-        try:
-            hashes = np.fromiter(map(hash, ids), dtype=_I64, count=len(ids))
-        except TypeError:  # a JSON array or object as an event id
-            hashes = np.array([_id_hash(i) for i in ids], dtype=_I64)
-        order = np.lexsort((hashes, rows["key"][members]))
-        k, h = rows["key"][members][order], hashes[order]
-        repeat = np.flatnonzero((k[1:] == k[:-1]) & (h[1:] == h[:-1]))
-        if not len(repeat):
-            return 0
-        seq, pidx, t, ref = rows["seq"], rows["pidx"], rows["t"], rows["ref"]
+        ref = rows["ref"]
+        first = np.flatnonzero(same)  # neighbours (side[i], side[i + 1]) with equal keys
+        a, b = side[first], side[first + 1]
+        ids_a = _gather(event_ids, ref[a])
+        ids_b = _gather(event_ids, ref[b])
+        equal = np.fromiter(map(eq, ids_a, ids_b), dtype=bool, count=len(first))
+        long_run = np.zeros(len(first), dtype=bool)  # a key shared by three or more rows
+        long_run[1:] |= first[1:] == first[:-1] + 1
+        long_run[:-1] |= first[:-1] + 1 == first[1:]
+        candidates: set[tuple[int, ...]] = set()
+        for i in np.flatnonzero(equal & ~long_run).tolist():
+            candidates.add((int(a[i]), int(b[i])))
+        if long_run.any():  # compare every member of each long run with every other
+            starts = first[long_run]
+            for group in np.split(starts, np.flatnonzero(np.diff(starts) != 1) + 1):
+                members = side[int(group[0]) : int(group[-1]) + 2].tolist()
+                candidates.add(tuple(members))
+        seq, pidx, t = rows["seq"], rows["pidx"], rows["t"]
         window_ms = self.window_ms
-        runs: dict[tuple[int, int], set[int]] = {}
-        for at in repeat.tolist():  # candidates: equal key and id hash
-            run = runs.setdefault((int(k[at]), int(h[at])), set())
-            run.update((int(members[order[at]]), int(members[order[at + 1]])))
         count = 0
-        for run in runs.values():
+        for run in candidates:
             in_order = sorted(run, key=lambda r: seq[r])
             for i, row in enumerate(in_order):
                 if row < old:
@@ -260,3 +250,10 @@ class JoinState:
                         count += 1
                         break
         return count
+
+
+def _gather(values: list[Any], refs: NDArray[np.int64]) -> list[Any]:
+    """``values`` at ``refs``."""
+    if len(refs) > 1:
+        return list(itemgetter(*refs.tolist())(values))
+    return [values[int(r)] for r in refs]
