@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 import re
 from collections.abc import Iterable, Iterator
-from itertools import chain
+from itertools import chain, islice
 from typing import TYPE_CHECKING, Final, NamedTuple
 
 from bms_core import entropy
@@ -35,7 +35,7 @@ _AMOUNT_FIELD: Final = re.compile(rb'"(total_amount|amount)":([0-9.]+)')
 
 
 _CHUNK: Final = 256
-"""Events handed over at a time by :func:`stream_plans`."""
+"""Plans read at a time by :func:`stream_plans` (its events are handed over per batch)."""
 _new = tuple.__new__
 """Builds a NamedTuple from a tuple without the Python-level ``__new__`` (hot loops only)."""
 
@@ -100,64 +100,76 @@ def emit_payment(out: list[Emitted], scenario: Scenario, plan: OrderPlan, attemp
 def stream_plans(scenario: Scenario, cat: Catalog, plans: Iterable[OrderPlan]) -> Iterator[Emitted]:
     """Emit plans given by booking time as one stream ordered by event time.
 
-    Payments wait in a heap until no earlier booking can come; bookings go before payments of
-    the same millisecond, payments of one millisecond go by payment id. The same events as
-    :func:`emit_booking` / :func:`emit_payment`, inlined for speed: a plan's payment bodies
-    are written when its booking is and wait in the heap as finished events, and events are
-    handed over in chunks (plans are still read lazily, a chunk at a time).
+    Bookings go before payments of the same millisecond, payments of one millisecond go by
+    payment id, extras follow their original. Plans are read lazily, :data:`_CHUNK` at a time;
+    :func:`stream_batches` takes them already cut (e.g. one list per slot).
     """
-    return chain.from_iterable(_stream_chunks(scenario, cat, plans))
+    iterator = iter(plans)
+    return stream_batches(scenario, cat, iter(lambda: list(islice(iterator, _CHUNK)), []))
 
 
-def _stream_chunks(
-    scenario: Scenario, cat: Catalog, plans: Iterable[OrderPlan]
+def stream_batches(
+    scenario: Scenario, cat: Catalog, batches: Iterable[list[OrderPlan]]
+) -> Iterator[Emitted]:
+    """:func:`stream_plans` of plans handed over in lists (booking-time order throughout).
+
+    Payments wait in a heap until no earlier booking can come. The same events as
+    :func:`emit_booking` / :func:`emit_payment`, inlined for speed: a plan's payment bodies
+    are written when its booking is and wait in the heap as finished events, keyed by
+    ``(time, payment id)``; a payment's extras wait beside it under its id plus ``"\\x01"``
+    and ``"\\x02"``, which sort right after that id and before any other. Events are handed
+    over a batch at a time.
+    """
+    return chain.from_iterable(_stream_batches(scenario, cat, batches))
+
+
+_EXTRA_TAGS: Final = ("\x01", "\x02")
+
+
+def _stream_batches(
+    scenario: Scenario, cat: Catalog, batches: Iterable[list[OrderPlan]]
 ) -> Iterator[list[Emitted]]:
     dup_cut = scenario.duplicate_rate * SCALE
     bad_cut = scenario.malformed_rate * SCALE
     duplicate = entropy.DUPLICATE
     malformed = entropy.MALFORMED
     all_words = entropy.all_words
-    pending: list[tuple[int, str, Emitted, bytes | None, int]] = []
+    pending: list[tuple[int, str, Emitted]] = []
     push = heapq.heappush
     pop = heapq.heappop
-    out: list[Emitted] = []
-    emit = out.append
-    for plan in plans:
-        booking_ms = plan.booking_ms
-        while pending and pending[0][0] < booking_ms:
-            _, _, event, extra, which = pop(pending)
+    for plans in batches:
+        out: list[Emitted] = []
+        emit = out.append
+        for plan in plans:
+            booking_ms = plan.booking_ms
+            while pending and pending[0][0] < booking_ms:
+                emit(pop(pending)[2])
+            oid = plan.order_id
+            event = _new(Emitted, ("booking", oid, booking_body(cat, plan), booking_ms, f"{oid}-b"))
             emit(event)
-            if extra is not None:
-                out += _extras(scenario, event, extra, which)
-        oid = plan.order_id
-        event = _new(Emitted, ("booking", oid, booking_body(cat, plan), booking_ms, f"{oid}-b"))
-        emit(event)
-        words = plan.words
-        # hot words 16-19: DUPLICATE[0], MALFORMED[0], DUPLICATE[1], MALFORMED[1]
-        if words[16] < dup_cut or words[17] < bad_cut:
-            out += _extras(scenario, event, plan.record, 0)
-        attempts = plan.attempts
-        if len(attempts) == 1:
-            ((due, pid, body),) = payment_bodies(plan)
-            extra = plan.record if words[18] < dup_cut or words[19] < bad_cut else None
-            push(pending, (due, pid, _new(Emitted, ("payment", oid, body, due, pid)), extra, 1))
-        elif attempts:
-            words = all_words(plan.record)
-            for which, (due, pid, body) in enumerate(payment_bodies(plan), start=1):
-                extra = (
-                    plan.record
-                    if words[duplicate[which]] < dup_cut or words[malformed[which]] < bad_cut
-                    else None
-                )
-                payment = _new(Emitted, ("payment", oid, body, due, pid))
-                push(pending, (due, pid, payment, extra, which))
-        if len(out) >= _CHUNK:
-            yield out
-            out = []
-            emit = out.append
-    while pending:
-        _, _, event, extra, which = pop(pending)
-        emit(event)
-        if extra is not None:
-            out += _extras(scenario, event, extra, which)
-    yield out
+            words = plan.words
+            # hot words 16-19: DUPLICATE[0], MALFORMED[0], DUPLICATE[1], MALFORMED[1]
+            if words[16] < dup_cut or words[17] < bad_cut:
+                out += _extras(scenario, event, plan.record, 0)
+            attempts = plan.attempts
+            if len(attempts) == 1:
+                ((due, pid, body),) = payment_bodies(plan)
+                event = _new(Emitted, ("payment", oid, body, due, pid))
+                push(pending, (due, pid, event))
+                if words[18] < dup_cut or words[19] < bad_cut:
+                    for tag, extra in zip(
+                        _EXTRA_TAGS, _extras(scenario, event, plan.record, 1), strict=False
+                    ):
+                        push(pending, (due, pid + tag, extra))
+            elif attempts:
+                words = all_words(plan.record)
+                for which, (due, pid, body) in enumerate(payment_bodies(plan), start=1):
+                    event = _new(Emitted, ("payment", oid, body, due, pid))
+                    push(pending, (due, pid, event))
+                    if words[duplicate[which]] < dup_cut or words[malformed[which]] < bad_cut:
+                        extras = _extras(scenario, event, plan.record, which)
+                        for tag, extra in zip(_EXTRA_TAGS, extras, strict=False):
+                            push(pending, (due, pid + tag, extra))
+        yield out
+    pending.sort()
+    yield [entry[2] for entry in pending]

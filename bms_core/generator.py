@@ -31,7 +31,7 @@ from typing import Final, NamedTuple
 from bms_core import entropy
 from bms_core.catalog import catalog, poisson, rate_at
 from bms_core.contract import Booking, Payment
-from bms_core.emission import Emitted, emit_booking, emit_payment, stream_plans
+from bms_core.emission import Emitted, emit_booking, emit_payment, stream_batches
 from bms_core.orderid import (
     MAX_INDEX,
     TIMER_NAMESPACE,
@@ -391,7 +391,7 @@ def stream(scenario: Scenario, start_ms: int, orders: int) -> Iterator[Emitted]:
     """
     if orders > 0 and scenario.orders_per_minute == 0:
         raise ValueError("orders_per_minute is 0: there are no timer orders to stream")
-    return stream_plans(scenario, catalog(scenario), plans_from(scenario, start_ms, orders))
+    return stream_batches(scenario, catalog(scenario), _slot_plans_from(scenario, start_ms, orders))
 
 
 def plans_from(scenario: Scenario, start_ms: int, orders: int) -> Iterator[OrderPlan]:
