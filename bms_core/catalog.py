@@ -105,6 +105,8 @@ class WireMemo(NamedTuple):
     """[city] -> customer number -> ``"customer":{...},``."""
     seat_tails: dict[tuple[int, int, int, int], tuple[str, str]]
     """(seats, price, category, channel) -> (separator between seats, text after the last)."""
+    customer_ends: tuple[tuple[str, str], ...]
+    """[city] -> (``"customer":{"customer_id":"cu-<slug>-``, ``","city":<city>},``)."""
 
 
 class Catalog(NamedTuple):
@@ -251,7 +253,14 @@ def catalog(scenario: Scenario) -> Catalog:
         late_cut=scenario.late_payment_rate * entropy.SCALE,
         gap_max_ms=round(scenario.retry_gap_max_seconds * 1000),
         slot_rate=_slot_rates(scenario),
-        memo=WireMemo(tuple({} for _ in cities), {}),
+        memo=WireMemo(
+            tuple({} for _ in cities),
+            {},
+            tuple(
+                (f'"customer":{{"customer_id":"cu-{slug}-', f'","city":{json_text(city)}}},')
+                for city, slug in zip(cities, slugs, strict=True)
+            ),
+        ),
     )
 
 

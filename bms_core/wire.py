@@ -30,6 +30,8 @@ _M64: Final = (1 << 64) - 1
 _SECONDS: Final = tuple(f"{s:02d}." for s in range(60))
 _minutes: dict[int, str] = {}
 _tails: list[str] = []
+_people: list[tuple[str, ...]] = []
+_numbers: dict[int, str] = {}
 _row_seats: dict[str, tuple[str, ...]] = {}
 _payment_tails: dict[tuple[str, str, str | None], str] = {}
 _amounts: dict[int, str] = {}
@@ -88,28 +90,39 @@ def time_text(epoch_ms: int) -> str:
 def _customer_json(cat: Catalog, city: int, number: int) -> str:
     """``"customer":{...},`` -- :func:`~bms_core.orderplan.customer_fields`, inlined.
 
-    Pool texts and slugs need no escaping; the city is escaped once in the catalog.
+    Pool texts and slugs need no escaping; the city is escaped once in the catalog. A city
+    key is below 2**64, so the first step of the mix needs no mask.
     """
     kept = cat.memo.customers[city]
     text = kept.get(number)
     if text is None:
-        firsts, lasts, first_emails, last_emails, phones = people()
-        x = (cat.city_keys[city] ^ number) & _M64
+        firsts, lasts, first_emails, last_emails, phones = _people or _people_texts()
+        head, end = cat.memo.customer_ends[city]
+        x = cat.city_keys[city] ^ number
         x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
         x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
         x ^= x >> 31
         f = x % len(firsts)
         la = (x >> 12) % len(lasts)
-        suffix = str((x >> 24) % 1000) if (x >> 40) % 3 else ""
         text = (
-            f'"customer":{{"customer_id":"cu-{cat.city_slugs[city]}-{str(number).zfill(5)}",'
-            f'"name":"{firsts[f]} {lasts[la]}","email":"{first_emails[f]}.{last_emails[la]}'
-            f'{suffix}@{_DOMAINS[(x >> 44) % 3]}","phone":"{phones[(x >> 48) % len(phones)]}",'
-            f'"city":{cat.city_json[city]}}},'
+            f'{head}{_numbers.get(number) or _number_text(number)}","name":"{firsts[f]} {lasts[la]}",'
+            f'"email":"{first_emails[f]}.{last_emails[la]}{(x >> 24) % 1000 if (x >> 40) % 3 else ""}'
+            f'@{_DOMAINS[(x >> 44) % 3]}","phone":"{phones[(x >> 48) % len(phones)]}{end}'
         )
         if len(kept) >= _CUSTOMER_LIMIT:
             kept.clear()
         kept[number] = text
+    return text
+
+
+def _people_texts() -> list[tuple[str, ...]]:
+    _people.extend(people())
+    return _people
+
+
+def _number_text(number: int) -> str:
+    """A customer number as written in ids (``"00042"``), memoised (cities share numbers)."""
+    text = _numbers[number] = str(number).zfill(5)
     return text
 
 
