@@ -208,48 +208,41 @@ class JoinState:
     def _duplicates(self, rows: dict[str, NDArray[Any]], old: int, side: NDArray[np.int64]) -> int:
         """New events (rows from ``old`` on) of one side (its rows sorted by key) whose event id
         equals an earlier event's of the same order and partition, at most ``window_ms`` apart in
-        event time. Only orders with more than one event on the side are looked at: neighbours
-        in key order are compared at C speed, longer runs (three or more events) in full."""
+        event time. Rows sharing a key sit together; every two of them are compared at C speed,
+        first neighbours, then rows two apart, and so on while any key has that many rows."""
         key = rows["key"][side]
-        same = key[1:] == key[:-1]
-        if not same.any():
-            return 0
-        event_ids, order_ids = self.store["event_id"], self.store["order_id"]
+        event_ids = self.store["event_id"]
         ref = rows["ref"]
-        first = np.flatnonzero(same)  # neighbours (side[i], side[i + 1]) with equal keys
-        a, b = side[first], side[first + 1]
-        ids_a = _gather(event_ids, ref[a])
-        ids_b = _gather(event_ids, ref[b])
-        equal = np.fromiter(map(eq, ids_a, ids_b), dtype=bool, count=len(first))
-        long_run = np.zeros(len(first), dtype=bool)  # a key shared by three or more rows
-        long_run[1:] |= first[1:] == first[:-1] + 1
-        long_run[:-1] |= first[:-1] + 1 == first[1:]
-        candidates: set[tuple[int, ...]] = set()
-        for i in np.flatnonzero(equal & ~long_run).tolist():
-            candidates.add((int(a[i]), int(b[i])))
-        if long_run.any():  # compare every member of each long run with every other
-            starts = first[long_run]
-            for group in np.split(starts, np.flatnonzero(np.diff(starts) != 1) + 1):
-                members = side[int(group[0]) : int(group[-1]) + 2].tolist()
-                candidates.add(tuple(members))
+        found: list[tuple[int, int]] = []
+        distance = 1
+        while distance < len(side):
+            at = np.flatnonzero(key[distance:] == key[:-distance])
+            if not len(at):
+                break
+            a, b = side[at], side[at + distance]
+            equal = np.fromiter(
+                map(eq, _gather(event_ids, ref[a]), _gather(event_ids, ref[b])),
+                dtype=bool,
+                count=len(at),
+            )
+            if equal.any():
+                found += zip(a[equal].tolist(), b[equal].tolist(), strict=True)
+            distance += 1
+        if not found:
+            return 0
         seq, pidx, t = rows["seq"], rows["pidx"], rows["t"]
-        window_ms = self.window_ms
-        count = 0
-        for run in candidates:
-            in_order = sorted(run, key=lambda r: seq[r])
-            for i, row in enumerate(in_order):
-                if row < old:
-                    continue
-                for other in in_order[:i]:
-                    if (
-                        pidx[other] == pidx[row]
-                        and order_ids[ref[other]] == order_ids[ref[row]]
-                        and event_ids[ref[other]] == event_ids[ref[row]]
-                        and abs(int(t[other]) - int(t[row])) <= window_ms
-                    ):
-                        count += 1
-                        break
-        return count
+        order_ids = self.store["order_id"]
+        repeats = set()
+        for x, y in found:
+            earlier, later = (x, y) if seq[x] < seq[y] else (y, x)
+            if (
+                later >= old
+                and pidx[earlier] == pidx[later]
+                and order_ids[ref[earlier]] == order_ids[ref[later]]
+                and abs(int(t[earlier]) - int(t[later])) <= self.window_ms
+            ):
+                repeats.add(later)
+        return len(repeats)
 
 
 def _gather(values: list[Any], refs: NDArray[np.int64]) -> list[Any]:
