@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any, Final, NamedTuple, cast
 
@@ -57,11 +57,11 @@ _PARTITION_TABLE: Final = 1 << 16
 """Partition ids below this are indexed through a table (Event Hubs has at most 1024)."""
 
 
-def _int64s(values: list[Any], rows: NDArray[np.int64]) -> NDArray[np.int64]:
+def _int64s(values: Sequence[Any], rows: NDArray[np.int64]) -> NDArray[np.int64]:
     """``values`` at ``rows`` as int64 (enqueued times, partition ids)."""
     try:
-        return np.array(values, dtype=np.int64)[rows]
-    except (TypeError, OverflowError):  # None at rejected events' places, or out of range
+        return np.fromiter(values, dtype=np.int64, count=len(values))[rows]
+    except (TypeError, OverflowError, ValueError):  # None where events were rejected, or range
         out = [values[r] for r in rows.tolist()]
     try:
         return np.array(out, dtype=np.int64)
@@ -199,7 +199,7 @@ class StreamJob:
         self._seq += len(batch)
         if not len(columns):
             return []
-        out = self._join(columns, base, list(arrival_ms), list(partitions))
+        out = self._join(columns, base, arrival_ms, partitions)
         if out:
             counts["joined_pairs"] += len(out)
         self._evict()
@@ -209,17 +209,19 @@ class StreamJob:
         self,
         columns: Columns,
         base: int,
-        arrivals: list[int | None],
-        partitions: list[int | None],
+        arrivals: Sequence[int | None],
+        partitions: Sequence[int | None],
     ) -> list[JoinedPair]:
         """Admit the usable events of a batch (with every arrival's enqueued time and partition)
         and join them; the pairs completed."""
         seq, times, is_booking = columns.numbers()
         if None in arrivals:
+            arrivals = list(arrivals)
             for s, t in zip(seq.tolist(), times.tolist(), strict=True):
                 if arrivals[s] is None:
                     arrivals[s] = t
         if None in partitions:
+            partitions = list(partitions)
             route = self._route
             order_ids = columns.order_id
             for s, o in zip(seq.tolist(), order_ids, strict=True):
@@ -262,7 +264,7 @@ class StreamJob:
         )
 
     def _partition_indexes(
-        self, partitions: list[int | None], seq: NDArray[np.int64]
+        self, partitions: Sequence[int | None], seq: NDArray[np.int64]
     ) -> NDArray[np.int64]:
         """The job's index (numbered as first seen) of the partition of each event ``seq``."""
         ids = _int64s(partitions, seq)

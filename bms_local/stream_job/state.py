@@ -12,6 +12,8 @@ before anything is emitted or counted, so a hash collision cannot join two order
 
 from __future__ import annotations
 
+from collections import deque
+from itertools import repeat
 from operator import eq, itemgetter
 from typing import Any, Final, NamedTuple
 
@@ -169,7 +171,10 @@ class JoinState:
             b, p = b[same], p[same]
         later = np.maximum(seq[b], seq[p])
         earlier = np.minimum(seq[b], seq[p])
-        order = np.lexsort((earlier, later))
+        if len(later) and int(later.max()) < 1 << 31:  # one integer key: later, then earlier
+            order = np.argsort((later << 31) | earlier, kind="stable")
+        else:
+            order = np.lexsort((earlier, later))
         return b[order], p[order]
 
     def evict(self, limits: NDArray[np.int64]) -> tuple[int, int]:
@@ -186,8 +191,8 @@ class JoinState:
         bookings = int((lost & held["is_booking"]).sum())
         payments = int(lost.sum()) - bookings
         bodies = self.store["body"]
-        for ref in held["ref"][gone].tolist():  # the bodies are what takes memory: free them now
-            bodies[ref] = None
+        gone_refs = held["ref"][gone].tolist()  # the bodies are what takes memory: free them now
+        deque(map(bodies.__setitem__, gone_refs, repeat(None, len(gone_refs))), maxlen=0)
         keep = ~gone
         for column in _COLUMNS:
             held[column] = held[column][keep]
