@@ -63,8 +63,6 @@ class _WellFormedPayment(msgspec.Struct, gc=False):
     event_id: Any = None
 
 
-WellFormed = _WellFormedBooking | _WellFormedPayment
-
 WELL_FORMED: Final = (
     msgspec.json.Decoder(_WellFormedPayment).decode,
     msgspec.json.Decoder(_WellFormedBooking).decode,

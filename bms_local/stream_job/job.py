@@ -105,18 +105,14 @@ class JoinedPair(msgspec.Struct, gc=False):
     @property
     def booking(self) -> dict[str, Any]:
         """The booking event as ASA deserializes it (decoded on each first use per pair)."""
-        body = self.booking_body
-        if type(body) is not dict:
-            body = self.booking_body = _decode_held(body)
-        return body
+        self.booking_body = record = _decode_held(self.booking_body)
+        return record
 
     @property
     def payment(self) -> dict[str, Any]:
         """The payment event as ASA deserializes it."""
-        body = self.payment_body
-        if type(body) is not dict:
-            body = self.payment_body = _decode_held(body)
-        return body
+        self.payment_body = record = _decode_held(self.payment_body)
+        return record
 
     def __repr__(self) -> str:
         return (

@@ -125,11 +125,7 @@ class JoinState:
 
     def objects(self, name: str, rows: NDArray[np.int64]) -> list[Any]:
         """The stored ``name`` of each of :attr:`last`'s ``rows``."""
-        refs = self.last["ref"][rows].tolist()
-        if not refs:
-            return []
-        values = self.store[name]
-        return list(itemgetter(*refs)(values)) if len(refs) > 1 else [values[refs[0]]]
+        return _gather(self.store[name], self.last["ref"][rows])
 
     def _pairs(
         self,
@@ -158,15 +154,13 @@ class JoinState:
         keep = ((b >= old) | (p >= old)) & (delay >= 0) & (delay <= self.window_ms)
         b, p = b[keep], p[keep]
         # equal keys: confirm the partition and the order id (a hash collision joins nothing)
+        order_ids, ref = self.store["order_id"], rows["ref"]
         same = rows["pidx"][b] == rows["pidx"][p]
-        if len(b) > 1:
-            order_ids = self.store["order_id"]
-            of_bookings = itemgetter(*rows["ref"][b].tolist())(order_ids)
-            of_payments = itemgetter(*rows["ref"][p].tolist())(order_ids)
-            same &= np.fromiter(map(eq, of_bookings, of_payments), dtype=bool, count=len(b))
-        elif len(b):
-            order_ids = self.store["order_id"]
-            same &= order_ids[int(rows["ref"][b[0]])] == order_ids[int(rows["ref"][p[0]])]
+        same &= np.fromiter(
+            map(eq, _gather(order_ids, ref[b]), _gather(order_ids, ref[p])),
+            dtype=bool,
+            count=len(b),
+        )
         if not same.all():
             b, p = b[same], p[same]
         later = np.maximum(seq[b], seq[p])
@@ -251,7 +245,7 @@ class JoinState:
 
 
 def _gather(values: list[Any], refs: NDArray[np.int64]) -> list[Any]:
-    """``values`` at ``refs``."""
+    """``values`` at ``refs`` (one C-level gather; ``itemgetter`` of one ref is not a tuple)."""
     if len(refs) > 1:
         return list(itemgetter(*refs.tolist())(values))
-    return [values[int(r)] for r in refs]
+    return [values[r] for r in refs.tolist()]
