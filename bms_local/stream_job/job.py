@@ -57,17 +57,17 @@ _PARTITION_TABLE: Final = 1 << 16
 """Partition ids below this are indexed through a table (Event Hubs has at most 1024)."""
 
 
-def _int64s(values: Sequence[Any], rows: NDArray[np.int64]) -> NDArray[np.int64]:
-    """``values`` at ``rows`` as int64 (enqueued times, partition ids)."""
-    try:
-        return np.fromiter(values, dtype=np.int64, count=len(values))[rows]
-    except (TypeError, OverflowError, ValueError):  # None where events were rejected, or range
-        out = [values[r] for r in rows.tolist()]
-    try:
-        return np.array(out, dtype=np.int64)
-    except OverflowError:
-        bad = next(v for v in out if not -(2**63) <= v < 2**63)
-        raise ValueError(f"Arrival.arrival_ms / partition out of int64 range: {bad!r}") from None
+def _int64s(field: str, values: Sequence[Any], rows: NDArray[np.int64]) -> NDArray[np.int64]:
+    """``values`` at ``rows`` as int64 (enqueued times, partition ids); ``ValueError`` naming
+    ``Arrival.<field>`` for a value that is not such an integer."""
+    whole = np.array(values)  # int64 exactly when every value is an int in range
+    if whole.dtype == np.int64:
+        return whole[rows]
+    out = [values[r] for r in rows.tolist()]  # None where events were rejected, or a bad value
+    for value in out:
+        if type(value) is not int or not -(2**63) <= value < 2**63:
+            raise ValueError(f"Arrival.{field} must be an integer (int64), got {value!r}")
+    return np.array(out, dtype=np.int64)
 
 
 _NO_LIMIT: Final = np.iinfo(np.int64).min
@@ -184,6 +184,9 @@ class StreamJob:
             return []
         kinds, bodies, arrival_ms, partitions = zip(*batch, strict=True)  # one pass over them
         columns, rejected, bookings = intake(kinds, bodies, BOOKING, PAYMENT)
+        # read before anything is counted: a bad enqueued time or partition stops the batch whole
+        numbers = columns.numbers()
+        enqueued, partition_ids = self._clocks(columns, numbers, arrival_ms, partitions)
         counts = self.counts
         if bookings:
             counts["in:booking"] += bookings
@@ -195,22 +198,22 @@ class StreamJob:
         self._seq += len(batch)
         if not len(columns):
             return []
-        out = self._join(columns, base, arrival_ms, partitions)
+        out = self._join(columns, numbers, base, enqueued, partition_ids)
         if out:
             counts["joined_pairs"] += len(out)
         self._evict()
         return out
 
-    def _join(
+    def _clocks(
         self,
         columns: Columns,
-        base: int,
+        numbers: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]],
         arrivals: Sequence[int | None],
         partitions: Sequence[int | None],
-    ) -> list[JoinedPair]:
-        """Admit the usable events of a batch (with every arrival's enqueued time and partition)
-        and join them; the pairs completed."""
-        seq, times, is_booking = columns.numbers()
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Enqueued time and partition of each usable event (``None``: its own event time, the
+        partition its order id routes to); ``ValueError`` naming the field for anything else."""
+        seq, times, _ = numbers
         if None in arrivals:
             arrivals = list(arrivals)
             for s, t in zip(seq.tolist(), times.tolist(), strict=True):
@@ -219,11 +222,22 @@ class StreamJob:
         if None in partitions:
             partitions = list(partitions)
             route = self._route
-            order_ids = columns.order_id
-            for s, o in zip(seq.tolist(), order_ids, strict=True):
+            for s, o in zip(seq.tolist(), columns.order_id, strict=True):
                 if partitions[s] is None:
                     partitions[s] = route(o)
-        pidx = self._partition_indexes(partitions, seq)
+        return _int64s("arrival_ms", arrivals, seq), _int64s("partition", partitions, seq)
+
+    def _join(
+        self,
+        columns: Columns,
+        numbers: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]],
+        base: int,
+        enqueued: NDArray[np.int64],
+        partition_ids: NDArray[np.int64],
+    ) -> list[JoinedPair]:
+        """Admit the usable events of a batch and join them; the pairs completed."""
+        seq, times, is_booking = numbers
+        pidx = self._partition_indexes(partition_ids)
         state = self._state
         base_ref = state.keep_objects(
             {"order_id": columns.order_id, "event_id": columns.event_id, "body": columns.body}
@@ -236,7 +250,7 @@ class StreamJob:
             "ref": np.arange(base_ref, base_ref + len(seq), dtype=np.int64),
             "key": order_hashes(columns.order_id),
         }
-        admitted = self._admit(pidx * 2 + is_booking, seq, times, _int64s(arrivals, seq))
+        admitted = self._admit(pidx * 2 + is_booking, seq, times, enqueued)
         if admitted is not None:
             new = {column: values[admitted] for column, values in new.items()}
         new["key"] ^= mix_partition(new["pidx"])
@@ -259,11 +273,8 @@ class StreamJob:
             )
         )
 
-    def _partition_indexes(
-        self, partitions: Sequence[int | None], seq: NDArray[np.int64]
-    ) -> NDArray[np.int64]:
-        """The job's index (numbered as first seen) of the partition of each event ``seq``."""
-        ids = _int64s(partitions, seq)
+    def _partition_indexes(self, ids: NDArray[np.int64]) -> NDArray[np.int64]:
+        """The job's index (numbered as first seen) of each partition id."""
         index = self._partition_index
         small = len(ids) and int(ids.min()) >= 0 and int(ids.max()) < _PARTITION_TABLE
         seen = np.flatnonzero(np.bincount(ids)) if small else np.unique(ids)

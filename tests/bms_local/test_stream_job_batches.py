@@ -249,3 +249,17 @@ def test_repeats_are_found_whatever_json_value_the_event_id_is() -> None:
         ]
         assert len(pairs) == 2 * len(odd_ids)
         assert job.counts["duplicate:payment"] == len(odd_ids)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("arrival_ms", "10:00"), ("partition", 1.5), ("partition", 2**70)]
+)
+def test_a_bad_enqueued_time_or_partition_is_named_and_nothing_of_the_batch_is_taken(
+    field: str, value: object
+) -> None:
+    good = Arrival("booking", encode(sample_booking("o-1", START_MS)), START_MS, 0)
+    job = StreamJob()
+    with pytest.raises(ValueError, match=f"Arrival.{field}"):
+        job.feed_all([good, good._replace(**{field: value})])
+    assert not job.counts and job.held_events == 0
+    assert len(job.feed_all([good])) == 0 and job.counts["in:booking"] == 1  # still usable
