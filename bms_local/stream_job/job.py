@@ -44,7 +44,7 @@ from bms_core.partitioning import partition_for
 from bms_core.projection import JOIN_WINDOW_MS, order_row, pair_rows, seat_rows
 from bms_local.stream_job.intake import Columns, intake
 from bms_local.stream_job.policy import OrderingPolicy, Timeline
-from bms_local.stream_job.state import JoinState, mix_partition, order_hashes
+from bms_local.stream_job.state import JoinState, mix_partition, object_column, order_hashes
 
 BOOKING: Final = "booking"
 PAYMENT: Final = "payment"
@@ -239,16 +239,15 @@ class StreamJob:
         seq, times, is_booking = numbers
         pidx = self._partition_indexes(partition_ids)
         state = self._state
-        base_ref = state.keep_objects(
-            {"order_id": columns.order_id, "event_id": columns.event_id, "body": columns.body}
-        )
         new: dict[str, NDArray[Any]] = {
             "pidx": pidx,
             "is_booking": is_booking,
             "t": times,
             "seq": seq + base,
-            "ref": np.arange(base_ref, base_ref + len(seq), dtype=np.int64),
             "key": order_hashes(columns.order_id),
+            "order_id": object_column(columns.order_id),
+            "event_id": object_column(columns.event_id),
+            "body": object_column(columns.body),
         }
         admitted = self._admit(pidx * 2 + is_booking, seq, times, enqueued)
         if admitted is not None:

@@ -1,8 +1,9 @@
-"""The join's state as columns: every held event's key, side, time, arrival order and match flag.
+"""The join's state as columns: every held event's key, side, time, arrival order and match flag,
+and its order id, event id and body.
 
-The columns are numbers only; each row's order id, event id and body sit in append-only lists
-(:attr:`JoinState.store`) that a row points into, so joining a batch never touches the Python
-objects of the events held (only those of pairs and possible repeats).
+Every column is a numpy array; the order ids, event ids and bodies are object arrays, so gathering
+and comparing them for pairs and possible repeats happens in numpy's C loops (one comparison per
+pair), and evicting a row releases its body with the row.
 
 A join key is the hash of the order id mixed with the partition, so "same order on the same
 partition" is one integer comparison and a batch joins by sorting and binary search instead of a
@@ -12,9 +13,6 @@ before anything is emitted or counted, so a hash collision cannot join two order
 
 from __future__ import annotations
 
-from collections import deque
-from itertools import repeat
-from operator import eq, itemgetter
 from typing import Any, Final, NamedTuple
 
 import numpy as np
@@ -48,13 +46,19 @@ class Matches(NamedTuple):
     duplicate_payments: int
 
 
-NUMBERS: Final = ("key", "pidx", "is_booking", "t", "seq", "ref")
+NUMBERS: Final = ("key", "pidx", "is_booking", "t", "seq")
 OBJECTS: Final = ("order_id", "event_id", "body")
-_COLUMNS: Final = (*NUMBERS, "matched")
+GIVEN: Final = (*NUMBERS, *OBJECTS)
+"""The columns :meth:`JoinState.add` takes for new events."""
+_COLUMNS: Final = (*GIVEN, "matched")
 _NONE: Final = np.empty(0, dtype=_I64)
-_COMPACT_SLACK: Final = 65_536
-"""Store entries no row points to that are tolerated before the store is rebuilt (their bodies
-are dropped at eviction; what waits is two ids and a pointer each)."""
+
+
+def object_column(values: list[Any]) -> NDArray[np.object_]:
+    """``values`` as a numpy object array (each element kept as it is, lists included)."""
+    column = np.empty(len(values), dtype=object)
+    column[:] = values
+    return column
 
 
 class JoinState:
@@ -63,30 +67,22 @@ class JoinState:
     def __init__(self, window_ms: int) -> None:
         self.window_ms = window_ms
         self.columns: dict[str, NDArray[Any]] = {c: np.empty(0, dtype=_I64) for c in NUMBERS}
+        self.columns.update({c: np.empty(0, dtype=object) for c in OBJECTS})
         self.columns["is_booking"] = np.empty(0, dtype=bool)
         self.columns["matched"] = np.empty(0, dtype=bool)
         """``pidx``: partition index (the job numbers partitions as it first sees them);
-        ``seq``: arrival order over the job's life; ``ref``: the row's place in the store."""
-        self.store: dict[str, list[Any]] = {c: [] for c in OBJECTS}
-        """``order_id``, ``event_id`` and ``body`` (the wire body, or the JSON object the exact
-        path decoded it into) of every row, and of some rows no longer held (see
-        :meth:`evict`)."""
+        ``seq``: arrival order over the job's life; ``body``: the wire body, or the JSON object
+        the exact path decoded it into."""
         self.last: dict[str, NDArray[Any]] = {}
-        """The rows the last :meth:`add` joined: held candidates, then the new events."""
+        """The rows the last :meth:`add` joined: held candidates, then the new events (until the
+        next :meth:`evict`)."""
 
     def __len__(self) -> int:
         return len(self.columns["key"])
 
-    def keep_objects(self, objects: dict[str, list[Any]]) -> int:
-        """Append events' objects to the store; where the first one went (its ``ref``)."""
-        base = len(self.store["body"])
-        for name in OBJECTS:
-            self.store[name] += objects[name]
-        return base
-
     def add(self, new: dict[str, NDArray[Any]]) -> Matches:
-        """Admit new events (a value per numeric column but ``matched``, in any order: ``seq``
-        orders them; their objects already kept); the pairs they complete with held events
+        """Admit new events (a value per column of :data:`GIVEN`, in any order: ``seq`` orders
+        them); the pairs they complete with held events
         and with each other, and how many repeat the event id of an earlier held event of the
         same order, input and partition."""
         held = self.columns
@@ -94,10 +90,10 @@ class JoinState:
         everything = size <= 4 * len(new["key"])
         if everything:  # a large batch: join against all held rows, which then become the state
             cand = np.arange(size)
-            rows = {c: np.concatenate((held[c], new[c])) for c in NUMBERS}
+            rows = {c: np.concatenate((held[c], new[c])) for c in GIVEN}
         else:  # a small batch: only held rows of the same orders
             cand = np.flatnonzero(np.isin(held["key"], new["key"]))
-            rows = {c: np.concatenate((held[c][cand], new[c])) for c in NUMBERS}
+            rows = {c: np.concatenate((held[c][cand], new[c])) for c in GIVEN}
         old = len(cand)
         self.last = rows
         matched = np.zeros(len(rows["key"]), dtype=bool)
@@ -125,7 +121,7 @@ class JoinState:
 
     def objects(self, name: str, rows: NDArray[np.int64]) -> list[Any]:
         """The stored ``name`` of each of :attr:`last`'s ``rows``."""
-        return _gather(self.store[name], self.last["ref"][rows])
+        return self.last[name][rows].tolist()  # type: ignore[no-any-return]
 
     def _pairs(
         self,
@@ -154,13 +150,9 @@ class JoinState:
         keep = ((b >= old) | (p >= old)) & (delay >= 0) & (delay <= self.window_ms)
         b, p = b[keep], p[keep]
         # equal keys: confirm the partition and the order id (a hash collision joins nothing)
-        order_ids, ref = self.store["order_id"], rows["ref"]
+        order_ids = rows["order_id"]
         same = rows["pidx"][b] == rows["pidx"][p]
-        same &= np.fromiter(
-            map(eq, _gather(order_ids, ref[b]), _gather(order_ids, ref[p])),
-            dtype=bool,
-            count=len(b),
-        )
+        same &= order_ids[b] == order_ids[p]
         if not same.all():
             b, p = b[same], p[same]
         later = np.maximum(seq[b], seq[p])
@@ -175,6 +167,7 @@ class JoinState:
         """Drop held events whose time is below their group's limit (``limits`` indexed by
         ``partition index * 2 + is_booking``); ``(unmatched bookings, unmatched payments)``
         among them."""
+        self.last = {}  # the last batch's rows are read by now; they must not keep bodies alive
         held = self.columns
         if not len(held["key"]):
             return 0, 0
@@ -184,18 +177,9 @@ class JoinState:
         lost = gone & ~held["matched"]
         bookings = int((lost & held["is_booking"]).sum())
         payments = int(lost.sum()) - bookings
-        bodies = self.store["body"]
-        gone_refs = held["ref"][gone].tolist()  # the bodies are what takes memory: free them now
-        deque(map(bodies.__setitem__, gone_refs, repeat(None, len(gone_refs))), maxlen=0)
         keep = ~gone
         for column in _COLUMNS:
             held[column] = held[column][keep]
-        if len(self.store["body"]) > 2 * len(held["ref"]) + _COMPACT_SLACK:
-            live = held["ref"].tolist()
-            for name in OBJECTS:
-                values = self.store[name]
-                self.store[name] = [values[r] for r in live]
-            held["ref"] = np.arange(len(live), dtype=_I64)
         return bookings, payments
 
     def unmatched(self) -> tuple[int, int]:
@@ -210,8 +194,7 @@ class JoinState:
         event time. Rows sharing a key sit together; every two of them are compared at C speed,
         first neighbours, then rows two apart, and so on while any key has that many rows."""
         key = rows["key"][side]
-        event_ids = self.store["event_id"]
-        ref = rows["ref"]
+        event_ids = rows["event_id"]
         found: list[tuple[int, int]] = []
         distance = 1
         while distance < len(side):
@@ -219,33 +202,22 @@ class JoinState:
             if not len(at):
                 break
             a, b = side[at], side[at + distance]
-            equal = np.fromiter(
-                map(eq, _gather(event_ids, ref[a]), _gather(event_ids, ref[b])),
-                dtype=bool,
-                count=len(at),
-            )
+            equal = event_ids[a] == event_ids[b]
             if equal.any():
                 found += zip(a[equal].tolist(), b[equal].tolist(), strict=True)
             distance += 1
         if not found:
             return 0
         seq, pidx, t = rows["seq"], rows["pidx"], rows["t"]
-        order_ids = self.store["order_id"]
+        order_ids = rows["order_id"]
         repeats = set()
         for x, y in found:
             earlier, later = (x, y) if seq[x] < seq[y] else (y, x)
             if (
                 later >= old
                 and pidx[earlier] == pidx[later]
-                and order_ids[ref[earlier]] == order_ids[ref[later]]
+                and order_ids[earlier] == order_ids[later]
                 and abs(int(t[earlier]) - int(t[later])) <= self.window_ms
             ):
                 repeats.add(later)
         return len(repeats)
-
-
-def _gather(values: list[Any], refs: NDArray[np.int64]) -> list[Any]:
-    """``values`` at ``refs`` (one C-level gather; ``itemgetter`` of one ref is not a tuple)."""
-    if len(refs) > 1:
-        return list(itemgetter(*refs.tolist())(values))
-    return [values[r] for r in refs.tolist()]
