@@ -12,7 +12,7 @@ The result is the same as taking every event alone (a test compares them on ever
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from operator import attrgetter, itemgetter
+from operator import itemgetter
 from typing import Any, Final, NamedTuple
 
 import msgspec
@@ -32,9 +32,6 @@ from bms_local.stream_job.clean import (
 SUB_BATCH: Final = 2048
 """Bodies decoded per call; a failing sub-batch is halved down to :data:`ALONE`."""
 ALONE: Final = 8
-_ORDER_ID: Final = attrgetter("order_id")
-_EVENT_ID: Final = attrgetter("event_id")
-_TIME: Final = attrgetter("time")
 
 _TEMPLATE: Final = np.frombuffer(b"0000-00-00T00:00:00.000Z", dtype=np.uint8)
 _DIGITS: Final = np.flatnonzero(np.equal(_TEMPLATE, ord("0")))
@@ -237,9 +234,10 @@ class _Kind:
             return
         decoded = self.decoded
         decoded.seqs.extend(seqs)
-        decoded.times.extend(map(_TIME, events))
-        decoded.order_ids.extend(map(_ORDER_ID, events))
-        decoded.event_ids.extend(map(_EVENT_ID, events))
+        # comprehensions read a Struct's fields faster than map(attrgetter)
+        decoded.times.extend([e.time for e in events])
+        decoded.order_ids.extend([e.order_id for e in events])
+        decoded.event_ids.extend([e.event_id for e in events])
         decoded.bodies.extend(originals)
 
     def _alone(self, seq: int) -> None:
@@ -275,13 +273,12 @@ def intake(
     arrival order, and how many bookings came in. ``ValueError`` names an unknown kind before
     anything is read.
     """
-    kinds = np.empty(len(kind_of), dtype=object)
-    kinds[:] = kind_of
-    bookings = np.flatnonzero(kinds == booking).tolist()
-    payments = np.flatnonzero(kinds == payment).tolist()
-    if len(bookings) + len(payments) != len(kinds):
-        bad = next(kind for kind in kinds.tolist() if kind != booking and kind != payment)
+    if kind_of.count(booking) + kind_of.count(payment) != len(kind_of):
+        bad = next(kind for kind in kind_of if kind != booking and kind != payment)
         raise ValueError(f"Arrival.kind must be {booking!r} or {payment!r}, got {bad!r}")
+    is_booking = np.fromiter(kind_of, dtype=object, count=len(kind_of)) == booking
+    bookings = np.flatnonzero(is_booking).tolist()
+    payments = np.flatnonzero(~is_booking).tolist()
     out = Columns()
     rejected: list[Rejected] = []
     _Kind(booking, True, bodies, out, rejected).take(bookings)
