@@ -109,6 +109,19 @@ class WireMemo(NamedTuple):
     """[city] -> (``"customer":{"customer_id":"cu-<slug>-``, ``","city":<city>},``)."""
 
 
+class Picks(NamedTuple):
+    """Pick tables (:func:`bms_core.entropy.pick_table`) of the catalog's cut points."""
+
+    city: tuple[int, ...]
+    type: tuple[int, ...]
+    category: tuple[int, ...]
+    seat: tuple[int, ...]
+    method: tuple[int, ...]
+    channel: tuple[int, ...]
+    outcome: tuple[int, ...]
+    day: tuple[int, ...]
+
+
 class Catalog(NamedTuple):
     """Everything derived from one scenario; tuples indexed by the generator."""
 
@@ -155,6 +168,8 @@ class Catalog(NamedTuple):
     """Longest gap between attempts, ms."""
     slot_rate: tuple[float, ...]
     """Expected orders per slot by IST (weekday * 24 + hour), Monday = 0."""
+    picks: Picks
+    """:func:`~bms_core.entropy.pick_table` of each ``*_cuts`` (the planner's hot path)."""
     memo: WireMemo
     """The wire encoder's memo, filled as events are written (the one mutable part)."""
 
@@ -217,6 +232,10 @@ def catalog(scenario: Scenario) -> Catalog:
     )
     prices = _prices(scenario, types, categories)
     fees = _fees(scenario, prices)
+    seat_cuts = entropy.thresholds(scenario.seats_per_order_weights)
+    outcome_cuts = entropy.thresholds([outcome_weights.get(o, 0.0) for o in OUTCOME_NAMES])
+    day_cuts = entropy.thresholds(DAY_OFFSET_WEIGHTS)
+    table = entropy.pick_table
     return Catalog(
         cities=cities,
         city_slugs=slugs,
@@ -227,13 +246,13 @@ def catalog(scenario: Scenario) -> Catalog:
         type_cuts=type_cuts,
         categories=categories,
         category_cuts=category_cuts,
-        seat_cuts=entropy.thresholds(scenario.seats_per_order_weights),
+        seat_cuts=seat_cuts,
         methods=methods,
         method_cuts=method_cuts,
         channels=channels,
         channel_cuts=channel_cuts,
-        outcome_cuts=entropy.thresholds([outcome_weights.get(o, 0.0) for o in OUTCOME_NAMES]),
-        day_cuts=entropy.thresholds(DAY_OFFSET_WEIGHTS),
+        outcome_cuts=outcome_cuts,
+        day_cuts=day_cuts,
         venues=venues,
         show_names=show_names,
         show_json=show_json,
@@ -253,6 +272,16 @@ def catalog(scenario: Scenario) -> Catalog:
         late_cut=scenario.late_payment_rate * entropy.SCALE,
         gap_max_ms=round(scenario.retry_gap_max_seconds * 1000),
         slot_rate=_slot_rates(scenario),
+        picks=Picks(
+            table(city_cuts),
+            table(type_cuts),
+            table(category_cuts),
+            table(seat_cuts),
+            table(method_cuts),
+            table(channel_cuts),
+            table(outcome_cuts),
+            table(day_cuts),
+        ),
         memo=WireMemo(
             tuple({} for _ in cities),
             {},

@@ -18,6 +18,7 @@ from bms_core.catalog import (
     CUSTOMERS_PER_CITY,
     DAY_MS,
     IST_OFFSET_MS,
+    LATE_DELAY_MS,
     REGULARS_PER_CITY,
     SEATS_PER_ROW,
     SHOWS_PER_VENUE,
@@ -33,10 +34,17 @@ from bms_core.contract import (
     Payment,
     Seat,
 )
+from bms_core.entropy import PICK_SHIFT
 from bms_core.money import to_decimal
 from bms_core.orderid import TIMER_NAMESPACE, OrderKey, order_id_prefix
 from bms_core.orderid import index_text as _index_text
-from bms_core.payments import Attempt, schedules
+from bms_core.payments import (
+    LATE_SPAN_MS,
+    NEVER_PAID,
+    PAID_FIRST_TRY,
+    Attempt,
+    retries,
+)
 from bms_core.pools import EMAIL_DOMAINS, pools
 from bms_core.scenario import Scenario
 from bms_core.timefmt import format_ms
@@ -124,10 +132,11 @@ def plan_orders(
     """Plans of the orders ``indexes`` of ``(namespace, seed, slot)``, in that order.
 
     The one planner: a slot is planned in one call (draws hashed per block, tables looked up
-    once), a single order is the one-element case, so both give identical plans.
+    once), a single order is the one-element case, so both give identical plans. The payment
+    schedule is :func:`bms_core.payments.schedules` written inline (a test compares them).
     """
     id_prefix = order_id_prefix(namespace, seed, slot)
-    index_text = _index_text
+    index_texts = _index_texts(indexes)
     pick = bisect_right
     city_cuts = cat.city_cuts
     type_cuts = cat.type_cuts
@@ -135,14 +144,24 @@ def plan_orders(
     category_cuts = cat.category_cuts
     seat_cuts = cat.seat_cuts
     channel_cuts = cat.channel_cuts
+    outcome_cuts = cat.outcome_cuts
+    method_cuts = cat.method_cuts
+    city_table, type_table, category_table, seat_table, method_table, channel_table, \
+        outcome_table, day_table = cat.picks  # fmt: skip
+    shift = PICK_SHIFT
     venues = cat.venues
     show_starts = cat.show_starts
     tickets = cat.tickets
     category_rows = cat.category_rows
-    new_key = _new
+    late_cut = cat.late_cut
+    delays = cat.delays
+    methods = cat.methods
+    late_low = LATE_DELAY_MS[0]
+    new = _new
     key_type = OrderKey
-    # word layout: see bms_core.entropy
     plan_type = OrderPlan
+    attempt_type = Attempt
+    hot = entropy.hot_words
     day_ms = DAY_MS
     lead_ms = MIN_SHOW_LEAD_MS
     base, sign, width = _booking_base(scenario, namespace, slot)
@@ -150,37 +169,83 @@ def plan_orders(
     midnight = (earliest + IST_OFFSET_MS) // DAY_MS * DAY_MS - IST_OFFSET_MS
     next_midnight = midnight + DAY_MS  # a slot or burst spans at most one IST midnight
     out = []
-    timed = timings(scenario, namespace, seed, slot, indexes)
-    paid = schedules(scenario, cat, timed)
-    for index, (booking_ms, d, record), (outcome, attempts) in zip(
-        indexes, timed, paid, strict=True
-    ):
-        city = pick(city_cuts, d[1])
-        event_type = pick(type_cuts, d[3])
-        venue = venues[city][event_type][d[4] & 3]
+    records = entropy.order_records(seed, namespace, slot, indexes)
+    # word layout: see bms_core.entropy
+    for index, record in zip(indexes, records, strict=True):
+        d = hot(record)
+        booking_ms = base + sign * ((d[0] * width) >> 32)
+        # the payment schedule (bms_core.payments.schedules)
+        draw = d[12]
+        outcome = outcome_table[draw >> shift]
+        if outcome < 0:
+            outcome = pick(outcome_cuts, draw)
+        if outcome == NEVER_PAID:
+            attempts: tuple[Attempt, ...] = ()
+        else:
+            draw = d[15]
+            if d[14] < late_cut:
+                time_ms = booking_ms + late_low + ((draw * LATE_SPAN_MS) >> 32)
+            else:
+                step = draw >> 20
+                low = delays[step]
+                time_ms = booking_ms + low + (((delays[step + 1] - low) * (draw & 0xFFFFF)) >> 20)
+            draw = d[13]
+            method = method_table[draw >> shift]
+            method_name = methods[method if method >= 0 else pick(method_cuts, draw)]
+            if outcome == PAID_FIRST_TRY:
+                attempts = (new(attempt_type, (1, time_ms, method_name, "Success", None)),)
+            else:
+                attempts = retries(cat, outcome, time_ms, method_name, record)
+        # the booking
+        draw = d[1]
+        city = city_table[draw >> shift]
+        if city < 0:
+            city = pick(city_cuts, draw)
+        draw = d[3]
+        event_type = type_table[draw >> shift]
+        if event_type < 0:
+            event_type = pick(type_cuts, draw)
+        draw = d[4]
+        tier = draw & 3  # a venue's tier is its index
         starts = show_starts[event_type]
+        draw = d[5]
+        day = day_table[draw >> shift]
+        if day < 0:
+            day = pick(day_cuts, draw)
         show_ms = (
             (midnight if booking_ms < next_midnight else next_midnight)
-            + pick(day_cuts, d[5]) * day_ms
+            + day * day_ms
             + starts[d[6] % len(starts)]
         )
         while show_ms < booking_ms + lead_ms:
             show_ms += day_ms
-        category = pick(category_cuts, d[9])
-        price, fee, gst = tickets[event_type][venue.tier][category]
-        n = pick(seat_cuts, d[8]) + 1
+        draw = d[9]
+        category = category_table[draw >> shift]
+        if category < 0:
+            category = pick(category_cuts, draw)
+        price, fee, gst = tickets[event_type][tier][category]
+        draw = d[8]
+        n = seat_table[draw >> shift]
+        if n < 0:
+            n = pick(seat_cuts, draw)
+        n += 1
+        draw = d[7]
+        channel = channel_table[draw >> shift]
+        if channel < 0:
+            channel = pick(channel_cuts, draw)
         rows = category_rows[category]
+        draw = d[2]
         out.append(
-            _new(
+            new(
                 plan_type,
                 (
-                    new_key(key_type, (namespace, seed, slot, index)),
-                    id_prefix + index_text(index),
+                    new(key_type, (namespace, seed, slot, index)),
+                    id_prefix + index_texts[index],
                     booking_ms,
                     city,
-                    (d[2] >> 1) % (REGULARS_PER_CITY if d[2] & 1 else CUSTOMERS_PER_CITY),
+                    (draw >> 1) % (REGULARS_PER_CITY if draw & 1 else CUSTOMERS_PER_CITY),
                     event_type,
-                    venue,
+                    venues[city][event_type][tier],
                     (d[4] >> 2) % SHOWS_PER_VENUE,
                     show_ms,
                     category,
@@ -190,7 +255,7 @@ def plan_orders(
                     price,
                     fee,
                     gst,
-                    pick(channel_cuts, d[7]),
+                    channel,
                     outcome,
                     attempts,
                     d,
@@ -199,6 +264,25 @@ def plan_orders(
             )
         )
     return out
+
+
+_INDEX_TEXTS: list[str] = []
+_INDEX_TEXT_LIMIT: Final = 1 << 16
+
+
+def _index_texts(indexes: Sequence[int]) -> list[str] | dict[int, str]:
+    """Index parts of order ids (:func:`bms_core.orderid.index_text`) by index.
+
+    Texts of indexes below 65,536 are kept for the process (every slot uses the same few
+    hundred); larger (burst) indexes get theirs made for the call.
+    """
+    top = max(indexes, default=0)
+    if top >= _INDEX_TEXT_LIMIT:
+        return {i: _index_text(i) for i in indexes}
+    have = len(_INDEX_TEXTS)
+    if have <= top:
+        _INDEX_TEXTS.extend(_index_text(i) for i in range(have, top + 1))
+    return _INDEX_TEXTS
 
 
 def show_event_id(plan: OrderPlan) -> str:

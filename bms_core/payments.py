@@ -24,6 +24,7 @@ from bms_core.catalog import (
     MIN_RETRY_GAP_MS,
     Catalog,
 )
+from bms_core.entropy import PICK_SHIFT
 from bms_core.scenario import OUTCOME_NAMES, Scenario
 
 OUTCOMES: Final = OUTCOME_NAMES
@@ -46,7 +47,8 @@ _ABANDON_CUTS: Final = entropy.thresholds(ABANDON_FAILURES_WEIGHTS)
 
 
 _new = tuple.__new__
-_LATE_SPAN: Final = LATE_DELAY_MS[1] + 1 - LATE_DELAY_MS[0]
+LATE_SPAN_MS: Final = LATE_DELAY_MS[1] + 1 - LATE_DELAY_MS[0]
+"""Late first attempts come ``LATE_DELAY_MS[0] + (draw * LATE_SPAN_MS >> 32)`` after booking."""
 _SAME_METHOD_CUT: Final = SAME_METHOD_ON_RETRY * entropy.SCALE
 """A retry keeps its method when its draw is below this (:func:`bms_core.entropy.below`)."""
 
@@ -75,38 +77,48 @@ def schedule(
 def schedules(
     scenario: Scenario, cat: Catalog, timed: Iterable[tuple[int, tuple[int, ...], bytes]]
 ) -> list[tuple[int, tuple[Attempt, ...]]]:
-    """:func:`schedule` of many orders, each given as ``(booking ms, hot words, record)``."""
+    """:func:`schedule` of many orders, each given as ``(booking ms, hot words, record)``.
+
+    :func:`bms_core.orderplan.plan_orders` runs the same steps inline (a test compares them).
+    """
     outcome_cuts = cat.outcome_cuts
+    outcome_table = cat.picks.outcome
     late_cut = cat.late_cut
     table = cat.delays
     methods = cat.methods
     method_cuts = cat.method_cuts
+    method_table = cat.picks.method
     late_low = LATE_DELAY_MS[0]
     pick = bisect_right
     attempt_type = Attempt
     never: tuple[int, tuple[Attempt, ...]] = (NEVER_PAID, ())
     out: list[tuple[int, tuple[Attempt, ...]]] = []
     for booking_ms, words, record in timed:
-        outcome = pick(outcome_cuts, words[12])
+        draw = words[12]
+        outcome = outcome_table[draw >> PICK_SHIFT]
+        if outcome < 0:
+            outcome = pick(outcome_cuts, draw)
         if outcome == NEVER_PAID:
             out.append(never)
             continue
         draw = words[15]
         if words[14] < late_cut:
-            time_ms = booking_ms + late_low + ((draw * _LATE_SPAN) >> 32)
+            time_ms = booking_ms + late_low + ((draw * LATE_SPAN_MS) >> 32)
         else:
             step = draw >> 20
             low = table[step]
             time_ms = booking_ms + low + (((table[step + 1] - low) * (draw & 0xFFFFF)) >> 20)
-        method = methods[pick(method_cuts, words[13])]
+        draw = words[13]
+        method_index = method_table[draw >> PICK_SHIFT]
+        method = methods[method_index if method_index >= 0 else pick(method_cuts, draw)]
         if outcome == PAID_FIRST_TRY:
             out.append((outcome, (_new(attempt_type, (1, time_ms, method, "Success", None)),)))
         else:
-            out.append((outcome, _retries(cat, outcome, time_ms, method, record)))
+            out.append((outcome, retries(cat, outcome, time_ms, method, record)))
     return out
 
 
-def _retries(
+def retries(
     cat: Catalog, outcome: int, time_ms: int, method: str, record: bytes
 ) -> tuple[Attempt, ...]:
     """Attempts of an order that fails at least once (first attempt at ``time_ms``)."""

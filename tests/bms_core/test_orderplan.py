@@ -183,6 +183,38 @@ def test_orders_planned_together_or_alone_are_the_same_plans() -> None:
     assert tail == alone[5:]
 
 
+def test_planner_schedules_payments_as_the_payment_model_does() -> None:
+    from bms_core.orderplan import timings
+    from bms_core.payments import schedules
+
+    scenario = Scenario(seed=11, orders_per_minute=3000, late_payment_rate=0.3)
+    cat = catalog(scenario)
+    slot = g.slot_at(scenario, START)
+    checked = Counter[int]()
+    for s in range(slot, slot + 20):
+        count = g.slot_order_count(scenario, s)
+        plans = plan_orders(scenario, cat, "t", scenario.seed, s, range(count))
+        expected = schedules(scenario, cat, timings(scenario, "t", scenario.seed, s, range(count)))
+        assert [(p.outcome, p.attempts) for p in plans] == expected
+        checked.update(p.outcome for p in plans)
+    assert len(checked) == len(OUTCOME_NAMES) and min(checked.values()) > 20
+
+
+@given(
+    weights=st.lists(st.floats(0, 100), min_size=1, max_size=20).filter(lambda w: sum(w) > 0),
+    draws=st.lists(st.integers(0, entropy.SCALE - 1), min_size=1, max_size=50),
+)
+def test_pick_tables_pick_as_bisect_does(weights: list[float], draws: list[int]) -> None:
+    cuts = entropy.thresholds(weights)
+    table = entropy.pick_table(cuts)
+    width = 1 << entropy.PICK_SHIFT
+    edges = [c + k for c in cuts for k in (-1, 0, 1) if 0 <= c + k < entropy.SCALE]
+    for draw in draws + edges + [0, width - 1, width, entropy.SCALE - 1]:
+        found = table[draw >> entropy.PICK_SHIFT]
+        assert found == entropy.pick(cuts, draw) or found == -1
+    assert sum(1 for i in table if i < 0) <= len(cuts)
+
+
 def test_records_across_blocks_equal_one_record_at_a_time() -> None:
     records = entropy.order_records(9, "bq2vd7lzm4x", 123, range(7, 3 * entropy.BLOCK + 2))
     alone = [entropy.record(9, "bq2vd7lzm4x", 123, i) for i in range(7, 3 * entropy.BLOCK + 2)]
