@@ -105,8 +105,8 @@ class WireMemo(NamedTuple):
     """[city] -> customer number -> ``"customer":{...},``."""
     seat_tails: dict[tuple[int, int, int, int], tuple[str, str]]
     """(seats, price, category, channel) -> (separator between seats, text after the last)."""
-    customer_ends: tuple[tuple[str, str], ...]
-    """[city] -> (``"customer":{"customer_id":"cu-<slug>-``, ``","city":<city>},``)."""
+    customer_ends: tuple[tuple[str, str, int], ...]
+    """[city] -> (``"customer":{"customer_id":"cu-<slug>-``, ``","city":<city>},``, city key)."""
 
 
 class Picks(NamedTuple):
@@ -286,7 +286,11 @@ def catalog(scenario: Scenario) -> Catalog:
             tuple({} for _ in cities),
             {},
             tuple(
-                (f'"customer":{{"customer_id":"cu-{slug}-', f'","city":{json_text(city)}}},')
+                (
+                    f'"customer":{{"customer_id":"cu-{slug}-',
+                    f'","city":{json_text(city)}}},',
+                    _city_key(city),
+                )
                 for city, slug in zip(cities, slugs, strict=True)
             ),
         ),

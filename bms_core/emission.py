@@ -16,12 +16,12 @@ from collections.abc import Iterable, Iterator
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Final, NamedTuple
 
-from bms_core import entropy
+from bms_core import entropy, wire
 from bms_core.catalog import Catalog
 from bms_core.entropy import SCALE
 from bms_core.orderplan import OrderPlan
 from bms_core.payments import Attempt
-from bms_core.wire import booking_body, payment_bodies, payment_body
+from bms_core.wire import booking_body, payment_body
 
 if TYPE_CHECKING:
     from bms_core.scenario import Scenario
@@ -137,39 +137,71 @@ def _stream_batches(
     pending: list[tuple[int, str, Emitted]] = []
     push = heapq.heappush
     pop = heapq.heappop
+    new = _new
+    emitted = Emitted
+    minute_ms = wire.MINUTE_MS
+    customers = cat.memo.customers
+    seat_tails = cat.memo.seat_tails
+    minutes = wire.minutes
+    tails = wire.minute_tails()
+    shows = wire.shows
+    amounts = wire.amounts
+    row_seat_texts = wire.row_seat_texts
+    payment_tails = wire.payment_tails
+    attempt_texts = wire.ATTEMPT_TEXTS
+    pid_ends = wire.PAYMENT_ID_ENDS
     for plans in batches:
         out: list[Emitted] = []
         emit = out.append
         for plan in plans:
-            booking_ms = plan.booking_ms
+            (_, oid, booking_ms, city, customer, _, venue, show, show_ms, category, n, row,
+             first_seat, price, fee, gst, channel, _, attempts, words, record) = plan  # fmt: skip
             while pending and pending[0][0] < booking_ms:
                 emit(pop(pending)[2])
-            oid = plan.order_id
-            event = _new(Emitted, ("booking", oid, booking_body(cat, plan), booking_ms, f"{oid}-b"))
+            # the booking: wire.booking_body, inlined
+            minute, rest = divmod(booking_ms, minute_ms)
+            show_minute = show_ms // minute_ms
+            show_hex, show_time = shows.get(show_minute) or wire.show_minute_texts(show_minute)
+            event_id, show_json = venue.show_texts[show]
+            sep, tail = seat_tails.get((n, price, category, channel)) or wire.seat_tail(
+                cat, n, price, fee, gst, category, channel
+            )
+            seats = row_seat_texts.get(row) or wire.row_seats(row)
+            body = (
+                f'{{"kind":"booking","schema_version":1,"event_id":"{oid}-b","order_id":"{oid}",'
+                f'"booking_time":"{minutes.get(minute) or wire.minute_text(minute)}{tails[rest]}",'
+                f"{customers[city].get(customer) or wire.customer_json(cat, city, customer)}"
+                f'"event_details":{{"event_id":"{event_id}{show_hex}",{show_json}'
+                f'"show_time":"{show_time}","seats":[{sep.join(seats[first_seat : first_seat + n])}'
+                f"{tail}"
+            ).encode()
+            event = new(emitted, ("booking", oid, body, booking_ms, oid + "-b"))
             emit(event)
-            words = plan.words
             # hot words 16-19: DUPLICATE[0], MALFORMED[0], DUPLICATE[1], MALFORMED[1]
             if words[16] < dup_cut or words[17] < bad_cut:
-                out += _extras(scenario, event, plan.record, 0)
-            attempts = plan.attempts
-            if len(attempts) == 1:
-                ((due, pid, body),) = payment_bodies(plan)
-                event = _new(Emitted, ("payment", oid, body, due, pid))
+                out += _extras(scenario, event, record, 0)
+            if not attempts:
+                continue
+            total = n * (price + fee + gst)
+            amount = amounts.get(total) or wire.amount_text(total)
+            if len(attempts) > 1:
+                words = all_words(record)
+            # the payments: wire.payment_body, inlined
+            for number, due, method, status, reason in attempts:
+                pid = oid + pid_ends[number]
+                minute, rest = divmod(due, minute_ms)
+                body = (
+                    f'{{"kind":"payment","schema_version":1,"event_id":"{pid}",'
+                    f'"payment_id":"{pid}","order_id":"{oid}{attempt_texts[number]}'
+                    f'{minutes.get(minute) or wire.minute_text(minute)}{tails[rest]}",'
+                    f'"amount":{amount},{payment_tails.get((method, status, reason)) or wire.payment_tail(method, status, reason)}'
+                ).encode()
+                event = new(emitted, ("payment", oid, body, due, pid))
                 push(pending, (due, pid, event))
-                if words[18] < dup_cut or words[19] < bad_cut:
-                    for tag, extra in zip(
-                        _EXTRA_TAGS, _extras(scenario, event, plan.record, 1), strict=False
-                    ):
+                if words[duplicate[number]] < dup_cut or words[malformed[number]] < bad_cut:
+                    extras = _extras(scenario, event, record, number)
+                    for tag, extra in zip(_EXTRA_TAGS, extras, strict=False):
                         push(pending, (due, pid + tag, extra))
-            elif attempts:
-                words = all_words(plan.record)
-                for which, (due, pid, body) in enumerate(payment_bodies(plan), start=1):
-                    event = _new(Emitted, ("payment", oid, body, due, pid))
-                    push(pending, (due, pid, event))
-                    if words[duplicate[which]] < dup_cut or words[malformed[which]] < bad_cut:
-                        extras = _extras(scenario, event, plan.record, which)
-                        for tag, extra in zip(_EXTRA_TAGS, extras, strict=False):
-                            push(pending, (due, pid + tag, extra))
         yield out
     pending.sort()
     yield [entry[2] for entry in pending]

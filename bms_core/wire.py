@@ -24,18 +24,31 @@ MINUTE_MS: Final = 60_000
 _MINUTE_LIMIT: Final = 100_000
 _CUSTOMER_LIMIT: Final = 20_000
 """Customers kept per city (a city has at most ``CUSTOMERS_PER_CITY``)."""
-_DOMAINS: Final = EMAIL_DOMAINS
 _M64: Final = (1 << 64) - 1
+_EMAIL_ENDS: Final = tuple(f'@{domain}","phone":"' for domain in EMAIL_DOMAINS)
+ATTEMPT_TEXTS: Final = tuple(f'","attempt":{k},"payment_time":"' for k in range(10))
+"""``[attempt number]`` -> the payment JSON between ``order_id``'s value and the time."""
+PAYMENT_ID_ENDS: Final = tuple(f"-p{k}" for k in range(10))
+"""``[attempt number]`` -> what follows the order id in the payment id."""
 
 _SECONDS: Final = tuple(f"{s:02d}." for s in range(60))
-_minutes: dict[int, str] = {}
-_tails: list[str] = []
+
+# Texts kept for the process (the stream's loop in bms_core.emission reads them directly;
+# on a miss it calls the function that fills them).
+minutes: dict[int, str] = {}
+"""Epoch minute -> ``"YYYY-MM-DDTHH:MM:"`` (:func:`minute_text`)."""
+tails: list[str] = []
+"""Millisecond of a minute -> ``"SS.mmmZ"`` (:func:`minute_tails`)."""
+row_seat_texts: dict[str, tuple[str, ...]] = {}
+"""Row -> :func:`row_seats`."""
+payment_tails: dict[tuple[str, str, str | None], str] = {}
+"""(method, status, reason) -> :func:`payment_tail`."""
+amounts: dict[int, str] = {}
+"""Paise -> :func:`amount_text`."""
+shows: dict[int, tuple[str, str]] = {}
+"""Show start minute -> :func:`show_minute_texts`."""
 _people: list[tuple[str, ...]] = []
 _numbers: dict[int, str] = {}
-_row_seats: dict[str, tuple[str, ...]] = {}
-_payment_tails: dict[tuple[str, str, str | None], str] = {}
-_amounts: dict[int, str] = {}
-_shows: dict[int, tuple[str, str]] = {}
 
 
 def money(paise: int) -> str:
@@ -45,78 +58,79 @@ def money(paise: int) -> str:
 
 def minute_text(minute: int) -> str:
     """``"YYYY-MM-DDTHH:MM:"`` of an epoch minute, memoised (recent minutes repeat)."""
-    text = _minutes.get(minute)
+    text = minutes.get(minute)
     if text is None:
-        if len(_minutes) >= _MINUTE_LIMIT:
-            _minutes.clear()
-        text = _minutes[minute] = format_ms(minute * MINUTE_MS)[:17]
+        if len(minutes) >= _MINUTE_LIMIT:
+            minutes.clear()
+        text = minutes[minute] = format_ms(minute * MINUTE_MS)[:17]
     return text
 
 
 def amount_text(paise: int) -> str:
     """:func:`money`, memoised (order totals take few distinct values)."""
-    text = _amounts.get(paise)
+    text = amounts.get(paise)
     if text is None:
-        if len(_amounts) >= _MINUTE_LIMIT:
-            _amounts.clear()
-        text = _amounts[paise] = money(paise)
+        if len(amounts) >= _MINUTE_LIMIT:
+            amounts.clear()
+        text = amounts[paise] = money(paise)
     return text
 
 
 def show_minute_texts(minute: int) -> tuple[str, str]:
     """(minute in base 16 for the show's id, ``show_time`` text) of a show's start minute."""
-    texts = _shows.get(minute)
+    texts = shows.get(minute)
     if texts is None:
-        if len(_shows) >= _MINUTE_LIMIT:
-            _shows.clear()
-        texts = _shows[minute] = (f"{minute:x}", format_ms(minute * MINUTE_MS))
+        if len(shows) >= _MINUTE_LIMIT:
+            shows.clear()
+        texts = shows[minute] = (f"{minute:x}", format_ms(minute * MINUTE_MS))
     return texts
 
 
 def minute_tails() -> list[str]:
     """``"SS.mmmZ"`` for each millisecond of a minute (built on first use)."""
-    if not _tails:
+    if not tails:
         millis = [f"{m:03d}Z" for m in range(1000)]
-        _tails.extend([second + milli for second in _SECONDS for milli in millis])
-    return _tails
+        tails.extend([second + milli for second in _SECONDS for milli in millis])
+    return tails
 
 
 def time_text(epoch_ms: int) -> str:
     """Same text as :func:`bms_core.timefmt.format_ms`."""
     minute, rest = divmod(epoch_ms, MINUTE_MS)
-    return minute_text(minute) + (_tails or minute_tails())[rest]
+    return minute_text(minute) + (tails or minute_tails())[rest]
 
 
-def _customer_json(cat: Catalog, city: int, number: int) -> str:
-    """``"customer":{...},`` -- :func:`~bms_core.orderplan.customer_fields`, inlined.
+def customer_json(cat: Catalog, city: int, number: int) -> str:
+    """``"customer":{...},`` -- :func:`~bms_core.orderplan.customer_fields`, inlined and kept
+    in ``cat.memo.customers[city]`` (callers look there first).
 
     Pool texts and slugs need no escaping; the city is escaped once in the catalog. A city
     key is below 2**64, so the first step of the mix needs no mask.
     """
+    firsts, lasts, first_emails, last_emails, phones, suffixes = _people or _people_texts()
+    head, end, key = cat.memo.customer_ends[city]
+    x = key ^ number
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+    x ^= x >> 31
+    f = x % len(firsts)
+    la = (x >> 12) % len(lasts)
+    text = (
+        f'{head}{_numbers.get(number) or _number_text(number)}","name":"{firsts[f]} {lasts[la]}'
+        f'","email":"{first_emails[f]}.{last_emails[la]}'
+        f"{suffixes[(x >> 24) % 1000] if (x >> 40) % 3 else ''}{_EMAIL_ENDS[(x >> 44) % 3]}"
+        f"{phones[(x >> 48) % len(phones)]}{end}"
+    )
     kept = cat.memo.customers[city]
-    text = kept.get(number)
-    if text is None:
-        firsts, lasts, first_emails, last_emails, phones = _people or _people_texts()
-        head, end = cat.memo.customer_ends[city]
-        x = cat.city_keys[city] ^ number
-        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
-        x ^= x >> 31
-        f = x % len(firsts)
-        la = (x >> 12) % len(lasts)
-        text = (
-            f'{head}{_numbers.get(number) or _number_text(number)}","name":"{firsts[f]} {lasts[la]}",'
-            f'"email":"{first_emails[f]}.{last_emails[la]}{(x >> 24) % 1000 if (x >> 40) % 3 else ""}'
-            f'@{_DOMAINS[(x >> 44) % 3]}","phone":"{phones[(x >> 48) % len(phones)]}{end}'
-        )
-        if len(kept) >= _CUSTOMER_LIMIT:
-            kept.clear()
-        kept[number] = text
+    if len(kept) >= _CUSTOMER_LIMIT:
+        kept.clear()
+    kept[number] = text
     return text
 
 
 def _people_texts() -> list[tuple[str, ...]]:
     _people.extend(people())
+    _people.append(tuple(str(k) for k in range(1000)))
     return _people
 
 
@@ -128,19 +142,20 @@ def _number_text(number: int) -> str:
 
 def row_seats(row: str) -> tuple[str, ...]:
     """``{"seat_number":"<row><k>`` at index k, for k = 1 .. SEATS_PER_ROW."""
-    texts = _row_seats.get(row)
+    texts = row_seat_texts.get(row)
     if texts is None:
-        texts = _row_seats[row] = tuple(
+        texts = row_seat_texts[row] = tuple(
             f'{{"seat_number":"{row}{k}' for k in range(SEATS_PER_ROW + 1)
         )
     return texts
 
 
-def _seat_tail(cat: Catalog, plan: OrderPlan) -> tuple[str, str]:
-    """(text between two seats, text from the last seat's end to the end of the booking)."""
-    n, price, fee, gst, category, channel = (
-        plan.seats, plan.price, plan.fee, plan.gst, plan.category, plan.channel
-    )  # fmt: skip
+def seat_tail(
+    cat: Catalog, n: int, price: int, fee: int, gst: int, category: int, channel: int
+) -> tuple[str, str]:
+    """(text between two seats, text from the last seat's end to the end of the booking),
+    kept in ``cat.memo.seat_tails[(n, price, category, channel)]`` (fee and GST follow the
+    price)."""
     seat_end = f'","category":"{cat.categories[category]}","price":{money(price)}}}'
     tail = (
         f'{seat_end}]}},"currency":"INR","ticket_subtotal":{money(n * price)},'
@@ -153,62 +168,47 @@ def _seat_tail(cat: Catalog, plan: OrderPlan) -> tuple[str, str]:
 
 
 def booking_body(cat: Catalog, plan: OrderPlan) -> bytes:
-    """The booking's JSON bytes."""
+    """The booking's JSON bytes (:func:`bms_core.emission.stream_batches` writes the same
+    text inline)."""
     (_, oid, booking_ms, city, customer, _, venue, show, show_ms, category, n, row,
-     first_seat, price, _, _, channel, _, _, _, _) = plan  # fmt: skip
+     first_seat, price, fee, gst, channel, _, _, _, _) = plan  # fmt: skip
     memo = cat.memo
-    customer_json = memo.customers[city].get(customer) or _customer_json(cat, city, customer)
-    sep, tail = memo.seat_tails.get((n, price, category, channel)) or _seat_tail(cat, plan)
+    customer_text = memo.customers[city].get(customer) or customer_json(cat, city, customer)
+    sep, tail = memo.seat_tails.get((n, price, category, channel)) or seat_tail(
+        cat, n, price, fee, gst, category, channel
+    )
     minute, rest = divmod(booking_ms, MINUTE_MS)
     show_minute = show_ms // MINUTE_MS
-    show_hex, show_time = _shows.get(show_minute) or show_minute_texts(show_minute)
+    show_hex, show_time = shows.get(show_minute) or show_minute_texts(show_minute)
     event_id, show_json = venue.show_texts[show]
-    seats = sep.join((_row_seats.get(row) or row_seats(row))[first_seat : first_seat + n])
+    seats = sep.join((row_seat_texts.get(row) or row_seats(row))[first_seat : first_seat + n])
     return (
         f'{{"kind":"booking","schema_version":1,"event_id":"{oid}-b","order_id":"{oid}",'
-        f'"booking_time":"{_minutes.get(minute) or minute_text(minute)}'
-        f'{(_tails or minute_tails())[rest]}",{customer_json}'
+        f'"booking_time":"{minutes.get(minute) or minute_text(minute)}'
+        f'{(tails or minute_tails())[rest]}",{customer_text}'
         f'"event_details":{{"event_id":"{event_id}{show_hex}",{show_json}'
         f'"show_time":"{show_time}","seats":[{seats}{tail}'
     ).encode()
 
 
-def _payment_tail(method: str, status: str, reason: str | None) -> str:
+def payment_tail(method: str, status: str, reason: str | None) -> str:
+    """The payment JSON from ``currency`` to its end, kept in :data:`payment_tails`."""
     reason_json = "null" if reason is None else f'"{reason}"'
-    text = _payment_tails[(method, status, reason)] = (
+    text = payment_tails[(method, status, reason)] = (
         f'"currency":"INR","payment_method":"{method}",'
         f'"payment_status":"{status}","failure_reason":{reason_json}}}'
     )
     return text
 
 
-def payment_bodies(plan: OrderPlan) -> list[tuple[int, str, bytes]]:
-    """``(payment ms, payment_id, JSON bytes)`` of every attempt, in attempt order."""
-    oid = plan.order_id
-    total = plan.seats * (plan.price + plan.fee + plan.gst)
-    amount = _amounts.get(total) or amount_text(total)
-    tails = _tails or minute_tails()
-    out = []
-    for number, time_ms, method, status, reason in plan.attempts:
-        pid = f"{oid}-p{number}"
-        minute, rest = divmod(time_ms, MINUTE_MS)
-        body = (
-            f'{{"kind":"payment","schema_version":1,"event_id":"{pid}","payment_id":"{pid}",'
-            f'"order_id":"{oid}","attempt":{number},"payment_time":"'
-            f'{_minutes.get(minute) or minute_text(minute)}{tails[rest]}","amount":{amount},'
-            f"{_payment_tails.get((method, status, reason)) or _payment_tail(method, status, reason)}"
-        ).encode()
-        out.append((time_ms, pid, body))
-    return out
-
-
 def payment_body(plan: OrderPlan, attempt: Attempt) -> bytes:
-    """One payment attempt's JSON bytes."""
+    """One payment attempt's JSON bytes (:func:`bms_core.emission.stream_batches` writes the
+    same text inline)."""
     oid = plan.order_id
     number, time_ms, method, status, reason = attempt
     pid = f"{oid}-p{number}"
     amount = money(plan.seats * (plan.price + plan.fee + plan.gst))
-    tail = _payment_tails.get((method, status, reason)) or _payment_tail(method, status, reason)
+    tail = payment_tails.get((method, status, reason)) or payment_tail(method, status, reason)
     return (
         f'{{"kind":"payment","schema_version":1,"event_id":"{pid}","payment_id":"{pid}",'
         f'"order_id":"{oid}","attempt":{number},"payment_time":"{time_text(time_ms)}",'
