@@ -42,25 +42,26 @@ class _Details(msgspec.Struct, gc=False):
     seats: Annotated[list[_Element], msgspec.Meta(min_length=1)]
 
 
-class _WellFormedBooking(msgspec.Struct, gc=False):
-    """The fields the join needs from a booking, each of the type our producers send."""
+class _WellFormedBooking(msgspec.Struct, gc=False, kw_only=True):
+    """The fields the join needs from a booking, each of the type our producers send (declared
+    in the order producers write them, which makes finding each key a little cheaper)."""
 
+    event_id: Any = None
     order_id: _OrderId
     time: _WireTime = msgspec.field(name="booking_time")
     event_details: _Details
-    total_amount: float
     ticket_subtotal: float
-    event_id: Any = None
+    total_amount: float
 
 
-class _WellFormedPayment(msgspec.Struct, gc=False):
+class _WellFormedPayment(msgspec.Struct, gc=False, kw_only=True):
     """The fields the join needs from a payment attempt, each of the type our producers send."""
 
-    order_id: _OrderId
-    time: _WireTime = msgspec.field(name="payment_time")
-    attempt: int
-    amount: float
     event_id: Any = None
+    order_id: _OrderId
+    attempt: int
+    time: _WireTime = msgspec.field(name="payment_time")
+    amount: float
 
 
 WELL_FORMED: Final = (

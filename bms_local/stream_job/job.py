@@ -57,20 +57,37 @@ _PARTITION_TABLE: Final = 1 << 16
 """Partition ids below this are indexed through a table (Event Hubs has at most 1024)."""
 
 
-def _int64s(field: str, values: Sequence[Any], rows: NDArray[np.int64]) -> NDArray[np.int64]:
-    """``values`` at ``rows`` as int64 (enqueued times, partition ids); ``ValueError`` naming
-    ``Arrival.<field>`` for a value that is not such an integer."""
-    whole = np.array(values)  # int64 exactly when every value is an int in range
+_NO_LIMIT: Final = np.iinfo(np.int64).min
+_NO_ROWS: Final = np.empty(0, dtype=np.int64)
+
+
+def _arrival_values(
+    values: Sequence[Any], rows: NDArray[np.int64]
+) -> tuple[NDArray[Any], NDArray[np.int64]]:
+    """One field of every arrival as an array (int64 when all are integers that fit), and which
+    of ``rows`` leave it unset (``None``, filled in by the caller; then the array holds objects)."""
+    try:
+        whole = np.array(values)  # int64 exactly when every value is an int in range
+    except ValueError:  # sequences among them
+        pass
+    else:
+        if whole.dtype == np.int64:
+            return whole, _NO_ROWS
+    whole = np.fromiter(values, dtype=object, count=len(values))  # each value as it came
+    return whole, np.flatnonzero(np.equal(whole[rows], None))
+
+
+def _int64s(field: str, whole: NDArray[Any], rows: NDArray[np.int64]) -> NDArray[np.int64]:
+    """``whole`` (an arrival's value each, as numpy made it) at ``rows`` as int64 (enqueued times,
+    partition ids); ``ValueError`` naming ``Arrival.<field>`` for a value that is not such an
+    integer."""
     if whole.dtype == np.int64:
         return whole[rows]
-    out = [values[r] for r in rows.tolist()]  # None where events were rejected, or a bad value
+    out = whole[rows].tolist()  # a bad value, or None where events were rejected
     for value in out:
         if type(value) is not int or not -(2**63) <= value < 2**63:
             raise ValueError(f"Arrival.{field} must be an integer (int64), got {value!r}")
     return np.array(out, dtype=np.int64)
-
-
-_NO_LIMIT: Final = np.iinfo(np.int64).min
 
 
 def _decode_held(body: bytes | str | dict[str, Any]) -> dict[str, Any]:
@@ -214,18 +231,14 @@ class StreamJob:
         """Enqueued time and partition of each usable event (``None``: its own event time, the
         partition its order id routes to); ``ValueError`` naming the field for anything else."""
         seq, times, _ = numbers
-        if None in arrivals:
-            arrivals = list(arrivals)
-            for s, t in zip(seq.tolist(), times.tolist(), strict=True):
-                if arrivals[s] is None:
-                    arrivals[s] = t
-        if None in partitions:
-            partitions = list(partitions)
-            route = self._route
-            for s, o in zip(seq.tolist(), columns.order_id, strict=True):
-                if partitions[s] is None:
-                    partitions[s] = route(o)
-        return _int64s("arrival_ms", arrivals, seq), _int64s("partition", partitions, seq)
+        enqueued, unset = _arrival_values(arrivals, seq)
+        if len(unset):
+            enqueued[seq[unset]] = times[unset]
+        partition_ids, unset = _arrival_values(partitions, seq)
+        if len(unset):
+            order_ids = columns.order_id
+            partition_ids[seq[unset]] = [self._route(order_ids[i]) for i in unset.tolist()]
+        return _int64s("arrival_ms", enqueued, seq), _int64s("partition", partition_ids, seq)
 
     def _join(
         self,

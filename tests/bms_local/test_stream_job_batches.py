@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import sys
 from collections import defaultdict
 from typing import Any
@@ -246,14 +247,21 @@ def test_repeats_are_found_whatever_json_value_the_event_id_is() -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("arrival_ms", "10:00"), ("partition", 1.5), ("partition", 2**70)]
+    ("field", "value"),
+    [
+        ("arrival_ms", "10:00"),
+        ("arrival_ms", [START_MS]),
+        ("partition", 1.5),
+        ("partition", 2**70),
+        ("partition", 2**63),
+    ],
 )
 def test_a_bad_enqueued_time_or_partition_is_named_and_nothing_of_the_batch_is_taken(
     field: str, value: object
 ) -> None:
     good = Arrival("booking", encode(sample_booking("o-1", START_MS)), START_MS, 0)
     job = StreamJob()
-    with pytest.raises(ValueError, match=f"Arrival.{field}"):
+    with pytest.raises(ValueError, match=f"Arrival.{field} .* got {re.escape(repr(value))}$"):
         job.feed_all([good, good._replace(**{field: value})])
     assert not job.counts and job.held_events == 0
     assert len(job.feed_all([good])) == 0 and job.counts["in:booking"] == 1  # still usable
