@@ -105,14 +105,14 @@ class Columns:
     def add_many(
         self,
         is_booking: bool,
-        seqs: list[int],
+        seqs: NDArray[np.int64],
         ms: NDArray[np.int64],
         order_ids: list[str],
         event_ids: list[object],
         bodies: list[object],
     ) -> None:
         self._flush()
-        self._seq.append(np.array(seqs, dtype=np.int64))
+        self._seq.append(seqs)
         self._ms.append(ms)
         self.kinds.append((is_booking, len(seqs)))
         self.order_id += order_ids
@@ -182,19 +182,22 @@ class _Kind:
         self.alone: list[tuple[int, int, tuple[Any, ...]]] = []
         """Events that took the one-by-one path, added after the batch-decoded ones."""
 
-    def take(self, seqs: list[int]) -> None:
+    def take(self, rows: NDArray[np.int64]) -> None:
+        """Every event of this input in the batch, given as their places in it (ascending)."""
+        seqs = rows.tolist()
         for start in range(0, len(seqs), SUB_BATCH):
             self._batch(seqs[start : start + SUB_BATCH])
-        self._checked()
+        self._checked(rows)
         for seq, event_ms, values in self.alone:
             self.out.add_one(self.is_booking, seq, event_ms, values)
 
-    def _checked(self) -> None:
+    def _checked(self, rows: NDArray[np.int64]) -> None:
         """Times of the batch-decoded events; those not in the wire format go one by one."""
         seqs, times, order_ids, event_ids, bodies = self.decoded
         if not seqs:
             return
         ms, valid = wire_times_ms(times)
+        decoded = rows if len(seqs) == len(rows) else np.array(seqs, dtype=np.int64)
         if not valid.all():
             keep = valid.tolist()
             for seq, ok in zip(seqs, keep, strict=True):
@@ -204,9 +207,9 @@ class _Kind:
                 [v for v, ok in zip(values, keep, strict=True) if ok]
                 for values in (seqs, order_ids, event_ids, bodies)
             )
-            ms = ms[valid]
+            ms, decoded = ms[valid], decoded[valid]
         if seqs:
-            self.out.add_many(self.is_booking, seqs, ms, order_ids, event_ids, bodies)
+            self.out.add_many(self.is_booking, decoded, ms, order_ids, event_ids, bodies)
 
     def _batch(self, seqs: list[int]) -> None:
         if len(seqs) <= ALONE:
@@ -277,8 +280,8 @@ def intake(
         bad = next(kind for kind in kind_of if kind != booking and kind != payment)
         raise ValueError(f"Arrival.kind must be {booking!r} or {payment!r}, got {bad!r}")
     is_booking = np.fromiter(kind_of, dtype=object, count=len(kind_of)) == booking
-    bookings = np.flatnonzero(is_booking).tolist()
-    payments = np.flatnonzero(~is_booking).tolist()
+    bookings = np.flatnonzero(is_booking)
+    payments = np.flatnonzero(~is_booking)
     out = Columns()
     rejected: list[Rejected] = []
     _Kind(booking, True, bodies, out, rejected).take(bookings)
