@@ -162,7 +162,7 @@ class Catalog(NamedTuple):
     """[category] -> the row letters of that category."""
     delays: tuple[int, ...]
     """Quantiles of the on-time first-attempt delay, ms; :func:`delay_ms` interpolates."""
-    late_cut: float
+    late_cut: int
     """Draws below this make a first attempt late (``late_payment_rate`` of the draw range)."""
     gap_max_ms: int
     """Longest gap between attempts, ms."""
@@ -269,7 +269,7 @@ def catalog(scenario: Scenario) -> Catalog:
         show_starts=tuple(tuple(m * 60_000 for m in SHOW_MINUTES_IST[t]) for t in types),
         category_rows=tuple(CATEGORY_ROWS[c] for c in categories),
         delays=_delay_table(scenario),
-        late_cut=scenario.late_payment_rate * entropy.SCALE,
+        late_cut=entropy.cut(scenario.late_payment_rate),
         gap_max_ms=round(scenario.retry_gap_max_seconds * 1000),
         slot_rate=_slot_rates(scenario),
         picks=Picks(

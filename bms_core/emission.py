@@ -10,8 +10,8 @@ never in the model functions of :mod:`bms_core.generator`.
 
 from __future__ import annotations
 
-import heapq
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Final, NamedTuple
@@ -113,30 +113,37 @@ def stream_batches(
 ) -> Iterator[Emitted]:
     """:func:`stream_plans` of plans handed over in lists (booking-time order throughout).
 
-    Payments wait in a heap until no earlier booking can come. The same events as
-    :func:`emit_booking` / :func:`emit_payment`, inlined for speed: a plan's payment bodies
-    are written when its booking is and wait in the heap as finished events, keyed by
-    ``(time, payment id)``; a payment's extras wait beside it under its id plus ``"\\x01"``
-    and ``"\\x02"``, which sort right after that id and before any other. Events are handed
-    over a batch at a time.
+    The same events as :func:`emit_booking` / :func:`emit_payment`, written inline for speed.
+    Each event is sorted under a key: a booking (and its extras) under ``(time, "", running
+    number)``, a payment under ``(time, payment id, 0)`` and its extras under its id plus
+    ``"\\x01"`` and ``"\\x02"`` (right after that id, before any other). A payment waits in a
+    bucket of :data:`_BUCKET_SHIFT` bits of its time until a batch's last booking reaches the
+    bucket; each batch then sorts its bookings with the payments of the buckets reached and
+    hands over everything before its last booking's millisecond (later payments wait).
     """
     return chain.from_iterable(_stream_batches(scenario, cat, batches))
 
 
 _EXTRA_TAGS: Final = ("\x01", "\x02")
+_BUCKET_SHIFT: Final = 13
+"""Payments wait in buckets of 2**13 ms (8.2 s) of their time."""
+_Keyed = tuple[int, str, int, Emitted]
 
 
 def _stream_batches(
     scenario: Scenario, cat: Catalog, batches: Iterable[list[OrderPlan]]
 ) -> Iterator[list[Emitted]]:
-    dup_cut = scenario.duplicate_rate * SCALE
-    bad_cut = scenario.malformed_rate * SCALE
+    dup_cut = entropy.cut(scenario.duplicate_rate)
+    bad_cut = entropy.cut(scenario.malformed_rate)
     duplicate = entropy.DUPLICATE
     malformed = entropy.MALFORMED
     all_words = entropy.all_words
-    pending: list[tuple[int, str, Emitted]] = []
-    push = heapq.heappush
-    pop = heapq.heappop
+    later: dict[int, list[_Keyed]] = {}
+    waiting = later.get
+    carry: list[_Keyed] = []
+    low = -1
+    shift = _BUCKET_SHIFT
+    seq = 0
     new = _new
     emitted = Emitted
     minute_ms = wire.MINUTE_MS
@@ -151,13 +158,13 @@ def _stream_batches(
     attempt_texts = wire.ATTEMPT_TEXTS
     pid_ends = wire.PAYMENT_ID_ENDS
     for plans in batches:
-        out: list[Emitted] = []
-        emit = out.append
+        if not plans:
+            continue
+        items = carry
+        add = items.append
         for plan in plans:
             (_, oid, booking_ms, city, customer, _, venue, show, show_ms, category, n, row,
              first_seat, price, fee, gst, channel, _, attempts, words, record) = plan  # fmt: skip
-            while pending and pending[0][0] < booking_ms:
-                emit(pop(pending)[2])
             # the booking: wire.booking_body, inlined
             minute, rest = divmod(booking_ms, minute_ms)
             show_minute = show_ms // minute_ms
@@ -176,10 +183,13 @@ def _stream_batches(
                 f"{tail}"
             ).encode()
             event = new(emitted, ("booking", oid, body, booking_ms, oid + "-b"))
-            emit(event)
+            add((booking_ms, "", seq, event))
+            seq += 1
             # hot words 16-19: DUPLICATE[0], MALFORMED[0], DUPLICATE[1], MALFORMED[1]
             if words[16] < dup_cut or words[17] < bad_cut:
-                out += _extras(scenario, event, record, 0)
+                for extra in _extras(scenario, event, record, 0):
+                    add((booking_ms, "", seq, extra))
+                    seq += 1
             if not attempts:
                 continue
             total = n * (price + fee + gst)
@@ -197,11 +207,27 @@ def _stream_batches(
                     f'"amount":{amount},{payment_tails.get((method, status, reason)) or wire.payment_tail(method, status, reason)}'
                 ).encode()
                 event = new(emitted, ("payment", oid, body, due, pid))
-                push(pending, (due, pid, event))
+                bucket = waiting(due >> shift)
+                if bucket is None:
+                    bucket = later[due >> shift] = []
+                bucket.append((due, pid, 0, event))
                 if words[duplicate[number]] < dup_cut or words[malformed[number]] < bad_cut:
                     extras = _extras(scenario, event, record, number)
                     for tag, extra in zip(_EXTRA_TAGS, extras, strict=False):
-                        push(pending, (due, pid + tag, extra))
-        yield out
-    pending.sort()
-    yield [entry[2] for entry in pending]
+                        bucket.append((due, pid + tag, 0, extra))
+        # everything before the last booking's millisecond can go: no later booking precedes it
+        limit = plans[-1].booking_ms
+        top = limit >> shift
+        for k in range(low if low >= 0 else plans[0].booking_ms >> shift, top + 1):
+            reached = later.pop(k, None)
+            if reached is not None:
+                items += reached
+        low = top
+        items.sort()
+        cut = bisect_left(items, (limit, "\x00"))
+        yield [item[3] for item in items[:cut]]
+        carry = items[cut:]
+    for bucket in later.values():
+        carry += bucket
+    carry.sort()
+    yield [item[3] for item in carry]

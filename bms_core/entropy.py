@@ -33,6 +33,7 @@ word  decides                           word  decides
 from __future__ import annotations
 
 import hashlib
+import math
 import struct
 from bisect import bisect_right
 from collections.abc import Sequence
@@ -183,6 +184,14 @@ def pick_table(cuts: tuple[int, ...]) -> tuple[int, ...]:
 def below(draw: int, probability: float) -> bool:
     """True with the given probability."""
     return draw < probability * SCALE
+
+
+def cut(probability: float) -> int:
+    """The integer ``c`` with ``draw < c`` exactly when :func:`below` ``(draw, probability)``.
+
+    Comparing two ints is cheaper than an int with a float on the hot path.
+    """
+    return math.ceil(probability * SCALE)
 
 
 def span(draw: int, low: int, high: int) -> int:

@@ -49,7 +49,7 @@ _ABANDON_CUTS: Final = entropy.thresholds(ABANDON_FAILURES_WEIGHTS)
 _new = tuple.__new__
 LATE_SPAN_MS: Final = LATE_DELAY_MS[1] + 1 - LATE_DELAY_MS[0]
 """Late first attempts come ``LATE_DELAY_MS[0] + (draw * LATE_SPAN_MS >> 32)`` after booking."""
-_SAME_METHOD_CUT: Final = SAME_METHOD_ON_RETRY * entropy.SCALE
+_SAME_METHOD_CUT: Final = entropy.cut(SAME_METHOD_ON_RETRY)
 """A retry keeps its method when its draw is below this (:func:`bms_core.entropy.below`)."""
 
 
