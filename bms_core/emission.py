@@ -137,7 +137,8 @@ def _stream_batches(
     bad_cut = entropy.cut(scenario.malformed_rate)
     duplicate = entropy.DUPLICATE
     malformed = entropy.MALFORMED
-    all_words = entropy.all_words
+    later_words = entropy.later_words
+    hot_bytes = entropy.HOT_BYTES
     later: dict[int, list[_Keyed]] = {}
     waiting = later.get
     carry: list[_Keyed] = []
@@ -195,7 +196,7 @@ def _stream_batches(
             total = n * (price + fee + gst)
             amount = amounts.get(total) or wire.amount_text(total)
             if len(attempts) > 1:
-                words = all_words(record)
+                words = words + later_words(record, hot_bytes)
             # the payments: wire.payment_body, inlined
             for number, due, method, status, reason in attempts:
                 pid = oid + pid_ends[number]

@@ -77,6 +77,10 @@ _MASK64: Final = (1 << 64) - 1
 
 hot_words = _HOT.unpack_from
 """``hot_words(record)``: the first :data:`HOT` words of an order's record."""
+HOT_BYTES: Final = HOT * 4
+later_words = struct.Struct(f"<{MALFORMED_KIND - HOT}I").unpack_from
+"""``hot + later_words(record, HOT_BYTES)``: words 0 .. ``MALFORMED_KIND - 1`` (retries and
+delivery extras) without unpacking all :data:`WORDS`."""
 all_words = _WORDS.unpack
 """``all_words(record)``: all :data:`WORDS` words of an order's record."""
 

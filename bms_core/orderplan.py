@@ -36,7 +36,7 @@ from bms_core.contract import (
 )
 from bms_core.entropy import PICK_SHIFT
 from bms_core.money import to_decimal
-from bms_core.orderid import TIMER_NAMESPACE, OrderKey, order_id_prefix
+from bms_core.orderid import TIMER_NAMESPACE, OrderKey, decode_order_id, order_id_prefix
 from bms_core.orderid import index_text as _index_text
 from bms_core.payments import (
     LATE_SPAN_MS,
@@ -59,7 +59,8 @@ _new = tuple.__new__
 
 
 class OrderPlan(NamedTuple):
-    key: OrderKey
+    slot_index: int
+    """The order's index in its slot (or burst): the last part of its key."""
     order_id: str
     booking_ms: int
     city: int
@@ -82,6 +83,11 @@ class OrderPlan(NamedTuple):
     """The order's hot draws (:func:`bms_core.entropy.hot_words`)."""
     record: bytes
     """All its draws (:func:`bms_core.entropy.all_words`): retries and delivery extras."""
+
+    @property
+    def key(self) -> OrderKey:
+        """The order's key, read back from its id (the plan keeps only the index)."""
+        return decode_order_id(self.order_id)
 
     @property
     def subtotal(self) -> int:
@@ -158,10 +164,11 @@ def plan_orders(
     methods = cat.methods
     late_low = LATE_DELAY_MS[0]
     new = _new
-    key_type = OrderKey
     plan_type = OrderPlan
     attempt_type = Attempt
     hot = entropy.hot_words
+    later = entropy.later_words
+    hot_bytes = entropy.HOT_BYTES
     day_ms = DAY_MS
     lead_ms = MIN_SHOW_LEAD_MS
     base, sign, width = _booking_base(scenario, namespace, slot)
@@ -195,7 +202,7 @@ def plan_orders(
             if outcome == PAID_FIRST_TRY:
                 attempts = (new(attempt_type, (1, time_ms, method_name, "Success", None)),)
             else:
-                attempts = retries(cat, outcome, time_ms, method_name, record)
+                attempts = retries(cat, outcome, time_ms, method_name, d + later(record, hot_bytes))
         # the booking
         draw = d[1]
         city = city_table[draw >> shift]
@@ -239,7 +246,7 @@ def plan_orders(
             new(
                 plan_type,
                 (
-                    new(key_type, (namespace, seed, slot, index)),
+                    index,
                     id_prefix + index_texts[index],
                     booking_ms,
                     city,

@@ -114,15 +114,19 @@ def schedules(
         if outcome == PAID_FIRST_TRY:
             out.append((outcome, (_new(attempt_type, (1, time_ms, method, "Success", None)),)))
         else:
-            out.append((outcome, retries(cat, outcome, time_ms, method, record)))
+            w = words + entropy.later_words(record, entropy.HOT_BYTES)
+            out.append((outcome, retries(cat, outcome, time_ms, method, w)))
     return out
 
 
 def retries(
-    cat: Catalog, outcome: int, time_ms: int, method: str, record: bytes
+    cat: Catalog, outcome: int, time_ms: int, method: str, w: tuple[int, ...]
 ) -> tuple[Attempt, ...]:
-    """Attempts of an order that fails at least once (first attempt at ``time_ms``)."""
-    w = entropy.all_words(record)
+    """Attempts of an order that fails at least once (first attempt at ``time_ms``).
+
+    ``w`` holds the order's words up to the last failure reason at least (for example
+    ``hot + later_words(record, HOT_BYTES)``, see :mod:`bms_core.entropy`).
+    """
     if outcome == PAID_AFTER_RETRY:
         failures = 1 + bisect_right(_RETRY_CUTS, w[entropy.FAILURES])
         count = failures + 1

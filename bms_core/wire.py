@@ -156,11 +156,12 @@ def seat_tail(
     """(text between two seats, text from the last seat's end to the end of the booking),
     kept in ``cat.memo.seat_tails[(n, price, category, channel)]`` (fee and GST follow the
     price)."""
-    seat_end = f'","category":"{cat.categories[category]}","price":{money(price)}}}'
+    text = amount_text
+    seat_end = f'","category":"{cat.categories[category]}","price":{text(price)}}}'
     tail = (
-        f'{seat_end}]}},"currency":"INR","ticket_subtotal":{money(n * price)},'
-        f'"convenience_fee_per_ticket":{money(fee)},"convenience_fee":{money(n * fee)},'
-        f'"gst_on_fee":{money(n * gst)},"total_amount":{money(n * (price + fee + gst))},'
+        f'{seat_end}]}},"currency":"INR","ticket_subtotal":{text(n * price)},'
+        f'"convenience_fee_per_ticket":{text(fee)},"convenience_fee":{text(n * fee)},'
+        f'"gst_on_fee":{text(n * gst)},"total_amount":{text(n * (price + fee + gst))},'
         f'"channel":"{cat.channels[channel]}"}}'
     )
     texts = cat.memo.seat_tails[(n, price, category, channel)] = (seat_end + ",", tail)
