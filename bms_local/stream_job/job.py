@@ -66,6 +66,15 @@ def _arrival_values(
 ) -> tuple[NDArray[Any], NDArray[np.int64]]:
     """One field of every arrival as an array (int64 when all are integers that fit), and which
     of ``rows`` leave it unset (``None``, filled in by the caller; then the array holds objects)."""
+    try:  # the sum of Python ints is an int; a float, str or None among them shows
+        exact_ints = type(sum(values)) is int
+    except TypeError:
+        exact_ints = False
+    if exact_ints:
+        try:
+            return np.fromiter(values, dtype=np.int64, count=len(values)), _NO_ROWS
+        except OverflowError:  # past int64: named below
+            pass
     try:
         whole = np.array(values)  # int64 exactly when every value is an int in range
     except ValueError:  # sequences among them
