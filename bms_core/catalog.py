@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from itertools import pairwise
 from typing import Final, NamedTuple
 
 import msgspec
@@ -162,6 +163,9 @@ class Catalog(NamedTuple):
     """[category] -> the row letters of that category."""
     delays: tuple[int, ...]
     """Quantiles of the on-time first-attempt delay, ms; :func:`delay_ms` interpolates."""
+    delay_steps: tuple[tuple[int, int], ...]
+    """``[step]`` -> (``delays[step]``, ``delays[step + 1] - delays[step]``): the planner's
+    form of :func:`delay_ms`."""
     late_cut: int
     """Draws below this make a first attempt late (``late_payment_rate`` of the draw range)."""
     gap_max_ms: int
@@ -236,6 +240,7 @@ def catalog(scenario: Scenario) -> Catalog:
     outcome_cuts = entropy.thresholds([outcome_weights.get(o, 0.0) for o in OUTCOME_NAMES])
     day_cuts = entropy.thresholds(DAY_OFFSET_WEIGHTS)
     table = entropy.pick_table
+    delays = _delay_table(scenario)
     return Catalog(
         cities=cities,
         city_slugs=slugs,
@@ -268,7 +273,8 @@ def catalog(scenario: Scenario) -> Catalog:
         show_minutes=tuple(SHOW_MINUTES_IST[t] for t in types),
         show_starts=tuple(tuple(m * 60_000 for m in SHOW_MINUTES_IST[t]) for t in types),
         category_rows=tuple(CATEGORY_ROWS[c] for c in categories),
-        delays=_delay_table(scenario),
+        delays=delays,
+        delay_steps=tuple(zip(delays, [b - a for a, b in pairwise(delays)], strict=False)),
         late_cut=entropy.cut(scenario.late_payment_rate),
         gap_max_ms=round(scenario.retry_gap_max_seconds * 1000),
         slot_rate=_slot_rates(scenario),

@@ -160,7 +160,7 @@ def plan_orders(
     tickets = cat.tickets
     category_rows = cat.category_rows
     late_cut = cat.late_cut
-    delays = cat.delays
+    delay_steps = cat.delay_steps
     methods = cat.methods
     late_low = LATE_DELAY_MS[0]
     new = _new
@@ -193,9 +193,8 @@ def plan_orders(
             if d[14] < late_cut:
                 time_ms = booking_ms + late_low + ((draw * LATE_SPAN_MS) >> 32)
             else:
-                step = draw >> 20
-                low = delays[step]
-                time_ms = booking_ms + low + (((delays[step + 1] - low) * (draw & 0xFFFFF)) >> 20)
+                low, rise = delay_steps[draw >> 20]
+                time_ms = booking_ms + low + ((rise * (draw & 0xFFFFF)) >> 20)
             draw = d[13]
             method = method_table[draw >> shift]
             method_name = methods[method if method >= 0 else pick(method_cuts, draw)]
@@ -224,8 +223,10 @@ def plan_orders(
             + day * day_ms
             + starts[d[6] % len(starts)]
         )
-        while show_ms < booking_ms + lead_ms:
+        if show_ms < booking_ms + lead_ms:
             show_ms += day_ms
+            while show_ms < booking_ms + lead_ms:
+                show_ms += day_ms
         draw = d[9]
         category = category_table[draw >> shift]
         if category < 0:
