@@ -14,6 +14,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from itertools import chain, islice
+from operator import itemgetter
 from typing import TYPE_CHECKING, Final, NamedTuple
 
 from bms_core import entropy, wire
@@ -114,12 +115,15 @@ def stream_batches(
     """:func:`stream_plans` of plans handed over in lists (booking-time order throughout).
 
     The same events as :func:`emit_booking` / :func:`emit_payment`, written inline for speed.
-    Each event is sorted under a key: a booking (and its extras) under ``(time, "", running
-    number)``, a payment under ``(time, payment id, 0)`` and its extras under its id plus
-    ``"\\x01"`` and ``"\\x02"`` (right after that id, before any other). A payment waits in a
-    bucket of :data:`_BUCKET_SHIFT` bits of its time until a batch's last booking reaches the
-    bucket; each batch then sorts its bookings with the payments of the buckets reached and
-    hands over everything before its last booking's millisecond (later payments wait).
+    Each event is sorted under a text key: a booking (and its extras) under its event time
+    text, a payment under its time text followed by its payment id, and its extras under that
+    plus ``"\\x01"`` and ``"\\x02"``. Time texts have a fixed width, so a booking sorts before
+    the payments of its millisecond, payments of one millisecond by id, extras right after
+    their original; the sort is stable, so bookings of one millisecond keep their order.
+    A payment waits in a bucket of :data:`_BUCKET_SHIFT` bits of its time until a batch's last
+    booking reaches the bucket; each batch then sorts its bookings with the payments of the
+    buckets reached and hands over everything before its last booking's millisecond (later
+    payments wait).
     """
     return chain.from_iterable(_stream_batches(scenario, cat, batches))
 
@@ -127,7 +131,7 @@ def stream_batches(
 _EXTRA_TAGS: Final = ("\x01", "\x02")
 _BUCKET_SHIFT: Final = 13
 """Payments wait in buckets of 2**13 ms (8.2 s) of their time."""
-_Keyed = tuple[int, str, int, Emitted]
+_Keyed = tuple[str, Emitted]
 
 
 def _stream_batches(
@@ -144,7 +148,7 @@ def _stream_batches(
     carry: list[_Keyed] = []
     low = -1
     shift = _BUCKET_SHIFT
-    seq = 0
+    sort_key = itemgetter(0)
     new = _new
     emitted = Emitted
     minute_ms = wire.MINUTE_MS
@@ -175,22 +179,21 @@ def _stream_batches(
                 cat, n, price, fee, gst, category, channel
             )
             seats = row_seat_texts.get(row) or wire.row_seats(row)
+            time_text = (minutes.get(minute) or wire.minute_text(minute)) + tails[rest]
             body = (
                 f'{{"kind":"booking","schema_version":1,"event_id":"{oid}-b","order_id":"{oid}",'
-                f'"booking_time":"{minutes.get(minute) or wire.minute_text(minute)}{tails[rest]}",'
+                f'"booking_time":"{time_text}",'
                 f"{customers[city].get(customer) or wire.customer_json(cat, city, customer)}"
                 f'"event_details":{{"event_id":"{event_id}{show_hex}",{show_json}'
                 f'"show_time":"{show_time}","seats":[{sep.join(seats[first_seat : first_seat + n])}'
                 f"{tail}"
             ).encode()
             event = new(emitted, ("booking", oid, body, booking_ms, oid + "-b"))
-            add((booking_ms, "", seq, event))
-            seq += 1
+            add((time_text, event))
             # hot words 16-19: DUPLICATE[0], MALFORMED[0], DUPLICATE[1], MALFORMED[1]
             if words[16] < dup_cut or words[17] < bad_cut:
                 for extra in _extras(scenario, event, record, 0):
-                    add((booking_ms, "", seq, extra))
-                    seq += 1
+                    add((time_text, extra))
             if not attempts:
                 continue
             total = n * (price + fee + gst)
@@ -201,34 +204,36 @@ def _stream_batches(
             for number, due, method, status, reason in attempts:
                 pid = oid + pid_ends[number]
                 minute, rest = divmod(due, minute_ms)
+                minute_text = minutes.get(minute) or wire.minute_text(minute)
+                second_text = tails[rest]
                 body = (
                     f'{{"kind":"payment","schema_version":1,"event_id":"{pid}",'
                     f'"payment_id":"{pid}","order_id":"{oid}{attempt_texts[number]}'
-                    f'{minutes.get(minute) or wire.minute_text(minute)}{tails[rest]}",'
+                    f'{minute_text}{second_text}",'
                     f'"amount":{amount},{payment_tails.get((method, status, reason)) or wire.payment_tail(method, status, reason)}'
                 ).encode()
                 event = new(emitted, ("payment", oid, body, due, pid))
                 bucket = waiting(due >> shift)
                 if bucket is None:
                     bucket = later[due >> shift] = []
-                bucket.append((due, pid, 0, event))
+                key = f"{minute_text}{second_text}{pid}"
+                bucket.append((key, event))
                 if words[duplicate[number]] < dup_cut or words[malformed[number]] < bad_cut:
                     extras = _extras(scenario, event, record, number)
                     for tag, extra in zip(_EXTRA_TAGS, extras, strict=False):
-                        bucket.append((due, pid + tag, 0, extra))
+                        bucket.append((key + tag, extra))
         # everything before the last booking's millisecond can go: no later booking precedes it
-        limit = plans[-1].booking_ms
-        top = limit >> shift
+        top = plans[-1].booking_ms >> shift
         for k in range(low if low >= 0 else plans[0].booking_ms >> shift, top + 1):
             reached = later.pop(k, None)
             if reached is not None:
                 items += reached
         low = top
-        items.sort()
-        cut = bisect_left(items, (limit, "\x00"))
-        yield [item[3] for item in items[:cut]]
+        items.sort(key=sort_key)
+        cut = bisect_left(items, time_text + "\x00", key=sort_key)
+        yield [item[1] for item in items[:cut]]
         carry = items[cut:]
     for bucket in later.values():
         carry += bucket
-    carry.sort()
-    yield [item[3] for item in carry]
+    carry.sort(key=sort_key)
+    yield [item[1] for item in carry]
