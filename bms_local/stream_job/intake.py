@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bms_core.projection import wire_time_ms
+from bms_local.stream_job import state
 from bms_local.stream_job.clean import (
     NOT_JSON,
     WELL_FORMED,
@@ -84,15 +85,16 @@ class Columns:
     (:meth:`add_one`); :meth:`numbers` joins both.
     """
 
-    __slots__ = ("_ms", "_one", "_seq", "body", "event_id", "kinds", "order_id")
+    __slots__ = ("_hash", "_ms", "_one", "_seq", "body", "event_id", "kinds", "order_id")
 
     def __init__(self) -> None:
         self._seq: list[NDArray[np.int64]] = []
         self._ms: list[NDArray[np.int64]] = []
+        self._hash: list[NDArray[np.int64]] = []
         self.kinds: list[tuple[bool, int]] = []
         """``(is_booking, count)`` per added run, in order."""
-        self._one: list[tuple[int, int]] = []
-        """``(seq, event_ms)`` of events added one at a time since the last run."""
+        self._one: list[tuple[int, int, int]] = []
+        """``(seq, event_ms, order hash)`` of events added one at a time since the last run."""
         self.order_id: list[str] = []
         self.event_id: list[object] = []
         self.body: list[object] = []
@@ -107,6 +109,7 @@ class Columns:
         is_booking: bool,
         seqs: NDArray[np.int64],
         ms: NDArray[np.int64],
+        hashes: NDArray[np.int64],
         order_ids: list[str],
         event_ids: list[object],
         bodies: list[object],
@@ -114,15 +117,16 @@ class Columns:
         self._flush()
         self._seq.append(seqs)
         self._ms.append(ms)
+        self._hash.append(hashes)
         self.kinds.append((is_booking, len(seqs)))
         self.order_id += order_ids
         self.event_id += event_ids
         self.body += bodies
 
     def add_one(self, is_booking: bool, seq: int, event_ms: int, values: tuple[Any, ...]) -> None:
-        self._one.append((seq, event_ms))
-        self.kinds.append((is_booking, 1))
         order_id, event_id, body = values
+        self._one.append((seq, event_ms, state.order_hashes([order_id])[0]))
+        self.kinds.append((is_booking, 1))
         self.order_id.append(order_id)
         self.event_id.append(event_id)
         self.body.append(body)
@@ -139,16 +143,25 @@ class Columns:
         )
         return np.concatenate(self._seq), np.concatenate(self._ms), flags
 
+    def order_hashes(self) -> NDArray[np.int64]:
+        """:func:`~bms_local.stream_job.state.order_hashes` of the order ids, taken while the
+        ids were fresh from decoding."""
+        self._flush()
+        return np.concatenate(self._hash) if self._hash else np.empty(0, dtype=np.int64)
+
     def _flush(self) -> None:
         if self._one:
-            self._seq.append(np.array([s for s, _ in self._one], dtype=np.int64))
-            self._ms.append(np.array([t for _, t in self._one], dtype=np.int64))
+            seqs, times, hashes = zip(*self._one, strict=True)
+            self._seq.append(np.array(seqs, dtype=np.int64))
+            self._ms.append(np.array(times, dtype=np.int64))
+            self._hash.append(np.array(hashes, dtype=np.int64))
             self._one = []
 
 
 class _Decoded(NamedTuple):
     seqs: list[int]
     times: list[str]
+    hashes: list[NDArray[np.int64]]
     order_ids: list[str]
     event_ids: list[object]
     bodies: list[object]
@@ -176,7 +189,7 @@ class _Kind:
         self.one: Callable[[bytes], Any] = WELL_FORMED[is_booking]
         self.many: Callable[[bytes], list[Any]] = WELL_FORMED_LISTS[is_booking]
         self.bodies = bodies
-        self.decoded = _Decoded([], [], [], [], [])
+        self.decoded = _Decoded([], [], [], [], [], [])
         """Fields of the events decoded in batches, read while they are fresh in memory; their
         times are checked in :meth:`take`."""
         self.alone: list[tuple[int, int, tuple[Any, ...]]] = []
@@ -193,10 +206,11 @@ class _Kind:
 
     def _checked(self, rows: NDArray[np.int64]) -> None:
         """Times of the batch-decoded events; those not in the wire format go one by one."""
-        seqs, times, order_ids, event_ids, bodies = self.decoded
+        seqs, times, hashes, order_ids, event_ids, bodies = self.decoded
         if not seqs:
             return
         ms, valid = wire_times_ms(times)
+        keys = np.concatenate(hashes)
         decoded = rows if len(seqs) == len(rows) else np.array(seqs, dtype=np.int64)
         if not valid.all():
             keep = valid.tolist()
@@ -207,9 +221,9 @@ class _Kind:
                 [v for v, ok in zip(values, keep, strict=True) if ok]
                 for values in (seqs, order_ids, event_ids, bodies)
             )
-            ms, decoded = ms[valid], decoded[valid]
+            ms, decoded, keys = ms[valid], decoded[valid], keys[valid]
         if seqs:
-            self.out.add_many(self.is_booking, decoded, ms, order_ids, event_ids, bodies)
+            self.out.add_many(self.is_booking, decoded, ms, keys, order_ids, event_ids, bodies)
 
     def _batch(self, seqs: list[int]) -> None:
         if len(seqs) <= ALONE:
@@ -239,7 +253,9 @@ class _Kind:
         decoded.seqs.extend(seqs)
         # comprehensions read a Struct's fields faster than map(attrgetter)
         decoded.times.extend([e.time for e in events])
-        decoded.order_ids.extend([e.order_id for e in events])
+        order_ids = [e.order_id for e in events]
+        decoded.hashes.append(state.order_hashes(order_ids))  # while the ids are in cache
+        decoded.order_ids.extend(order_ids)
         decoded.event_ids.extend([e.event_id for e in events])
         decoded.bodies.extend(originals)
 

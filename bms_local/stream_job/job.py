@@ -44,7 +44,7 @@ from bms_core.partitioning import partition_for
 from bms_core.projection import JOIN_WINDOW_MS, order_row, pair_rows, seat_rows
 from bms_local.stream_job.intake import Columns, intake
 from bms_local.stream_job.policy import OrderingPolicy, Timeline
-from bms_local.stream_job.state import JoinState, mix_partition, object_column, order_hashes
+from bms_local.stream_job.state import JoinState, mix_partition, object_column
 
 BOOKING: Final = "booking"
 PAYMENT: Final = "payment"
@@ -266,7 +266,7 @@ class StreamJob:
             "is_booking": is_booking,
             "t": times,
             "seq": seq + base,
-            "key": order_hashes(columns.order_id),
+            "key": columns.order_hashes(),
             "order_id": object_column(columns.order_id),
             "event_id": object_column(columns.event_id),
             "body": object_column(columns.body),

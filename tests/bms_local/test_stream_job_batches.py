@@ -166,9 +166,6 @@ def test_evicted_events_bodies_are_released_with_them() -> None:
 
 def test_an_order_hash_collision_joins_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(join_state, "order_hashes", lambda ids: np.zeros(len(ids), dtype=np.int64))
-    from bms_local.stream_job import job as job_module
-
-    monkeypatch.setattr(job_module, "order_hashes", join_state.order_hashes)
     arrivals = _traffic(300, seed=5)
     policy = OrderingPolicy()
     pairs, _ = _run(arrivals, policy, [100])
