@@ -46,9 +46,13 @@ def wire_times_ms(times: list[str]) -> tuple[NDArray[np.int64], NDArray[np.bool_
     ``valid`` is False where :func:`bms_core.projection.wire_time_ms` might disagree (anything
     not strictly in the wire format, or before 1970); those go through it one by one.
     """
-    n = len(times)
+    return joined_wire_times_ms("".join(times), len(times))
+
+
+def joined_wire_times_ms(joined: str, n: int) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """:func:`wire_times_ms` of ``n`` texts given joined together."""
     try:
-        raw = "".join(times).encode("ascii")
+        raw = joined.encode("ascii")
     except UnicodeEncodeError:
         return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
     if len(raw) != 24 * n:
@@ -119,9 +123,12 @@ class Columns:
         self._ms.append(ms)
         self._hash.append(hashes)
         self.kinds.append((is_booking, len(seqs)))
-        self.order_id += order_ids
-        self.event_id += event_ids
-        self.body += bodies
+        if self.order_id:
+            self.order_id += order_ids
+            self.event_id += event_ids
+            self.body += bodies
+        else:  # the first run's lists are taken as they are (not copied)
+            self.order_id, self.event_id, self.body = order_ids, event_ids, bodies
 
     def add_one(self, is_booking: bool, seq: int, event_ms: int, values: tuple[Any, ...]) -> None:
         order_id, event_id, body = values
@@ -161,6 +168,7 @@ class Columns:
 class _Decoded(NamedTuple):
     seqs: list[int]
     times: list[str]
+    """Each sub-batch's times joined together (the time objects are freed at once)."""
     hashes: list[NDArray[np.int64]]
     order_ids: list[str]
     event_ids: list[object]
@@ -209,7 +217,7 @@ class _Kind:
         seqs, times, hashes, order_ids, event_ids, bodies = self.decoded
         if not seqs:
             return
-        ms, valid = wire_times_ms(times)
+        ms, valid = joined_wire_times_ms("".join(times), len(seqs))
         keys = np.concatenate(hashes)
         decoded = rows if len(seqs) == len(rows) else np.array(seqs, dtype=np.int64)
         if not valid.all():
@@ -252,7 +260,7 @@ class _Kind:
         decoded = self.decoded
         decoded.seqs.extend(seqs)
         # comprehensions read a Struct's fields faster than map(attrgetter)
-        decoded.times.extend([e.time for e in events])
+        decoded.times.append("".join([e.time for e in events]))
         order_ids = [e.order_id for e in events]
         decoded.hashes.append(state.order_hashes(order_ids))  # while the ids are in cache
         decoded.order_ids.extend(order_ids)
