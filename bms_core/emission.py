@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain, islice
 from operator import itemgetter
 from typing import TYPE_CHECKING, Final, NamedTuple
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 from bms_core import entropy, wire
 from bms_core.catalog import Catalog
 from bms_core.entropy import SCALE
-from bms_core.orderplan import OrderPlan
+from bms_core.orderplan import OrderPlan, PlanRow
 from bms_core.payments import Attempt
 from bms_core.wire import booking_body, payment_body
 
@@ -98,7 +98,7 @@ def emit_payment(out: list[Emitted], scenario: Scenario, plan: OrderPlan, attemp
     out.extend(_extras(scenario, original, plan.record, attempt.attempt))
 
 
-def stream_plans(scenario: Scenario, cat: Catalog, plans: Iterable[OrderPlan]) -> Iterator[Emitted]:
+def stream_plans(scenario: Scenario, cat: Catalog, plans: Iterable[PlanRow]) -> Iterator[Emitted]:
     """Emit plans given by booking time as one stream ordered by event time.
 
     Bookings go before payments of the same millisecond, payments of one millisecond go by
@@ -110,7 +110,7 @@ def stream_plans(scenario: Scenario, cat: Catalog, plans: Iterable[OrderPlan]) -
 
 
 def stream_batches(
-    scenario: Scenario, cat: Catalog, batches: Iterable[list[OrderPlan]]
+    scenario: Scenario, cat: Catalog, batches: Iterable[Sequence[PlanRow]]
 ) -> Iterator[Emitted]:
     """:func:`stream_plans` of plans handed over in lists (booking-time order throughout).
 
@@ -135,7 +135,7 @@ _Keyed = tuple[str, Emitted]
 
 
 def _stream_batches(
-    scenario: Scenario, cat: Catalog, batches: Iterable[list[OrderPlan]]
+    scenario: Scenario, cat: Catalog, batches: Iterable[Sequence[PlanRow]]
 ) -> Iterator[list[Emitted]]:
     dup_cut = entropy.cut(scenario.duplicate_rate)
     bad_cut = entropy.cut(scenario.malformed_rate)
@@ -223,8 +223,8 @@ def _stream_batches(
                     for tag, extra in zip(_EXTRA_TAGS, extras, strict=False):
                         bucket.append((key + tag, extra))
         # everything before the last booking's millisecond can go: no later booking precedes it
-        top = plans[-1].booking_ms >> shift
-        for k in range(low if low >= 0 else plans[0].booking_ms >> shift, top + 1):
+        top = plans[-1][2] >> shift  # the last booking's time
+        for k in range(low if low >= 0 else plans[0][2] >> shift, top + 1):
             reached = later.pop(k, None)
             if reached is not None:
                 items += reached

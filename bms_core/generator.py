@@ -22,11 +22,11 @@ delay model.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from itertools import chain
 from operator import itemgetter
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, TypeVar
 
 from bms_core import entropy
 from bms_core.catalog import catalog, poisson, rate_at
@@ -43,10 +43,12 @@ from bms_core.orderid import (
 from bms_core.orderplan import (
     BURST_SPREAD_MS,
     OrderPlan,
+    PlanRow,
     booking_of,
     payments_of,
     plan_order,
     plan_orders,
+    plan_rows,
     timings,
 )
 from bms_core.payments import MAX_PAYMENT_DELAY_MS, OUTCOMES, schedule
@@ -391,22 +393,41 @@ def stream(scenario: Scenario, start_ms: int, orders: int) -> Iterator[Emitted]:
     """
     if orders > 0 and scenario.orders_per_minute == 0:
         raise ValueError("orders_per_minute is 0: there are no timer orders to stream")
-    return stream_batches(scenario, catalog(scenario), _slot_plans_from(scenario, start_ms, orders))
+    batches = _slots_from(scenario, start_ms, orders, _rows_in)
+    return stream_batches(scenario, catalog(scenario), batches)
 
 
 def plans_from(scenario: Scenario, start_ms: int, orders: int) -> Iterator[OrderPlan]:
     """Plans of the first ``orders`` timer orders booked at or after ``start_ms``, by time."""
-    return chain.from_iterable(_slot_plans_from(scenario, start_ms, orders))
+    return chain.from_iterable(_slots_from(scenario, start_ms, orders, plans_in))
 
 
-def _slot_plans_from(scenario: Scenario, start_ms: int, orders: int) -> Iterator[list[OrderPlan]]:
+def _rows_in(scenario: Scenario, slot: int) -> list[PlanRow]:
+    """:func:`plans_in` as plain tuples (what :func:`stream` hands to the emission)."""
+    count = slot_order_count(scenario, slot)
+    cat = catalog(scenario)
+    rows = plan_rows(scenario, cat, TIMER_NAMESPACE, scenario.seed, slot, range(count))
+    rows.sort(key=_BOOKING_MS)  # stable: equal times keep index order
+    return rows
+
+
+_Plan = TypeVar("_Plan", bound=PlanRow)
+
+
+def _slots_from(
+    scenario: Scenario,
+    start_ms: int,
+    orders: int,
+    plans_of: Callable[[Scenario, int], list[_Plan]],
+) -> Iterator[list[_Plan]]:
+    """The first ``orders`` timer orders booked at or after ``start_ms``, a list per slot."""
     slot = slot_at(scenario, start_ms)
     left = orders
     first = True
     while left > 0:
-        plans = plans_in(scenario, slot)
+        plans = plans_of(scenario, slot)
         if first:
-            plans = [p for p in plans if p.booking_ms >= start_ms]
+            plans = [p for p in plans if _BOOKING_MS(p) >= start_ms]
             first = False
         if len(plans) > left:
             plans = plans[:left]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, cast
 
 from bms_core import entropy
 from bms_core.catalog import (
@@ -127,6 +127,14 @@ def plan_order(scenario: Scenario, cat: Catalog, key: OrderKey) -> OrderPlan:
     return plan_orders(scenario, cat, namespace, seed, slot, (index,))[0]
 
 
+PlanRow = tuple[
+    int, str, int, int, int, int, Venue, int, int, int, int, str, int, int, int, int, int, int,
+    tuple[Attempt, ...], tuple[int, ...], bytes,
+]  # fmt: skip
+"""An :class:`OrderPlan`'s fields as a plain tuple: what the event stream reads (a plain
+tuple is cheaper to build, unpack and free than a NamedTuple)."""
+
+
 def plan_orders(
     scenario: Scenario,
     cat: Catalog,
@@ -141,6 +149,30 @@ def plan_orders(
     once), a single order is the one-element case, so both give identical plans. The payment
     schedule is :func:`bms_core.payments.schedules` written inline (a test compares them).
     """
+    return cast(list[OrderPlan], _plan(scenario, cat, namespace, seed, slot, indexes, OrderPlan))
+
+
+def plan_rows(
+    scenario: Scenario,
+    cat: Catalog,
+    namespace: str,
+    seed: int,
+    slot: int,
+    indexes: Sequence[int],
+) -> list[PlanRow]:
+    """:func:`plan_orders` as plain tuples (:data:`PlanRow`), for the event stream."""
+    return _plan(scenario, cat, namespace, seed, slot, indexes, None)
+
+
+def _plan(
+    scenario: Scenario,
+    cat: Catalog,
+    namespace: str,
+    seed: int,
+    slot: int,
+    indexes: Sequence[int],
+    plan_type: type[OrderPlan] | None,
+) -> list[PlanRow]:
     id_prefix = order_id_prefix(namespace, seed, slot)
     index_texts = _index_texts(indexes)
     pick = bisect_right
@@ -164,7 +196,6 @@ def plan_orders(
     methods = cat.methods
     late_low = LATE_DELAY_MS[0]
     new = _new
-    plan_type = OrderPlan
     attempt_type = Attempt
     hot = entropy.hot_words
     later = entropy.later_words
@@ -243,34 +274,30 @@ def plan_orders(
             channel = pick(channel_cuts, draw)
         rows = category_rows[category]
         draw = d[2]
-        out.append(
-            new(
-                plan_type,
-                (
-                    index,
-                    id_prefix + index_texts[index],
-                    booking_ms,
-                    city,
-                    (draw >> 1) % (REGULARS_PER_CITY if draw & 1 else CUSTOMERS_PER_CITY),
-                    event_type,
-                    venues[city][event_type][tier],
-                    (d[4] >> 2) % SHOWS_PER_VENUE,
-                    show_ms,
-                    category,
-                    n,
-                    rows[d[10] % len(rows)],
-                    1 + d[11] % (SEATS_PER_ROW - n + 1),
-                    price,
-                    fee,
-                    gst,
-                    channel,
-                    outcome,
-                    attempts,
-                    d,
-                    record,
-                ),
-            )
+        fields: PlanRow = (
+            index,
+            id_prefix + index_texts[index],
+            booking_ms,
+            city,
+            (draw >> 1) % (REGULARS_PER_CITY if draw & 1 else CUSTOMERS_PER_CITY),
+            event_type,
+            venues[city][event_type][tier],
+            (d[4] >> 2) % SHOWS_PER_VENUE,
+            show_ms,
+            category,
+            n,
+            rows[d[10] % len(rows)],
+            1 + d[11] % (SEATS_PER_ROW - n + 1),
+            price,
+            fee,
+            gst,
+            channel,
+            outcome,
+            attempts,
+            d,
+            record,
         )
+        out.append(fields if plan_type is None else new(plan_type, fields))
     return out
 
 
