@@ -43,6 +43,7 @@ from bms_core.payments import (
     NEVER_PAID,
     PAID_FIRST_TRY,
     Attempt,
+    AttemptFields,
     retries,
 )
 from bms_core.pools import EMAIL_DOMAINS, pools
@@ -129,10 +130,11 @@ def plan_order(scenario: Scenario, cat: Catalog, key: OrderKey) -> OrderPlan:
 
 PlanRow = tuple[
     int, str, int, int, int, int, Venue, int, int, int, int, str, int, int, int, int, int, int,
-    tuple[Attempt, ...], tuple[int, ...], bytes,
+    tuple[AttemptFields, ...], tuple[int, ...], bytes,
 ]  # fmt: skip
 """An :class:`OrderPlan`'s fields as a plain tuple: what the event stream reads (a plain
-tuple is cheaper to build, unpack and free than a NamedTuple)."""
+tuple is cheaper to build, unpack and free than a NamedTuple). A first attempt that pays
+is a plain tuple there too (:data:`~bms_core.payments.AttemptFields`)."""
 
 
 def plan_orders(
@@ -197,6 +199,7 @@ def _plan(
     late_low = LATE_DELAY_MS[0]
     new = _new
     attempt_type = Attempt
+    plain = plan_type is None
     hot = entropy.hot_words
     later = entropy.later_words
     hot_bytes = entropy.HOT_BYTES
@@ -218,7 +221,7 @@ def _plan(
         if outcome < 0:
             outcome = pick(outcome_cuts, draw)
         if outcome == NEVER_PAID:
-            attempts: tuple[Attempt, ...] = ()
+            attempts: tuple[AttemptFields, ...] = ()
         else:
             draw = d[15]
             if d[14] < late_cut:
@@ -230,7 +233,8 @@ def _plan(
             method = method_table[draw >> shift]
             method_name = methods[method if method >= 0 else pick(method_cuts, draw)]
             if outcome == PAID_FIRST_TRY:
-                attempts = (new(attempt_type, (1, time_ms, method_name, "Success", None)),)
+                paid: AttemptFields = (1, time_ms, method_name, "Success", None)
+                attempts = (paid if plain else new(attempt_type, paid),)
             else:
                 attempts = retries(cat, outcome, time_ms, method_name, d + later(record, hot_bytes))
         # the booking

@@ -53,6 +53,10 @@ _SAME_METHOD_CUT: Final = entropy.cut(SAME_METHOD_ON_RETRY)
 """A retry keeps its method when its draw is below this (:func:`bms_core.entropy.below`)."""
 
 
+AttemptFields = tuple[int, int, str, str, str | None]
+"""An :class:`Attempt`'s fields as a plain tuple (see :data:`bms_core.orderplan.PlanRow`)."""
+
+
 class Attempt(NamedTuple):
     """One payment attempt before it becomes a :class:`~bms_core.contract.Payment`."""
 

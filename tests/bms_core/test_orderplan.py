@@ -22,6 +22,7 @@ from bms_core.contract import (
 )
 from bms_core.orderid import OrderKey
 from bms_core.orderplan import OrderPlan, booking_of, payments_of, plan_order, plan_orders
+from bms_core.payments import Attempt
 from bms_core.scenario import OUTCOME_NAMES, Mix, Scenario
 from bms_core.timefmt import parse_iso
 from bms_core.wire import booking_body, payment_body
@@ -213,6 +214,21 @@ def test_pick_tables_pick_as_bisect_does(weights: list[float], draws: list[int])
         found = table[draw >> entropy.PICK_SHIFT]
         assert found == entropy.pick(cuts, draw) or found == -1
     assert sum(1 for i in table if i < 0) <= len(cuts)
+
+
+def test_plan_rows_are_the_plans_fields() -> None:
+    from bms_core.orderplan import plan_rows
+
+    scenario = Scenario(seed=5, orders_per_minute=3000, late_payment_rate=0.2)
+    cat = catalog(scenario)
+    slot = g.slot_at(scenario, START)
+    for s in range(slot, slot + 5):
+        count = g.slot_order_count(scenario, s)
+        plans = plan_orders(scenario, cat, "t", scenario.seed, s, range(count))
+        rows = plan_rows(scenario, cat, "t", scenario.seed, s, range(count))
+        assert [tuple(p) for p in plans] == rows
+        assert all(type(r) is tuple for r in rows)
+        assert all(isinstance(a, Attempt) for p in plans for a in p.attempts)
 
 
 def test_records_across_blocks_equal_one_record_at_a_time() -> None:
