@@ -26,6 +26,7 @@ DAY_MS: Final = 86_400_000
 VENUES_PER_TYPE: Final = 4
 SHOWS_PER_VENUE: Final = 24
 CUSTOMERS_PER_CITY: Final = 20_000
+assert CUSTOMERS_PER_CITY < 1 << 30  # bms_core.wire.customer_json relies on it
 REGULARS_PER_CITY: Final = 2_000
 """Half of all bookings come from a city's regulars (customers 0..1999), who book again and again."""
 SEATS_PER_ROW: Final = 30
@@ -107,7 +108,8 @@ class WireMemo(NamedTuple):
     seat_tails: dict[tuple[int, int, int, int], tuple[str, str]]
     """(seats, price, category, channel) -> (separator between seats, text after the last)."""
     customer_ends: tuple[tuple[str, str, int], ...]
-    """[city] -> (``"customer":{"customer_id":"cu-<slug>-``, ``","city":<city>},``, city key)."""
+    """[city] -> (``"customer":{"customer_id":"cu-<slug>-``, ``","city":<city>},``,
+    ``key ^ (key >> 30)`` of the city key: the first step of its customers' mix)."""
 
 
 class Picks(NamedTuple):
@@ -190,6 +192,11 @@ def json_text(text: str) -> str:
 def _city_key(city: str) -> int:
     d = entropy.text_draws(f"city|{city}")
     return d[0] << 32 | d[1]
+
+
+def _premix(key: int) -> int:
+    """The first step of the customer mix that depends on the city key only."""
+    return key ^ (key >> 30)
 
 
 def _slug(city: str) -> str:
@@ -295,7 +302,7 @@ def catalog(scenario: Scenario) -> Catalog:
                 (
                     f'"customer":{{"customer_id":"cu-{slug}-',
                     f'","city":{json_text(city)}}},',
-                    _city_key(city),
+                    _premix(_city_key(city)),
                 )
                 for city, slug in zip(cities, slugs, strict=True)
             ),

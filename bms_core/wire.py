@@ -104,13 +104,13 @@ def customer_json(cat: Catalog, city: int, number: int) -> str:
     """``"customer":{...},`` -- :func:`~bms_core.orderplan.customer_fields`, inlined and kept
     in ``cat.memo.customers[city]`` (callers look there first).
 
-    Pool texts and slugs need no escaping; the city is escaped once in the catalog. A city
-    key is below 2**64, so the first step of the mix needs no mask.
+    Pool texts and slugs need no escaping; the city is escaped once in the catalog. A
+    customer number is below 2**30, so ``x ^ (x >> 30)`` of ``x = key ^ number`` is
+    ``key ^ (key >> 30) ^ number``: the catalog keeps ``key ^ (key >> 30)`` per city.
     """
     firsts, lasts, first_emails, last_emails, phones, suffixes = _people or _people_texts()
-    head, end, key = cat.memo.customer_ends[city]
-    x = key ^ number
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    head, end, premix = cat.memo.customer_ends[city]
+    x = ((premix ^ number) * 0xBF58476D1CE4E5B9) & _M64
     x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
     x ^= x >> 31
     f = x % len(firsts)
