@@ -165,8 +165,12 @@ def pick(cuts: tuple[int, ...], draw: int) -> int:
     return bisect_right(cuts, draw)
 
 
-PICK_SHIFT: Final = 22
-"""A pick table has one entry per ``draw >> PICK_SHIFT`` (1,024 buckets of the draw range)."""
+PICK_SHIFT: Final = 24
+"""A pick table has one entry per ``draw >> PICK_SHIFT`` (256 buckets of the draw range): the
+draw's top byte, which the planner reads straight from the record (:data:`TOP_BYTES`)."""
+TOP_BYTES: Final = tuple(4 * word + 3 for word in range(WORDS))
+"""``record[TOP_BYTES[w]] == words[w] >> PICK_SHIFT`` (words are little-endian): an int
+below 256 without unpacking or shifting."""
 
 
 def pick_table(cuts: tuple[int, ...]) -> tuple[int, ...]:

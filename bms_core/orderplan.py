@@ -34,7 +34,6 @@ from bms_core.contract import (
     Payment,
     Seat,
 )
-from bms_core.entropy import PICK_SHIFT
 from bms_core.money import to_decimal
 from bms_core.orderid import TIMER_NAMESPACE, OrderKey, decode_order_id, order_id_prefix
 from bms_core.orderid import index_text as _index_text
@@ -188,7 +187,7 @@ def _plan(
     method_cuts = cat.method_cuts
     city_table, type_table, category_table, seat_table, method_table, channel_table, \
         outcome_table, day_table = cat.picks  # fmt: skip
-    shift = PICK_SHIFT
+    top = entropy.TOP_BYTES
     venues = cat.venues
     show_starts = cat.show_starts
     tickets = cat.tickets
@@ -216,10 +215,9 @@ def _plan(
         d = hot(record)
         booking_ms = base + sign * ((d[0] * width) >> 32)
         # the payment schedule (bms_core.payments.schedules)
-        draw = d[12]
-        outcome = outcome_table[draw >> shift]
+        outcome = outcome_table[record[top[12]]]
         if outcome < 0:
-            outcome = pick(outcome_cuts, draw)
+            outcome = pick(outcome_cuts, d[12])
         if outcome == NEVER_PAID:
             attempts: tuple[AttemptFields, ...] = ()
         else:
@@ -229,30 +227,25 @@ def _plan(
             else:
                 low, rise = delay_steps[draw >> 20]
                 time_ms = booking_ms + low + ((rise * (draw & 0xFFFFF)) >> 20)
-            draw = d[13]
-            method = method_table[draw >> shift]
-            method_name = methods[method if method >= 0 else pick(method_cuts, draw)]
+            method = method_table[record[top[13]]]
+            method_name = methods[method if method >= 0 else pick(method_cuts, d[13])]
             if outcome == PAID_FIRST_TRY:
                 paid: AttemptFields = (1, time_ms, method_name, "Success", None)
                 attempts = (paid if plain else new(attempt_type, paid),)
             else:
                 attempts = retries(cat, outcome, time_ms, method_name, d + later(record, hot_bytes))
         # the booking
-        draw = d[1]
-        city = city_table[draw >> shift]
+        city = city_table[record[top[1]]]
         if city < 0:
-            city = pick(city_cuts, draw)
-        draw = d[3]
-        event_type = type_table[draw >> shift]
+            city = pick(city_cuts, d[1])
+        event_type = type_table[record[top[3]]]
         if event_type < 0:
-            event_type = pick(type_cuts, draw)
-        draw = d[4]
-        tier = draw & 3  # a venue's tier is its index
+            event_type = pick(type_cuts, d[3])
+        tier = d[4] & 3  # a venue's tier is its index
         starts = show_starts[event_type]
-        draw = d[5]
-        day = day_table[draw >> shift]
+        day = day_table[record[top[5]]]
         if day < 0:
-            day = pick(day_cuts, draw)
+            day = pick(day_cuts, d[5])
         show_ms = (
             (midnight if booking_ms < next_midnight else next_midnight)
             + day * day_ms
@@ -262,20 +255,17 @@ def _plan(
             show_ms += day_ms
             while show_ms < booking_ms + lead_ms:
                 show_ms += day_ms
-        draw = d[9]
-        category = category_table[draw >> shift]
+        category = category_table[record[top[9]]]
         if category < 0:
-            category = pick(category_cuts, draw)
+            category = pick(category_cuts, d[9])
         price, fee, gst = tickets[event_type][tier][category]
-        draw = d[8]
-        n = seat_table[draw >> shift]
+        n = seat_table[record[top[8]]]
         if n < 0:
-            n = pick(seat_cuts, draw)
+            n = pick(seat_cuts, d[8])
         n += 1
-        draw = d[7]
-        channel = channel_table[draw >> shift]
+        channel = channel_table[record[top[7]]]
         if channel < 0:
-            channel = pick(channel_cuts, draw)
+            channel = pick(channel_cuts, d[7])
         rows = category_rows[category]
         draw = d[2]
         fields: PlanRow = (
