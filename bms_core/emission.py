@@ -143,6 +143,7 @@ def _stream_batches(
     malformed = entropy.MALFORMED
     later_words = entropy.later_words
     hot_bytes = entropy.HOT_BYTES
+    hot = entropy.HOT
     later: dict[int, list[_Keyed]] = {}
     waiting = later.get
     carry: list[_Keyed] = []
@@ -169,7 +170,7 @@ def _stream_batches(
         add = items.append
         for plan in plans:
             (_, oid, booking_ms, city, customer, _, venue, show, show_ms, category, n, row,
-             first_seat, price, fee, gst, channel, _, attempts, words, record) = plan  # fmt: skip
+             first_seat, price, fee, gst, channel, _, attempts, delivery, record) = plan  # fmt: skip
             # the booking: wire.booking_body, inlined
             minute, rest = divmod(booking_ms, minute_ms)
             show_minute = show_ms // minute_ms
@@ -190,8 +191,9 @@ def _stream_batches(
             ).encode()
             event = new(emitted, ("booking", oid, body, booking_ms, oid + "-b"))
             add((time_text, event))
-            # hot words 16-19: DUPLICATE[0], MALFORMED[0], DUPLICATE[1], MALFORMED[1]
-            if words[16] < dup_cut or words[17] < bad_cut:
+            # words 16-19: DUPLICATE[0], MALFORMED[0], DUPLICATE[1], MALFORMED[1]
+            dup_booking, bad_booking, dup_first, bad_first = delivery
+            if dup_booking < dup_cut or bad_booking < bad_cut:
                 for extra in _extras(scenario, event, record, 0):
                     add((time_text, extra))
             if not attempts:
@@ -199,7 +201,7 @@ def _stream_batches(
             total = n * (price + fee + gst)
             amount = amounts.get(total) or wire.amount_text(total)
             if len(attempts) > 1:
-                words = words + later_words(record, hot_bytes)
+                extra_words = later_words(record, hot_bytes)  # [i] is word HOT + i
             # the payments: wire.payment_body, inlined
             for number, due, method, status, reason in attempts:
                 pid = oid + pid_ends[number]
@@ -218,7 +220,12 @@ def _stream_batches(
                     bucket = later[due >> shift] = []
                 key = f"{minute_text}{second_text}{pid}"
                 bucket.append((key, event))
-                if words[duplicate[number]] < dup_cut or words[malformed[number]] < bad_cut:
+                if number == 1:
+                    dup_word, bad_word = dup_first, bad_first
+                else:
+                    dup_word = extra_words[duplicate[number] - hot]
+                    bad_word = extra_words[malformed[number] - hot]
+                if dup_word < dup_cut or bad_word < bad_cut:
                     extras = _extras(scenario, event, record, number)
                     for tag, extra in zip(_EXTRA_TAGS, extras, strict=False):
                         bucket.append((key + tag, extra))

@@ -78,9 +78,36 @@ _MASK64: Final = (1 << 64) - 1
 hot_words = _HOT.unpack_from
 """``hot_words(record)``: the first :data:`HOT` words of an order's record."""
 HOT_BYTES: Final = HOT * 4
+PLANNED: Final = (0, 2, 4, 6, 10, 11, 14, 15, 16, 17, 18, 19)
+"""The hot words the planner unpacks for every order (:data:`planned_words`), in this order.
+It reads the other hot words' top bytes (:data:`TOP_BYTES`) and, rarely, one whole
+(:func:`word`)."""
+
+
+def _skipping(words: tuple[int, ...]) -> struct.Struct:
+    parts = []
+    at = 0
+    for w in words:
+        if w > at:
+            parts.append(f"{4 * (w - at)}x")
+        parts.append("I")
+        at = w + 1
+    return struct.Struct("<" + "".join(parts))
+
+
+planned_words = _skipping(PLANNED).unpack_from
+"""``planned_words(record)``: the words :data:`PLANNED` of an order's record, in that order."""
+_WORD: Final = struct.Struct("<I")
+
+
+def word(record: bytes, index: int) -> int:
+    """Word ``index`` of an order's record."""
+    return int(_WORD.unpack_from(record, 4 * index)[0])
+
+
 later_words = struct.Struct(f"<{MALFORMED_KIND - HOT}I").unpack_from
-"""``hot + later_words(record, HOT_BYTES)``: words 0 .. ``MALFORMED_KIND - 1`` (retries and
-delivery extras) without unpacking all :data:`WORDS`."""
+"""``later_words(record, HOT_BYTES)[i]`` is word ``HOT + i``, up to ``MALFORMED_KIND - 1``
+(retries and delivery extras), without unpacking all :data:`WORDS`."""
 all_words = _WORDS.unpack
 """``all_words(record)``: all :data:`WORDS` words of an order's record."""
 

@@ -79,8 +79,9 @@ class OrderPlan(NamedTuple):
     channel: int
     outcome: int
     attempts: tuple[Attempt, ...]
-    words: tuple[int, ...]
-    """The order's hot draws (:func:`bms_core.entropy.hot_words`)."""
+    delivery: tuple[int, ...]
+    """Words 16-19 of its record: is the booking, is the first attempt delivered twice /
+    followed by a malformed copy (:data:`bms_core.entropy.DUPLICATE`, ``MALFORMED``)."""
     record: bytes
     """All its draws (:func:`bms_core.entropy.all_words`): retries and delivery extras."""
 
@@ -199,7 +200,8 @@ def _plan(
     new = _new
     attempt_type = Attempt
     plain = plan_type is None
-    hot = entropy.hot_words
+    planned = entropy.planned_words
+    word = entropy.word
     later = entropy.later_words
     hot_bytes = entropy.HOT_BYTES
     day_ms = DAY_MS
@@ -212,44 +214,44 @@ def _plan(
     records = entropy.order_records(seed, namespace, slot, indexes)
     # word layout: see bms_core.entropy
     for index, record in zip(indexes, records, strict=True):
-        d = hot(record)
-        booking_ms = base + sign * ((d[0] * width) >> 32)
+        w0, w2, w4, w6, w10, w11, w14, w15, w16, w17, w18, w19 = planned(record)  # PLANNED
+        booking_ms = base + sign * ((w0 * width) >> 32)
         # the payment schedule (bms_core.payments.schedules)
         outcome = outcome_table[record[top[12]]]
         if outcome < 0:
-            outcome = pick(outcome_cuts, d[12])
+            outcome = pick(outcome_cuts, word(record, 12))
         if outcome == NEVER_PAID:
             attempts: tuple[AttemptFields, ...] = ()
         else:
-            draw = d[15]
-            if d[14] < late_cut:
+            draw = w15
+            if w14 < late_cut:
                 time_ms = booking_ms + late_low + ((draw * LATE_SPAN_MS) >> 32)
             else:
                 low, rise = delay_steps[draw >> 20]
                 time_ms = booking_ms + low + ((rise * (draw & 0xFFFFF)) >> 20)
             method = method_table[record[top[13]]]
-            method_name = methods[method if method >= 0 else pick(method_cuts, d[13])]
+            method_name = methods[method if method >= 0 else pick(method_cuts, word(record, 13))]
             if outcome == PAID_FIRST_TRY:
                 paid: AttemptFields = (1, time_ms, method_name, "Success", None)
                 attempts = (paid if plain else new(attempt_type, paid),)
             else:
-                attempts = retries(cat, outcome, time_ms, method_name, d + later(record, hot_bytes))
+                attempts = retries(cat, outcome, time_ms, method_name, later(record, hot_bytes))
         # the booking
         city = city_table[record[top[1]]]
         if city < 0:
-            city = pick(city_cuts, d[1])
+            city = pick(city_cuts, word(record, 1))
         event_type = type_table[record[top[3]]]
         if event_type < 0:
-            event_type = pick(type_cuts, d[3])
-        tier = d[4] & 3  # a venue's tier is its index
+            event_type = pick(type_cuts, word(record, 3))
+        tier = w4 & 3  # a venue's tier is its index
         starts = show_starts[event_type]
         day = day_table[record[top[5]]]
         if day < 0:
-            day = pick(day_cuts, d[5])
+            day = pick(day_cuts, word(record, 5))
         show_ms = (
             (midnight if booking_ms < next_midnight else next_midnight)
             + day * day_ms
-            + starts[d[6] % len(starts)]
+            + starts[w6 % len(starts)]
         )
         if show_ms < booking_ms + lead_ms:
             show_ms += day_ms
@@ -257,17 +259,17 @@ def _plan(
                 show_ms += day_ms
         category = category_table[record[top[9]]]
         if category < 0:
-            category = pick(category_cuts, d[9])
+            category = pick(category_cuts, word(record, 9))
         price, fee, gst = tickets[event_type][tier][category]
         n = seat_table[record[top[8]]]
         if n < 0:
-            n = pick(seat_cuts, d[8])
+            n = pick(seat_cuts, word(record, 8))
         n += 1
         channel = channel_table[record[top[7]]]
         if channel < 0:
-            channel = pick(channel_cuts, d[7])
+            channel = pick(channel_cuts, word(record, 7))
         rows = category_rows[category]
-        draw = d[2]
+        draw = w2
         fields: PlanRow = (
             index,
             id_prefix + index_texts[index],
@@ -276,19 +278,19 @@ def _plan(
             (draw >> 1) % (REGULARS_PER_CITY if draw & 1 else CUSTOMERS_PER_CITY),
             event_type,
             venues[city][event_type][tier],
-            (d[4] >> 2) % SHOWS_PER_VENUE,
+            (w4 >> 2) % SHOWS_PER_VENUE,
             show_ms,
             category,
             n,
-            rows[d[10] % len(rows)],
-            1 + d[11] % (SEATS_PER_ROW - n + 1),
+            rows[w10 % len(rows)],
+            1 + w11 % (SEATS_PER_ROW - n + 1),
             price,
             fee,
             gst,
             channel,
             outcome,
             attempts,
-            d,
+            (w16, w17, w18, w19),
             record,
         )
         out.append(fields if plan_type is None else new(plan_type, fields))

@@ -47,6 +47,8 @@ _ABANDON_CUTS: Final = entropy.thresholds(ABANDON_FAILURES_WEIGHTS)
 
 
 _new = tuple.__new__
+_AFTER_HOT: Final = (0,) * entropy.HOT
+"""Stands in for the hot words, which :func:`retries` does not read."""
 LATE_SPAN_MS: Final = LATE_DELAY_MS[1] + 1 - LATE_DELAY_MS[0]
 """Late first attempts come ``LATE_DELAY_MS[0] + (draw * LATE_SPAN_MS >> 32)`` after booking."""
 _SAME_METHOD_CUT: Final = entropy.cut(SAME_METHOD_ON_RETRY)
@@ -118,19 +120,20 @@ def schedules(
         if outcome == PAID_FIRST_TRY:
             out.append((outcome, (_new(attempt_type, (1, time_ms, method, "Success", None)),)))
         else:
-            w = words + entropy.later_words(record, entropy.HOT_BYTES)
-            out.append((outcome, retries(cat, outcome, time_ms, method, w)))
+            later = entropy.later_words(record, entropy.HOT_BYTES)
+            out.append((outcome, retries(cat, outcome, time_ms, method, later)))
     return out
 
 
 def retries(
-    cat: Catalog, outcome: int, time_ms: int, method: str, w: tuple[int, ...]
+    cat: Catalog, outcome: int, time_ms: int, method: str, later: tuple[int, ...]
 ) -> tuple[Attempt, ...]:
     """Attempts of an order that fails at least once (first attempt at ``time_ms``).
 
-    ``w`` holds the order's words up to the last failure reason at least (for example
-    ``hot + later_words(record, HOT_BYTES)``, see :mod:`bms_core.entropy`).
+    ``later`` is ``later_words(record, HOT_BYTES)``: ``later[i]`` is word ``HOT + i`` (see
+    :mod:`bms_core.entropy`).
     """
+    w = _AFTER_HOT + later  # indexes are word numbers again
     if outcome == PAID_AFTER_RETRY:
         failures = 1 + bisect_right(_RETRY_CUTS, w[entropy.FAILURES])
         count = failures + 1

@@ -240,6 +240,8 @@ def test_records_across_blocks_equal_one_record_at_a_time() -> None:
         words = entropy.all_words(record)
         assert len(record) == entropy.RECORD and len(words) == entropy.WORDS
         assert entropy.hot_words(record) == words[: entropy.HOT]
+        assert entropy.planned_words(record) == tuple(words[w] for w in entropy.PLANNED)
+        assert [entropy.word(record, w) for w in range(entropy.WORDS)] == list(words)
         tops = [record[entropy.TOP_BYTES[w]] for w in range(entropy.WORDS)]
         assert tops == [word >> entropy.PICK_SHIFT for word in words]
     assert entropy.draws(9, "bq2vd7lzm4x", 123, 7) == entropy.all_words(records[0])
