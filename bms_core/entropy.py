@@ -9,7 +9,9 @@ from one order to the next, and the bytes never depend on the process, the platf
 ``hash()`` randomisation (``PYTHONHASHSEED``) or the order in which things are generated.
 
 A record is 48 little-endian 32-bit words. The first :data:`HOT` are what every order uses
-(:func:`hot_words`); the rest only retries and delivery extras need (:func:`all_words`):
+(:func:`hot_words`; the planner unpacks only :data:`PLANNED` of them and reads categorical
+draws by their top byte, :data:`TOP_BYTES`); the rest only retries and delivery extras need
+(:func:`later_words`, :func:`all_words`):
 
 ====  ================================  ====  ==========================================
 word  decides                           word  decides
