@@ -48,6 +48,7 @@ amounts: dict[int, str] = {}
 shows: dict[int, tuple[str, str]] = {}
 """Show start minute -> :func:`show_minute_texts`."""
 _people: list[tuple[str, ...]] = []
+_pool_sizes: list[int] = []
 _numbers: dict[int, str] = {}
 
 
@@ -108,20 +109,22 @@ def customer_json(cat: Catalog, city: int, number: int) -> str:
     customer number is below 2**30, so ``x ^ (x >> 30)`` of ``x = key ^ number`` is
     ``key ^ (key >> 30) ^ number``: the catalog keeps ``key ^ (key >> 30)`` per city.
     """
-    firsts, lasts, first_emails, last_emails, phones, suffixes = _people or _people_texts()
-    head, end, premix = cat.memo.customer_ends[city]
+    first_names, lasts, first_emails, last_emails, phones, suffixes = _people or _people_texts()
+    first_count, last_count, phone_count = _pool_sizes
+    memo = cat.memo
+    head, end, premix = memo.customer_ends[city]
     x = ((premix ^ number) * 0xBF58476D1CE4E5B9) & _M64
     x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
     x ^= x >> 31
-    f = x % len(firsts)
-    la = (x >> 12) % len(lasts)
+    f = x % first_count
+    la = (x >> 12) % last_count
     text = (
-        f'{head}{_numbers.get(number) or _number_text(number)}","name":"{firsts[f]} {lasts[la]}'
-        f'","email":"{first_emails[f]}.{last_emails[la]}'
+        f'{head}{_numbers.get(number) or _number_text(number)}","name":"{first_names[f]}'
+        f'{lasts[la]}","email":"{first_emails[f]}{last_emails[la]}'
         f"{suffixes[(x >> 24) % 1000] if (x >> 40) % 3 else ''}{_EMAIL_ENDS[(x >> 44) % 3]}"
-        f"{phones[(x >> 48) % len(phones)]}{end}"
+        f"{phones[(x >> 48) % phone_count]}{end}"
     )
-    kept = cat.memo.customers[city]
+    kept = memo.customers[city]
     if len(kept) >= _CUSTOMER_LIMIT:
         kept.clear()
     kept[number] = text
@@ -129,8 +132,20 @@ def customer_json(cat: Catalog, city: int, number: int) -> str:
 
 
 def _people_texts() -> list[tuple[str, ...]]:
-    _people.extend(people())
-    _people.append(tuple(str(k) for k in range(1000)))
+    """(first names + " ", last names, email first parts + ".", email last parts, phones,
+    email number suffixes) and their pool sizes, built once."""
+    firsts, lasts, first_emails, last_emails, phones = people()
+    _pool_sizes.extend((len(firsts), len(lasts), len(phones)))
+    _people.extend(
+        (
+            tuple(name + " " for name in firsts),
+            lasts,
+            tuple(part + "." for part in first_emails),
+            last_emails,
+            phones,
+            tuple(str(k) for k in range(1000)),
+        )
+    )
     return _people
 
 
