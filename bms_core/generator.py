@@ -397,9 +397,10 @@ def stream(scenario: Scenario, start_ms: int, orders: int) -> Iterator[Emitted]:
     return stream_batches(scenario, catalog(scenario), batches)
 
 
-def plans_from(scenario: Scenario, start_ms: int, orders: int) -> Iterator[OrderPlan]:
-    """Plans of the first ``orders`` timer orders booked at or after ``start_ms``, by time."""
-    return chain.from_iterable(_slots_from(scenario, start_ms, orders, plans_in))
+def plans_from(scenario: Scenario, start_ms: int, orders: int) -> Iterator[PlanRow]:
+    """Plans (as :data:`PlanRow`, what :func:`stream` emits from) of the first ``orders`` timer
+    orders booked at or after ``start_ms``, by time."""
+    return chain.from_iterable(_slots_from(scenario, start_ms, orders, _rows_in))
 
 
 def _rows_in(scenario: Scenario, slot: int) -> list[PlanRow]:

@@ -135,6 +135,8 @@ PlanRow = tuple[
 """An :class:`OrderPlan`'s fields as a plain tuple: what the event stream reads (a plain
 tuple is cheaper to build, unpack and free than a NamedTuple). A first attempt that pays
 is a plain tuple there too (:data:`~bms_core.payments.AttemptFields`)."""
+OUTCOME_FIELD: Final = OrderPlan._fields.index("outcome")
+"""Where a :data:`PlanRow` (or an :class:`OrderPlan`) holds its outcome."""
 
 
 def plan_orders(

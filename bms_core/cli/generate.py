@@ -19,7 +19,7 @@ from contextlib import ExitStack
 from typing import IO, TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from bms_core.orderplan import OrderPlan
+    from bms_core.orderplan import PlanRow
     from bms_core.scenario import Scenario
     from bms_core.segments import Segment, SegmentOutput
 
@@ -103,11 +103,15 @@ class Progress:
         self.stream.flush()
 
 
-def _counted(plans: Iterator[OrderPlan], outcomes: Counter[str]) -> Iterator[OrderPlan]:
-    from bms_core.generator import OUTCOMES
+def _counted(plans: Iterator[PlanRow], outcomes: Counter[str]) -> Iterator[PlanRow]:
+    from operator import itemgetter
 
+    from bms_core.generator import OUTCOMES
+    from bms_core.orderplan import OUTCOME_FIELD
+
+    outcome_of = itemgetter(OUTCOME_FIELD)
     for plan in plans:
-        outcomes[OUTCOMES[plan.outcome]] += 1
+        outcomes[OUTCOMES[outcome_of(plan)]] += 1
         yield plan
 
 
