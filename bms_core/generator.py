@@ -44,14 +44,13 @@ from bms_core.orderplan import (
     BURST_SPREAD_MS,
     OrderPlan,
     PlanRow,
-    booking_of,
-    payments_of,
     plan_order,
     plan_orders,
     plan_rows,
     timings,
 )
 from bms_core.payments import MAX_PAYMENT_DELAY_MS, OUTCOMES, schedule
+from bms_core.plan_events import booking_of, payments_of
 from bms_core.scenario import Scenario
 
 __all__ = [

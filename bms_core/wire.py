@@ -15,8 +15,9 @@ from __future__ import annotations
 from typing import Final
 
 from bms_core.catalog import SEATS_PER_ROW, Catalog
-from bms_core.orderplan import OrderPlan, people
+from bms_core.orderplan import OrderPlan
 from bms_core.payments import Attempt
+from bms_core.plan_events import people
 from bms_core.pools import EMAIL_DOMAINS
 from bms_core.timefmt import format_ms
 
@@ -102,7 +103,7 @@ def time_text(epoch_ms: int) -> str:
 
 
 def customer_json(cat: Catalog, city: int, number: int) -> str:
-    """``"customer":{...},`` -- :func:`~bms_core.orderplan.customer_fields`, inlined and kept
+    """``"customer":{...},`` -- :func:`~bms_core.plan_events.customer_fields`, inlined and kept
     in ``cat.memo.customers[city]`` (callers look there first).
 
     Pool texts and slugs need no escaping; the city is escaped once in the catalog. A

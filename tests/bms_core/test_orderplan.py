@@ -21,8 +21,9 @@ from bms_core.contract import (
     encode,
 )
 from bms_core.orderid import OrderKey
-from bms_core.orderplan import OrderPlan, booking_of, payments_of, plan_order, plan_orders
+from bms_core.orderplan import OrderPlan, plan_order, plan_orders
 from bms_core.payments import Attempt
+from bms_core.plan_events import booking_of, payments_of
 from bms_core.scenario import OUTCOME_NAMES, Mix, Scenario
 from bms_core.timefmt import parse_iso
 from bms_core.wire import booking_body, payment_body
