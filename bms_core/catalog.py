@@ -151,23 +151,15 @@ class Catalog(NamedTuple):
     """[city][type] -> show titles."""
     show_json: tuple[tuple[tuple[str, ...], ...], ...]
     """[city][type][show] -> ``"event_name":...,"event_type":...,"event_location":...,``."""
-    prices: tuple[tuple[tuple[int, ...], ...], ...]
-    """[type][venue tier][category] -> seat price in paise."""
-    fees: tuple[tuple[tuple[tuple[int, int], ...], ...], ...]
-    """Same indexing as prices; (fee, GST on fee) per ticket in paise."""
     tickets: tuple[tuple[tuple[tuple[int, int, int], ...], ...], ...]
-    """Same indexing as prices; (price, fee, GST on fee) per ticket in paise."""
-    show_minutes: tuple[tuple[int, ...], ...]
-    """[type] -> show start minutes after IST midnight."""
+    """[type][venue tier][category] -> (seat price, fee, GST on fee) per ticket in paise."""
     show_starts: tuple[tuple[int, ...], ...]
     """[type] -> show start times, ms after IST midnight."""
     category_rows: tuple[str, ...]
     """[category] -> the row letters of that category."""
-    delays: tuple[int, ...]
-    """Quantiles of the on-time first-attempt delay, ms; :func:`delay_ms` interpolates."""
     delay_steps: tuple[tuple[int, int], ...]
-    """``[step]`` -> (``delays[step]``, ``delays[step + 1] - delays[step]``): the planner's
-    form of :func:`delay_ms`."""
+    """The on-time first-attempt delay: ``[draw >> 20]`` -> (quantile ms, rise to the next
+    quantile); a draw's delay is ``low + (rise * (draw & 0xFFFFF) >> 20)``."""
     late_cut: int
     """Draws below this make a first attempt late (``late_payment_rate`` of the draw range)."""
     gap_max_ms: int
@@ -268,8 +260,6 @@ def catalog(scenario: Scenario) -> Catalog:
         venues=venues,
         show_names=show_names,
         show_json=show_json,
-        prices=prices,
-        fees=fees,
         tickets=tuple(
             tuple(
                 tuple((p, f, g) for p, (f, g) in zip(p_row, f_row, strict=True))
@@ -277,10 +267,8 @@ def catalog(scenario: Scenario) -> Catalog:
             )
             for p_tiers, f_tiers in zip(prices, fees, strict=True)
         ),
-        show_minutes=tuple(SHOW_MINUTES_IST[t] for t in types),
         show_starts=tuple(tuple(m * 60_000 for m in SHOW_MINUTES_IST[t]) for t in types),
         category_rows=tuple(CATEGORY_ROWS[c] for c in categories),
-        delays=delays,
         delay_steps=tuple(zip(delays, [b - a for a, b in pairwise(delays)], strict=False)),
         late_cut=entropy.cut(scenario.late_payment_rate),
         gap_max_ms=round(scenario.retry_gap_max_seconds * 1000),
@@ -396,13 +384,6 @@ def _delay_table(scenario: Scenario) -> tuple[int, ...]:
         value = median * math.exp(sigma * normal.inv_cdf(p))
         out.append(int(min(max(value, MIN_DELAY_MS), MAX_ON_TIME_DELAY_MS)))
     return tuple(out)
-
-
-def delay_ms(table: tuple[int, ...], draw: int) -> int:
-    """An on-time first-attempt delay for a uniform 32-bit ``draw`` (interpolated quantile)."""
-    step = draw >> 20
-    low = table[step]
-    return low + (((table[step + 1] - low) * (draw & 0xFFFFF)) >> 20)
 
 
 def _slot_rates(scenario: Scenario) -> tuple[float, ...]:

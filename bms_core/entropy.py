@@ -218,13 +218,9 @@ def pick_table(cuts: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(table)
 
 
-def below(draw: int, probability: float) -> bool:
-    """True with the given probability."""
-    return draw < probability * SCALE
-
-
 def cut(probability: float) -> int:
-    """The integer ``c`` with ``draw < c`` exactly when :func:`below` ``(draw, probability)``.
+    """The integer ``c`` with ``draw < c`` exactly when ``draw < probability * SCALE``: a draw
+    below it happens with the given probability.
 
     Comparing two ints is cheaper than an int with a float on the hot path.
     """

@@ -52,7 +52,7 @@ _AFTER_HOT: Final = (0,) * entropy.HOT
 LATE_SPAN_MS: Final = LATE_DELAY_MS[1] + 1 - LATE_DELAY_MS[0]
 """Late first attempts come ``LATE_DELAY_MS[0] + (draw * LATE_SPAN_MS >> 32)`` after booking."""
 _SAME_METHOD_CUT: Final = entropy.cut(SAME_METHOD_ON_RETRY)
-"""A retry keeps its method when its draw is below this (:func:`bms_core.entropy.below`)."""
+"""A retry keeps its method when its draw is below this (:func:`bms_core.entropy.cut`)."""
 
 
 AttemptFields = tuple[int, int, str, str, str | None]
@@ -90,7 +90,7 @@ def schedules(
     outcome_cuts = cat.outcome_cuts
     outcome_table = cat.picks.outcome
     late_cut = cat.late_cut
-    table = cat.delays
+    delay_steps = cat.delay_steps
     methods = cat.methods
     method_cuts = cat.method_cuts
     method_table = cat.picks.method
@@ -111,9 +111,8 @@ def schedules(
         if words[14] < late_cut:
             time_ms = booking_ms + late_low + ((draw * LATE_SPAN_MS) >> 32)
         else:
-            step = draw >> 20
-            low = table[step]
-            time_ms = booking_ms + low + (((table[step + 1] - low) * (draw & 0xFFFFF)) >> 20)
+            low, rise = delay_steps[draw >> 20]
+            time_ms = booking_ms + low + ((rise * (draw & 0xFFFFF)) >> 20)
         draw = words[13]
         method_index = method_table[draw >> PICK_SHIFT]
         method = methods[method_index if method_index >= 0 else pick(method_cuts, draw)]
@@ -140,11 +139,11 @@ def retries(
     else:
         failures = count = 1 + bisect_right(_ABANDON_CUTS, w[entropy.FAILURES])
     methods = cat.methods
-    gap_span = max(0, cat.gap_max_ms + 1 - MIN_RETRY_GAP_MS)
+    gap_end = cat.gap_max_ms + 1
     attempts = []
     for k in range(count):
         if k:
-            time_ms += MIN_RETRY_GAP_MS + ((w[entropy.GAP + k] * gap_span) >> 32)
+            time_ms += entropy.span(w[entropy.GAP + k], MIN_RETRY_GAP_MS, gap_end)
             if w[entropy.SAME_METHOD + k] >= _SAME_METHOD_CUT:
                 method = methods[bisect_right(cat.method_cuts, w[entropy.RETRY_METHOD + k])]
         if k < failures:
