@@ -9,8 +9,8 @@ any Python consumer pays; the ratio says how much the join costs on top. Both ar
 wall clock and in CPU seconds of this process (``time.process_time``): on a shared machine the
 CPU figure leaves out the time other work took the core, which is what "on one core" asks.
 The two take turns going first on a chunk, as whichever goes first finds the chunk's bodies
-freshly made in the cache. Row projection (what a
-sink pays per joined pair) is timed separately.
+freshly made in the cache. Row projection (what a sink pays per joined pair) is timed
+separately.
 
 Memory: fresh subprocesses per size stream N orders through the job at a constant rate (the
 scenario's hourly and weekday shapes flattened: state is proportional to the rate times the
