@@ -16,9 +16,9 @@ import msgspec
 
 from bms_core import entropy
 from bms_core.joined import IST_OFFSET_MINUTES
-from bms_core.money import gst_paise
 from bms_core.names import JOIN_WINDOW_SECONDS
 from bms_core.pools import pools
+from bms_core.pricing import fee_table, price_table
 from bms_core.scenario import OUTCOME_NAMES, Mix, Scenario
 
 IST_OFFSET_MS: Final = IST_OFFSET_MINUTES * 60_000
@@ -37,22 +37,6 @@ LATE_DELAY_MS: Final = (JOIN_WINDOW_SECONDS * 1000 + 1000, 1_200_000)
 MIN_RETRY_GAP_MS: Final = 1000
 _DELAY_STEPS: Final = 4096
 
-BASE_PRICE_PAISE: Final[dict[str, int]] = {
-    "Movie": 22_000,
-    "Concert": 150_000,
-    "Play": 60_000,
-    "Sports": 90_000,
-    "Comedy": 70_000,
-}
-"""Silver-seat price at a standard venue, before ``price_scale``."""
-CATEGORY_FACTOR: Final[dict[str, float]] = {
-    "Recliner": 2.6,
-    "Platinum": 1.7,
-    "Gold": 1.25,
-    "Silver": 1.0,
-}
-VENUE_TIER_FACTOR: Final = (1.4, 1.15, 1.0, 0.85)
-"""Venue 0 of each city and type is premium, venue 3 budget."""
 CATEGORY_ROWS: Final[dict[str, str]] = {
     "Silver": "ABCDEF",
     "Gold": "GHJKLM",
@@ -233,8 +217,8 @@ def catalog(scenario: Scenario) -> Catalog:
         )
         for city, slug, json_by_type in zip(cities, slugs, show_json, strict=True)
     )
-    prices = _prices(scenario, types, categories)
-    fees = _fees(scenario, prices)
+    prices = price_table(scenario, types, categories)
+    fees = fee_table(scenario, prices)
     seat_cuts = entropy.thresholds(scenario.seats_per_order_weights)
     outcome_cuts = entropy.thresholds([outcome_weights.get(o, 0.0) for o in OUTCOME_NAMES])
     day_cuts = entropy.thresholds(DAY_OFFSET_WEIGHTS)
@@ -337,41 +321,6 @@ def _show_names(city: str, event_type: str) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _prices(
-    scenario: Scenario, types: tuple[str, ...], categories: tuple[str, ...]
-) -> tuple[tuple[tuple[int, ...], ...], ...]:
-    table = []
-    for t in types:
-        tiers = []
-        for tier_factor in VENUE_TIER_FACTOR:
-            row = []
-            for c in categories:
-                raw = BASE_PRICE_PAISE[t] * CATEGORY_FACTOR[c] * tier_factor * scenario.price_scale
-                row.append(max(5_000, round(raw / 1000) * 1000))
-            tiers.append(tuple(row))
-        table.append(tuple(tiers))
-    return tuple(table)
-
-
-def fee_paise(scenario: Scenario, price_paise: int) -> int:
-    """Per-ticket convenience fee: a percent of the price, to the rupee, at least Rs 10."""
-    if scenario.convenience_fee_percent <= 0:
-        return 0
-    basis = round(scenario.convenience_fee_percent * 100)
-    return max(1_000, (price_paise * basis + 500_000) // 1_000_000 * 100)
-
-
-def _fees(
-    scenario: Scenario, prices: tuple[tuple[tuple[int, ...], ...], ...]
-) -> tuple[tuple[tuple[tuple[int, int], ...], ...], ...]:
-    return tuple(
-        tuple(
-            tuple((f, gst_paise(f)) for f in (fee_paise(scenario, p) for p in row)) for row in tiers
-        )
-        for tiers in prices
-    )
-
-
 def _delay_table(scenario: Scenario) -> tuple[int, ...]:
     median = scenario.payment_delay_median_seconds * 1000
     sigma = scenario.payment_delay_spread
@@ -397,29 +346,3 @@ def _slot_rates(scenario: Scenario) -> tuple[float, ...]:
         for d in range(7)
         for h in range(24)
     )
-
-
-def rate_at(cat: Catalog, epoch_ms: int) -> float:
-    """Expected orders in the slot starting at ``epoch_ms`` (IST hour and weekday shape)."""
-    ist_hours = (epoch_ms + IST_OFFSET_MS) // 3_600_000
-    weekday = (ist_hours // 24 + 3) % 7  # 1970-01-01 was a Thursday (Monday = 0)
-    return cat.slot_rate[weekday * 24 + ist_hours % 24]
-
-
-def poisson(mean: float, draw: int) -> int:
-    """A Poisson count with ``mean`` for a uniform 32-bit ``draw`` (normal approx above 40)."""
-    u = (draw + 0.5) / entropy.SCALE
-    if mean <= 0:
-        return 0
-    if mean > 40:
-        from statistics import NormalDist
-
-        return max(0, round(mean + math.sqrt(mean) * NormalDist().inv_cdf(u)))
-    p = math.exp(-mean)
-    cumulative = p
-    k = 0
-    while u > cumulative and k < 400:
-        k += 1
-        p *= mean / k
-        cumulative += p
-    return k

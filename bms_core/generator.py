@@ -22,15 +22,14 @@ delay model.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from functools import lru_cache
+from collections.abc import Callable, Iterator
 from itertools import chain
 from operator import itemgetter
 from typing import Final, NamedTuple, TypeVar
 
-from bms_core import entropy
-from bms_core.catalog import catalog, poisson, rate_at
+from bms_core.catalog import catalog
 from bms_core.contract import Booking, Payment
+from bms_core.due_payments import Due, burst_due, payments_of_due, timer_due
 from bms_core.emission import Emitted, emit_booking, emit_payment, stream_batches
 from bms_core.orderid import (
     MAX_INDEX,
@@ -47,11 +46,11 @@ from bms_core.orderplan import (
     plan_order,
     plan_orders,
     plan_rows,
-    timings,
 )
-from bms_core.payments import MAX_PAYMENT_DELAY_MS, OUTCOMES, schedule
+from bms_core.payments import MAX_PAYMENT_DELAY_MS, OUTCOMES
 from bms_core.plan_events import booking_of, payments_of
 from bms_core.scenario import Scenario
+from bms_core.slots import slot_at, slot_bounds, slot_count, slot_order_count
 
 __all__ = [
     "BURST_SPREAD_MS",
@@ -89,32 +88,6 @@ class Order(NamedTuple):
     outcome: str
 
 
-# --- slots -----------------------------------------------------------------------------------
-
-
-def slot_bounds(scenario: Scenario, slot: int) -> tuple[int, int]:
-    """``[start_ms, end_ms)`` of timer slot ``slot``."""
-    width = scenario.slot_seconds * 1000
-    return slot * width, (slot + 1) * width
-
-
-def slot_at(scenario: Scenario, epoch_ms: int) -> int:
-    """The slot holding ``epoch_ms``."""
-    return epoch_ms // (scenario.slot_seconds * 1000)
-
-
-@lru_cache(maxsize=8192)
-def _slot_count(scenario: Scenario, seed: int, slot: int) -> int:
-    mean = rate_at(catalog(scenario), slot * scenario.slot_seconds * 1000)
-    draw = entropy.draws(seed, TIMER_NAMESPACE, slot, 0, entropy.SLOT_SIZE)[0]
-    return min(poisson(mean, draw), MAX_INDEX + 1)
-
-
-def slot_order_count(scenario: Scenario, slot: int) -> int:
-    """How many timer orders slot ``slot`` holds (a pure function of seed, slot and shape)."""
-    return _slot_count(scenario, scenario.seed, slot)
-
-
 # --- orders ----------------------------------------------------------------------------------
 
 
@@ -127,7 +100,7 @@ def order_of(scenario: Scenario, plan: OrderPlan) -> Order:
 def _check_key(scenario: Scenario, key: OrderKey) -> None:
     encode_order_id(key)
     if key.namespace == TIMER_NAMESPACE:
-        count = _slot_count(scenario, key.seed, key.slot)
+        count = slot_count(scenario, key.seed, key.slot)
         if key.index >= count:
             raise ValueError(
                 f"order {encode_order_id(key)} does not exist: slot {key.slot} holds {count} "
@@ -177,116 +150,6 @@ def bookings_in(scenario: Scenario, slot: int) -> list[Booking]:
 
 # --- payments due ----------------------------------------------------------------------------
 
-_Due = tuple[int, str, OrderPlan, int]
-
-
-def _attempt_times(
-    scenario: Scenario, namespace: str, seed: int, slot: int, count: int
-) -> list[tuple[OrderKey, tuple[int, ...]]]:
-    """``(key, attempt times)`` of orders ``0 .. count-1`` that have attempts."""
-    cat = catalog(scenario)
-    out = []
-    for index, (booking_ms, words, record) in enumerate(
-        timings(scenario, namespace, seed, slot, range(count))
-    ):
-        attempts = schedule(scenario, cat, words, booking_ms, record)[1]
-        if attempts:
-            key = OrderKey(namespace, seed, slot, index)
-            out.append((key, tuple(a.time_ms for a in attempts)))
-    return out
-
-
-@lru_cache(maxsize=2048)
-def _slot_payment_times(
-    scenario: Scenario, slot: int
-) -> tuple[tuple[OrderKey, tuple[int, ...]], ...]:
-    """Attempt times of every timer order of a slot (orders with attempts only).
-
-    Timers ask for overlapping look-back windows every tick; this keeps the answer per slot.
-    """
-    count = slot_order_count(scenario, slot)
-    return tuple(_attempt_times(scenario, TIMER_NAMESPACE, scenario.seed, slot, count))
-
-
-def _due_plans(
-    scenario: Scenario,
-    candidates: Iterable[tuple[OrderKey, tuple[int, ...]]],
-    start_ms: int,
-    end_ms: int,
-) -> list[_Due]:
-    """``(payment ms, payment_id, plan, attempt index)`` for attempts in ``[start_ms, end_ms)``."""
-    cat = catalog(scenario)
-    wanted: dict[tuple[str, int, int], list[int]] = {}
-    for key, times in candidates:
-        if times[-1] < start_ms or times[0] >= end_ms:
-            continue
-        if any(start_ms <= t < end_ms for t in times):
-            namespace, seed, slot, index = key
-            wanted.setdefault((namespace, seed, slot), []).append(index)
-    found: list[_Due] = []
-    for (namespace, seed, slot), indexes in wanted.items():
-        for plan in plan_orders(scenario, cat, namespace, seed, slot, indexes):
-            for i, a in enumerate(plan.attempts):
-                if start_ms <= a.time_ms < end_ms:
-                    found.append((a.time_ms, f"{plan.order_id}-p{a.attempt}", plan, i))
-    found.sort(key=lambda item: (item[0], item[1]))
-    return found
-
-
-def _burst_due(scenario: Scenario, keys: list[OrderKey], start_ms: int, end_ms: int) -> list[_Due]:
-    if not keys:
-        return []
-    namespace, seed, slot, _ = keys[0]
-    candidates = _attempt_times(scenario, namespace, seed, slot, len(keys))
-    return _due_plans(scenario, candidates, start_ms, end_ms)
-
-
-@lru_cache(maxsize=2048)
-def _slot_payment_buckets(
-    scenario: Scenario, slot: int
-) -> dict[int, tuple[tuple[OrderKey, tuple[int, ...]], ...]]:
-    """A slot's orders with attempts, indexed by the slot-length bucket each attempt falls in.
-
-    A timer asks for a short window, but its look-back spans 30 minutes of slots; indexing
-    by bucket makes each ask touch only the orders paying inside it.
-    """
-    slot_ms = scenario.slot_seconds * 1000
-    buckets: dict[int, list[tuple[OrderKey, tuple[int, ...]]]] = {}
-    for item in _slot_payment_times(scenario, slot):
-        for bucket in sorted({t // slot_ms for t in item[1]}):
-            buckets.setdefault(bucket, []).append(item)
-    return {bucket: tuple(items) for bucket, items in buckets.items()}
-
-
-def _timer_due(scenario: Scenario, start_ms: int, end_ms: int) -> list[_Due]:
-    first = slot_at(scenario, max(0, start_ms - MAX_PAYMENT_DELAY_MS))
-    last = slot_at(scenario, end_ms - 1)
-    slot_ms = scenario.slot_seconds * 1000
-    wanted = range(start_ms // slot_ms, (end_ms - 1) // slot_ms + 1)
-    if len(wanted) > 64:  # a long window: scanning each slot once is cheaper than the index
-        scanned = (
-            item for slot in range(first, last + 1) for item in _slot_payment_times(scenario, slot)
-        )
-        return _due_plans(scenario, scanned, start_ms, end_ms)
-    candidates: dict[OrderKey, tuple[int, ...]] = {}
-    for slot in range(first, last + 1):
-        buckets = _slot_payment_buckets(scenario, slot)
-        for bucket in wanted:
-            for key, times in buckets.get(bucket, ()):
-                candidates[key] = times
-    return _due_plans(scenario, candidates.items(), start_ms, end_ms)
-
-
-def _payments(scenario: Scenario, due: list[_Due]) -> list[Payment]:
-    cache: dict[str, tuple[Payment, ...]] = {}
-    out = []
-    for _, _, plan, i in due:
-        payments = cache.get(plan.order_id)
-        if payments is None:
-            payments = cache[plan.order_id] = payments_of(plan)
-        out.append(payments[i])
-    return out
-
 
 def payments_due(scenario: Scenario, start_ms: int, end_ms: int) -> list[Payment]:
     """Timer orders' payment attempts with ``payment_time`` in ``[start_ms, end_ms)``, by time.
@@ -295,7 +158,7 @@ def payments_due(scenario: Scenario, start_ms: int, end_ms: int) -> list[Payment
     """
     if end_ms <= start_ms:
         return []
-    return _payments(scenario, _timer_due(scenario, start_ms, end_ms))
+    return payments_of_due(scenario, timer_due(scenario, start_ms, end_ms))
 
 
 # --- bursts ----------------------------------------------------------------------------------
@@ -330,7 +193,7 @@ def burst_payments_due(
     keys = burst_keys(scenario, burst_id, orders, anchor_ms)
     if end_ms <= start_ms:
         return []
-    return _payments(scenario, _burst_due(scenario, keys, start_ms, end_ms))
+    return payments_of_due(scenario, burst_due(scenario, keys, start_ms, end_ms))
 
 
 # --- emission --------------------------------------------------------------------------------
@@ -344,7 +207,7 @@ def _emit_bookings(scenario: Scenario, plans: list[OrderPlan]) -> list[Emitted]:
     return out
 
 
-def _emit_due(scenario: Scenario, due: list[_Due]) -> list[Emitted]:
+def _emit_due(scenario: Scenario, due: list[Due]) -> list[Emitted]:
     out: list[Emitted] = []
     for _, _, plan, i in due:
         emit_payment(out, scenario, plan, plan.attempts[i])
@@ -363,7 +226,7 @@ def emit_payments(scenario: Scenario, start_ms: int, end_ms: int) -> list[Emitte
     """Timer payments due in ``[start_ms, end_ms)`` as sent, by payment time."""
     if end_ms <= start_ms:
         return []
-    return _emit_due(scenario, _timer_due(scenario, start_ms, end_ms))
+    return _emit_due(scenario, timer_due(scenario, start_ms, end_ms))
 
 
 def emit_burst(scenario: Scenario, burst_id: str, orders: int, anchor_ms: int) -> list[Emitted]:
@@ -380,7 +243,7 @@ def emit_burst_payments(
     keys = burst_keys(scenario, burst_id, orders, anchor_ms)
     if end_ms <= start_ms:
         return []
-    return _emit_due(scenario, _burst_due(scenario, keys, start_ms, end_ms))
+    return _emit_due(scenario, burst_due(scenario, keys, start_ms, end_ms))
 
 
 def stream(scenario: Scenario, start_ms: int, orders: int) -> Iterator[Emitted]:

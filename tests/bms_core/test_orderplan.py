@@ -158,10 +158,11 @@ def test_any_scenario_gives_valid_orders_and_identical_fast_bytes(
 
 def test_every_contract_type_and_category_has_prices_venues_and_rows() -> None:
     from bms_core import catalog as c
+    from bms_core import pricing
 
-    assert set(c.BASE_PRICE_PAISE) == set(EVENT_TYPES) == set(c.VENUE_SUFFIXES)
+    assert set(pricing.BASE_PRICE_PAISE) == set(EVENT_TYPES) == set(c.VENUE_SUFFIXES)
     assert set(c.SHOW_MINUTES_IST) == set(EVENT_TYPES)
-    assert set(c.CATEGORY_FACTOR) == set(SEAT_CATEGORIES) == set(c.CATEGORY_ROWS)
+    assert set(pricing.CATEGORY_FACTOR) == set(SEAT_CATEGORIES) == set(c.CATEGORY_ROWS)
     assert set(c.FAILURE_REASONS_BY_METHOD) == set(PAYMENT_METHODS)
     from bms_core.contract import FAILURE_REASONS
 
