@@ -96,6 +96,13 @@ ORDER_COLUMNS: Final[tuple[Column, ...]] = (
 
 SEAT_TABLE: Final = "bms.fact_seat_payment"
 ORDER_TABLE: Final = "bms.fact_order_payment"
+"""Where ASA writes (at least once: these hold duplicates and carry no key)."""
+SEAT_CLEAN_TABLE: Final = "bms.fact_seat_payment_clean"
+ORDER_CLEAN_TABLE: Final = "bms.fact_order_payment_clean"
+"""Curated copies, one row per key, loaded by ``sql/synapse_load_clean.sql``."""
+SEAT_KEY: Final = ("payment_event_id", "seat_index")
+ORDER_KEY: Final = ("payment_event_id",)
+"""The logical keys: ``PRIMARY KEY NONCLUSTERED ... NOT ENFORCED`` of the curated tables."""
 
 EVENT_CATEGORIES: Final[dict[str, str]] = {
     "Movie": "Cinema",

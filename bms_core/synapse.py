@@ -15,6 +15,10 @@ explicit, lossy adaptation done by :func:`sqlite_statements` (sqlglot, imported 
   ``WITH (DISTRIBUTION ..., HEAP)`` options; ``IF OBJECT_ID(...) IS NOT NULL DROP VIEW`` becomes
   ``DROP VIEW IF EXISTS``; types map to SQLite affinities (NVARCHAR -> TEXT, DECIMAL -> REAL,
   DATETIME2 -> TIMESTAMP);
+* ``ALTER TABLE t ADD CONSTRAINT pk PRIMARY KEY NONCLUSTERED (cols) NOT ENFORCED`` (guarded by
+  ``sys.key_constraints``) becomes ``CREATE UNIQUE INDEX IF NOT EXISTS pk ON t (cols)``: SQLite
+  cannot add a key to a table, and an enforced unique index makes a load that would break the
+  key fail locally instead of passing silently;
 * batches with no SQLite meaning (``CREATE SCHEMA``, ``CREATE USER``, ``GRANT``) and views using
   functions SQLite lacks (``PERCENTILE_CONT``) are skipped, each with the reason recorded.
 """
@@ -34,6 +38,7 @@ DIALECTS: Final[tuple[str, ...]] = ("synapse", "sqlite")
 SQL_DIR: Final = Path(__file__).resolve().parents[1] / "sql"
 CREATE_TABLES_SCRIPT: Final = SQL_DIR / "synapse_create_table.sql"
 ASA_USER_SCRIPT: Final = SQL_DIR / "synapse_asa_user.sql"
+LOAD_CLEAN_SCRIPT: Final = SQL_DIR / "synapse_load_clean.sql"
 
 _GO: Final = re.compile(r"^[ \t]*GO[ \t]*(?:--.*)?$", re.IGNORECASE | re.MULTILINE)
 _COMMENT_LINE: Final = re.compile(r"^[ \t]*--.*$", re.MULTILINE)
@@ -46,6 +51,11 @@ _NOT_FOR_SQLITE: Final = (
     (re.compile(r"\bsys\.schemas\b|\bCREATE\s+SCHEMA\b", re.IGNORECASE), "schemas"),
     (re.compile(r"^\s*(IF\b.*)?\bCREATE\s+USER\b", re.IGNORECASE | re.DOTALL), "users"),
     (re.compile(r"^\s*GRANT\b", re.IGNORECASE), "permissions"),
+)
+_PRIMARY_KEY: Final = re.compile(
+    r"\bALTER\s+TABLE\s+(?P<table>[\w.\[\]]+)\s+ADD\s+CONSTRAINT\s+(?P<name>\w+)\s+"
+    r"PRIMARY\s+KEY\s+NONCLUSTERED\s*\((?P<columns>[\w\s,]+)\)\s*NOT\s+ENFORCED\s*;?\s*$",
+    re.IGNORECASE,
 )
 _SQLITE_LACKS: Final = ("PERCENTILE_CONT", "PERCENTILE_DISC")
 
@@ -162,6 +172,13 @@ def sqlite_statements(batch: Batch) -> tuple[list[str], str | None]:
     for function in _SQLITE_LACKS:
         if function in text.upper():
             return [], f"SQLite has no {function}"
+    key = _PRIMARY_KEY.search(text)
+    if key:
+        table = sqlite_table_name(key.group("table").replace("[", "").replace("]", ""))
+        columns = ", ".join(c.strip() for c in key.group("columns").split(","))
+        return [
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {key.group('name')} ON {table} ({columns})"
+        ], None
     guard = _GUARD.match(text)
     body = guard.group("body") if guard else text
     return [_to_sqlite(body.strip().rstrip(";"))], None

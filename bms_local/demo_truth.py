@@ -29,6 +29,17 @@ def _count(warehouse: Any, table: str) -> int:
     return int(rows[0]["n"])
 
 
+def _distinct_seat_keys(warehouse: Any) -> int:
+    """(payment_event_id, seat_index) keys in the landing seat table, counted directly."""
+    from bms_core.synapse import sqlite_table_name
+
+    table = sqlite_table_name(SEAT_TABLE)
+    rows = warehouse.query(
+        f"SELECT COUNT(*) AS n FROM (SELECT DISTINCT payment_event_id, seat_index FROM {table})"
+    )
+    return int(rows[0]["n"])
+
+
 def revenue_by_category(warehouse: Any) -> dict[str, str]:
     """Amount paid per event category from the de-duplicated revenue view (order grain)."""
     from bms_core.synapse import sqlite_table_name
@@ -151,6 +162,8 @@ def build_report(run: Any) -> DemoReport:
         joined_pairs=run.joined_pairs,
         warehouse_rows=_count(run.warehouse, SEAT_TABLE),
         warehouse_order_rows=_count(run.warehouse, ORDER_TABLE),
+        curated_rows=run.curated[0],
+        curated_order_rows=run.curated[1],
         joined_hub_events=run.joined_events,
         validated=run.validator.get("sampled", 0),
         findings=findings,
@@ -164,6 +177,10 @@ def build_report(run: Any) -> DemoReport:
         "joined_rows == expected seat rows": counts.joined_rows == expected_rows,
         "warehouse_rows == joined_rows": counts.warehouse_rows == counts.joined_rows,
         "warehouse_order_rows == joined_pairs": counts.warehouse_order_rows == counts.joined_pairs,
+        "curated_order_rows == distinct joined payment attempts": counts.curated_order_rows
+        == len({p.get("event_id") for paid in run.pairs_by_order.values() for p in paid}),
+        "curated_rows == distinct seat keys": counts.curated_rows
+        == _distinct_seat_keys(run.warehouse),
         "validator rows == joined_rows": run.validator.get("rows", 0) == counts.joined_rows,
         "orders == matched + unmatched": counts.orders
         == len(matched_truth)

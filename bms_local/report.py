@@ -31,6 +31,9 @@ class Counts:
     joined_pairs: int = 0
     warehouse_rows: int = 0
     warehouse_order_rows: int = 0
+    curated_rows: int = 0
+    """Seat rows the curated table (one per key) took from the landing table at the end."""
+    curated_order_rows: int = 0
     joined_hub_events: int = 0
     """Messages carrying the joined rows (up to 100 rows each, packed per partition from what the
     job emitted in one step): how rows are grouped depends on when events arrive, so two runs
@@ -114,6 +117,8 @@ def render_text(report: DemoReport) -> str:
                 ("joined seat rows", c.joined_rows),
                 ("warehouse seat rows", c.warehouse_rows),
                 ("warehouse order rows", c.warehouse_order_rows),
+                ("curated seat rows (one per key)", c.curated_rows),
+                ("curated order rows (one per key)", c.curated_order_rows),
                 ("rows sampled by validator", c.validated),
                 ("findings", c.findings),
             ],

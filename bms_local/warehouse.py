@@ -5,7 +5,9 @@ to SQLite with sqlglot (schema dropped from names, Synapse table options removed
 SQLite affinities). Tables and views keep their Synapse names without the ``bms.`` schema
 (``fact_seat_payment``, ``v_revenue_daily`` ...). ``v_payment_delay_percentiles`` needs
 ``PERCENTILE_CONT``, which SQLite lacks; :meth:`Warehouse.delay_percentiles` computes the same
-figures in Python.
+figures in Python. The curated ``*_clean`` tables' keys become unique indexes, so a load that
+would repeat a key fails here; :meth:`Warehouse.load_clean` runs ``sql/synapse_load_clean.sql``
+adapted the same way.
 
 Rows go in exactly as the joined hub carries them (the projection's dicts); ASA-format times are
 stored as ``YYYY-MM-DD HH:MM:SS.mmm`` (SQLite's own date format, what ``DATETIME2(3)`` holds).
@@ -24,6 +26,7 @@ from bms_core.joined import ORDER_COLUMNS, ORDER_TABLE, SEAT_COLUMNS, SEAT_TABLE
 from bms_core.projection import cast_datetime_ms, sql_time
 from bms_core.synapse import (
     CREATE_TABLES_SCRIPT,
+    LOAD_CLEAN_SCRIPT,
     ApplyReport,
     execute_plan,
     plan,
@@ -124,6 +127,21 @@ class Warehouse:
         finally:
             cursor.close()
             self.connection.commit()
+
+    def load_clean(self) -> tuple[int, int]:
+        """Run ``sql/synapse_load_clean.sql`` (adapted): copy keys the curated tables do not
+        hold yet from the de-duplicating views; ``(seat rows, order rows)`` inserted."""
+        cursor = self.connection.cursor()
+        inserted = []
+        try:
+            for planned in plan([LOAD_CLEAN_SCRIPT], "sqlite"):  # one INSERT per batch
+                execute_plan(cursor, [planned])
+                inserted.append(cursor.rowcount)
+        finally:
+            cursor.close()
+            self.connection.commit()
+        seats, orders = inserted
+        return seats, orders
 
     def insert_seat_rows(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Append seat rows (``SEAT_COLUMNS`` keys); returns how many."""

@@ -13,7 +13,9 @@
 --   bms.fact_order_payment (order grain, one row per joined (booking, payment attempt) pair)
 --       revenue, payment success, delays, abandonment; order money appears once per pair.
 --   Both are at-least-once (ASA may write a row twice; a duplicated booking event joins twice):
---   query the de-duplicating views bms.v_* below, not the tables.
+--   query the de-duplicating views bms.v_* below, or the curated *_clean copies, not these.
+--   bms.fact_seat_payment_clean, bms.fact_order_payment_clean: the same rows once per key, with
+--       a PRIMARY KEY NONCLUSTERED NOT ENFORCED (loaded by sql/synapse_load_clean.sql).
 --
 -- Distribution: HASH(order_id) co-locates an order's seat and order rows and both tables join
 -- on order_id without data movement. HEAP: the tables are loaded by many small ASA batches;
@@ -21,15 +23,18 @@
 -- 60 million rows (1 million rows per each of the 60 distributions fills compressed rowgroups),
 -- e.g. with a nightly CTAS; until then a columnstore index would sit in open delta rowgroups.
 --
--- No PRIMARY KEY here, on purpose. Synapse only accepts PRIMARY KEY NONCLUSTERED NOT ENFORCED,
--- and Microsoft's documentation warns that a NOT ENFORCED key over duplicate values can make
--- queries return inaccurate results (the optimizer trusts it, e.g. to drop the de-duplication
--- below). These tables hold duplicates by design. The logical keys are
---   bms.fact_seat_payment:  (payment_event_id, seat_index)
---   bms.fact_order_payment: (payment_event_id)
--- and belong on a de-duplicated copy, e.g.:
---   ALTER TABLE bms.fact_order_payment_clean
---       ADD CONSTRAINT pk_fact_order_payment_clean PRIMARY KEY NONCLUSTERED (payment_event_id) NOT ENFORCED;
+-- Keys. ASA writes at least once, so the landing tables bms.fact_seat_payment and
+-- bms.fact_order_payment hold duplicates by design and carry no key: Synapse only accepts
+-- PRIMARY KEY NONCLUSTERED NOT ENFORCED, and Microsoft's documentation warns that such a key
+-- over duplicate values makes queries return inaccurate results (the optimizer trusts it, e.g.
+-- to drop the de-duplication in the views below).
+-- The curated copies bms.fact_seat_payment_clean and bms.fact_order_payment_clean have the same
+-- columns and do carry the logical keys as PRIMARY KEY NONCLUSTERED ... NOT ENFORCED:
+--   seat grain:  (payment_event_id, seat_index)
+--   order grain: (payment_event_id)
+-- sql/synapse_load_clean.sql fills them from the de-duplicating views, inserting only keys they
+-- do not hold yet, so the keys stay true; schedule it (one run at a time) for BI queries that
+-- should see one row per key without paying for the de-duplication each time.
 
 IF NOT EXISTS (SELECT 1 FROM sys.schemas WHERE name = N'bms')
     EXEC (N'CREATE SCHEMA bms');
@@ -115,6 +120,101 @@ IF OBJECT_ID(N'bms.fact_order_payment', N'U') IS NULL
         joined_at           DATETIME2(3)  NOT NULL
     )
     WITH (DISTRIBUTION = HASH(order_id), HEAP);
+GO
+
+-- Curated copies: the landing tables' columns, one row per logical key (see "Keys" above).
+IF OBJECT_ID(N'bms.fact_seat_payment_clean', N'U') IS NULL
+    CREATE TABLE bms.fact_seat_payment_clean (
+        order_id            NVARCHAR(64)  NOT NULL,
+        booking_event_id    NVARCHAR(64)  NOT NULL,
+        payment_event_id    NVARCHAR(64)  NOT NULL,
+        payment_id          NVARCHAR(64)  NOT NULL,
+        attempt             INT           NOT NULL,
+        customer_id         NVARCHAR(64)  NOT NULL,
+        customer_name       NVARCHAR(200) NOT NULL,
+        customer_email      NVARCHAR(200) NOT NULL,
+        customer_city       NVARCHAR(100) NOT NULL,
+        event_id            NVARCHAR(64)  NOT NULL,
+        event_name          NVARCHAR(200) NOT NULL,
+        event_type          NVARCHAR(20)  NOT NULL,
+        event_category      NVARCHAR(20)  NOT NULL,
+        event_location      NVARCHAR(100) NOT NULL,
+        venue_name          NVARCHAR(200) NOT NULL,
+        show_time           DATETIME2(3)  NOT NULL,
+        channel             NVARCHAR(20)  NOT NULL,
+        seat_index          INT           NOT NULL,
+        seat_count          INT           NOT NULL,
+        seat_number         NVARCHAR(8)   NOT NULL,
+        seat_category       NVARCHAR(20)  NOT NULL,
+        seat_price          DECIMAL(12,2) NOT NULL,
+        seat_amount         DECIMAL(12,2) NOT NULL,
+        currency            NVARCHAR(3)   NOT NULL,
+        payment_method      NVARCHAR(20)  NOT NULL,
+        payment_type        NVARCHAR(20)  NOT NULL,
+        payment_status      NVARCHAR(10)  NOT NULL,
+        failure_reason      NVARCHAR(100) NULL,
+        booking_time        DATETIME2(3)  NOT NULL,
+        payment_time        DATETIME2(3)  NOT NULL,
+        payment_delay_ms    INT           NOT NULL,
+        booking_hour_utc    INT           NOT NULL,
+        booking_weekday_utc INT           NOT NULL,
+        booking_hour_ist    INT           NOT NULL,
+        booking_weekday_ist INT           NOT NULL,
+        joined_at           DATETIME2(3)  NOT NULL
+    )
+    WITH (DISTRIBUTION = HASH(order_id), HEAP);
+GO
+
+IF NOT EXISTS (SELECT 1 FROM sys.key_constraints WHERE name = N'pk_fact_seat_payment_clean')
+    ALTER TABLE bms.fact_seat_payment_clean
+        ADD CONSTRAINT pk_fact_seat_payment_clean
+            PRIMARY KEY NONCLUSTERED (payment_event_id, seat_index) NOT ENFORCED;
+GO
+
+IF OBJECT_ID(N'bms.fact_order_payment_clean', N'U') IS NULL
+    CREATE TABLE bms.fact_order_payment_clean (
+        order_id            NVARCHAR(64)  NOT NULL,
+        booking_event_id    NVARCHAR(64)  NOT NULL,
+        payment_event_id    NVARCHAR(64)  NOT NULL,
+        payment_id          NVARCHAR(64)  NOT NULL,
+        attempt             INT           NOT NULL,
+        customer_id         NVARCHAR(64)  NOT NULL,
+        customer_city       NVARCHAR(100) NOT NULL,
+        event_id            NVARCHAR(64)  NOT NULL,
+        event_name          NVARCHAR(200) NOT NULL,
+        event_type          NVARCHAR(20)  NOT NULL,
+        event_category      NVARCHAR(20)  NOT NULL,
+        event_location      NVARCHAR(100) NOT NULL,
+        venue_name          NVARCHAR(200) NOT NULL,
+        show_time           DATETIME2(3)  NOT NULL,
+        channel             NVARCHAR(20)  NOT NULL,
+        seat_count          INT           NOT NULL,
+        ticket_subtotal     DECIMAL(12,2) NOT NULL,
+        convenience_fee     DECIMAL(12,2) NOT NULL,
+        gst_on_fee          DECIMAL(12,2) NOT NULL,
+        order_total         DECIMAL(12,2) NOT NULL,
+        payment_amount      DECIMAL(12,2) NOT NULL,
+        currency            NVARCHAR(3)   NOT NULL,
+        payment_method      NVARCHAR(20)  NOT NULL,
+        payment_type        NVARCHAR(20)  NOT NULL,
+        payment_status      NVARCHAR(10)  NOT NULL,
+        failure_reason      NVARCHAR(100) NULL,
+        booking_time        DATETIME2(3)  NOT NULL,
+        payment_time        DATETIME2(3)  NOT NULL,
+        payment_delay_ms    INT           NOT NULL,
+        booking_hour_utc    INT           NOT NULL,
+        booking_weekday_utc INT           NOT NULL,
+        booking_hour_ist    INT           NOT NULL,
+        booking_weekday_ist INT           NOT NULL,
+        joined_at           DATETIME2(3)  NOT NULL
+    )
+    WITH (DISTRIBUTION = HASH(order_id), HEAP);
+GO
+
+IF NOT EXISTS (SELECT 1 FROM sys.key_constraints WHERE name = N'pk_fact_order_payment_clean')
+    ALTER TABLE bms.fact_order_payment_clean
+        ADD CONSTRAINT pk_fact_order_payment_clean
+            PRIMARY KEY NONCLUSTERED (payment_event_id) NOT ENFORCED;
 GO
 
 -- De-duplication: one row per logical key, the earliest write wins (rows of one key are

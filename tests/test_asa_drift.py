@@ -13,12 +13,16 @@ from sqlglot import exp
 from bms_core.joined import (
     EVENT_CATEGORIES,
     IST_OFFSET_MINUTES,
+    ORDER_CLEAN_TABLE,
     ORDER_COLUMNS,
+    ORDER_KEY,
     ORDER_TABLE,
     OTHER_CATEGORY,
     OTHER_PAYMENT_TYPE,
     PAYMENT_TYPES,
+    SEAT_CLEAN_TABLE,
     SEAT_COLUMNS,
+    SEAT_KEY,
     SEAT_TABLE,
 )
 from bms_core.names import (
@@ -30,7 +34,7 @@ from bms_core.names import (
     PAYMENTS_HUB,
 )
 from bms_core.projection import JOIN_WINDOW_MS, in_window
-from bms_core.synapse import CREATE_TABLES_SCRIPT, read_batches
+from bms_core.synapse import CREATE_TABLES_SCRIPT, LOAD_CLEAN_SCRIPT, read_batches
 from bms_local.stream_job import OrderingPolicy, StreamJob
 from bms_local.stream_job.clean import REQUIRED_BOOKING_FIELDS, REQUIRED_PAYMENT_FIELDS
 
@@ -188,17 +192,66 @@ def _tsql_type(text: str) -> str:
     return exp.DataType.build(text, dialect="tsql").sql(dialect="tsql").replace(" ", "")
 
 
+_GRAINS = (
+    (SEAT_TABLE, SEAT_CLEAN_TABLE, SEAT_COLUMNS, SEAT_KEY),
+    (ORDER_TABLE, ORDER_CLEAN_TABLE, ORDER_COLUMNS, ORDER_KEY),
+)
+
+
 def test_synapse_tables_match_the_query_outputs_column_for_column() -> None:
     tables = _tables()
-    assert set(tables) == {SEAT_TABLE, ORDER_TABLE}
-    for table, columns in ((SEAT_TABLE, SEAT_COLUMNS), (ORDER_TABLE, ORDER_COLUMNS)):
+    assert set(tables) == {SEAT_TABLE, ORDER_TABLE, SEAT_CLEAN_TABLE, ORDER_CLEAN_TABLE}
+    for landing, clean, columns, _ in _GRAINS:
         expected = [(c.name, _tsql_type(c.sql_type), c.nullable) for c in columns]
-        assert tables[table] == expected
+        assert tables[landing] == expected
+        assert tables[clean] == expected
+
+
+_PRIMARY_KEY = re.compile(
+    r"ALTER\s+TABLE\s+(?P<table>[\w.]+)\s+ADD\s+CONSTRAINT\s+(?P<name>\w+)\s+"
+    r"PRIMARY\s+KEY\s+(?P<kind>[A-Z ]*?)\s*\((?P<columns>[^)]*)\)\s*(?P<rest>[A-Z ]*);",
+    re.IGNORECASE,
+)
+
+
+def test_only_the_curated_tables_carry_primary_keys_on_the_logical_keys() -> None:
+    keys = {}
+    for batch in read_batches(CREATE_TABLES_SCRIPT):
+        for found in _PRIMARY_KEY.finditer(batch.text):
+            assert found.group("kind").upper() == "NONCLUSTERED"
+            assert found.group("rest").upper().split() == ["NOT", "ENFORCED"]
+            # guarded by the constraint's own name, so a second run adds nothing
+            assert f"name = N'{found.group('name')}'" in batch.text
+            assert "sys.key_constraints" in batch.text
+            columns = tuple(c.strip() for c in found.group("columns").split(","))
+            keys[found.group("table")] = columns
+    assert keys == {clean: key for _, clean, _, key in _GRAINS}
+    for _, _, columns, key in _GRAINS:
+        assert all(not c.nullable for c in columns if c.name in key)
+
+
+def test_the_load_script_copies_every_column_from_the_dedup_views_by_key() -> None:
+    inserts = [sqlglot.parse_one(b.text, read="tsql") for b in read_batches(LOAD_CLEAN_SCRIPT)]
+    assert [type(i) for i in inserts] == [exp.Insert, exp.Insert]
+    views = {SEAT_CLEAN_TABLE: "bms.v_seat_payment", ORDER_CLEAN_TABLE: "bms.v_order_payment"}
+    for insert, (_, clean, columns, key) in zip(inserts, _GRAINS, strict=True):
+        target = insert.this
+        assert f"{target.this.db}.{target.this.name}" == clean
+        names = [c.name for c in columns]
+        assert [c.name for c in target.expressions] == names
+        select = insert.expression
+        assert [e.name for e in select.expressions] == names
+        source = select.find(exp.From).this
+        assert f"{source.db}.{source.name}" == views[clean]
+        exists = select.find(exp.Exists)
+        assert exists is not None and isinstance(exists.parent, exp.Not)
+        compared = {eq.left.name for eq in exists.find_all(exp.EQ)}
+        assert compared == set(key)
 
 
 def test_synapse_ddl_is_distributed_heap_and_guarded() -> None:
     script = CREATE_TABLES_SCRIPT.read_text()
-    assert script.count("WITH (DISTRIBUTION = HASH(order_id), HEAP)") == 2
+    assert script.count("WITH (DISTRIBUTION = HASH(order_id), HEAP)") == 4
     assert "MAX)" not in script.upper().replace(" ", "")
     for batch in read_batches(CREATE_TABLES_SCRIPT):
         head = batch.headline.upper()

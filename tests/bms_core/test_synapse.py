@@ -11,6 +11,7 @@ from bms_core.odbc import OdbcUnavailable
 from bms_core.synapse import (
     ASA_USER_SCRIPT,
     CREATE_TABLES_SCRIPT,
+    LOAD_CLEAN_SCRIPT,
     SqlApplyError,
     apply_scripts,
     plan,
@@ -42,6 +43,13 @@ def test_sqlite_adaptation_is_explicit_about_what_changes() -> None:
         "SQLite has no users",
         "SQLite has no permissions",
     }
+    keys = [s for s in statements if s.startswith("CREATE UNIQUE INDEX")]
+    assert keys == [
+        "CREATE UNIQUE INDEX IF NOT EXISTS pk_fact_seat_payment_clean "
+        "ON fact_seat_payment_clean (payment_event_id, seat_index)",
+        "CREATE UNIQUE INDEX IF NOT EXISTS pk_fact_order_payment_clean "
+        "ON fact_order_payment_clean (payment_event_id)",
+    ]
     synapse = plan([CREATE_TABLES_SCRIPT], "synapse")
     assert all(reason is None and ss == [b.text] for b, ss, reason in synapse)
 
@@ -59,7 +67,7 @@ def test_sql_apply_through_the_sqlite_odbc_driver_twice(tmp_path: Path, capsys) 
     assert main("bms_core", argv) == 0
     assert main("bms_core", argv) == 0  # idempotent, like the Synapse script
     out = capsys.readouterr().out
-    assert out.count("15 batches applied, 2 skipped") == 2
+    assert out.count("19 batches applied, 2 skipped") == 2
     import sqlite3
 
     names = {r[0] for r in sqlite3.connect(database).execute("SELECT name FROM sqlite_master")}
@@ -69,6 +77,36 @@ def test_sql_apply_through_the_sqlite_odbc_driver_twice(tmp_path: Path, capsys) 
         "v_revenue_daily",
         "v_abandoned_orders",
     } <= names
+
+
+@pytest.mark.odbc
+def test_loading_the_curated_tables_through_the_odbc_driver(tmp_path: Path, capsys) -> None:
+    import sqlite3
+
+    database = tmp_path / "warehouse.db"
+    connection = f"Driver=SQLite3;Database={database}"
+    assert (
+        main("bms_core", ["sql", "apply", "--connection", connection, "--dialect", "sqlite"]) == 0
+    )
+    landing = sqlite3.connect(database)
+    columns = [r[1] for r in landing.execute("PRAGMA table_info(fact_order_payment)")]
+    row = {c: f"x-{c}" for c in columns} | {"attempt": 1, "payment_event_id": "o-1-p1"}
+    insert = (
+        f"INSERT INTO fact_order_payment ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' for _ in columns)})"
+    )
+    for event_id in ("o-1-p1", "o-1-p1", "o-2-p1"):  # at least once: a row written twice
+        landing.execute(insert, [row[c] if c != "payment_event_id" else event_id for c in columns])
+    landing.commit()
+    load = [*("sql", "apply", "--connection", connection, "--dialect", "sqlite")]
+    load += ["--script", str(LOAD_CLEAN_SCRIPT)]
+    assert main("bms_core", load) == 0
+    assert main("bms_core", load) == 0  # again: nothing new to copy
+    assert "2 batches applied, 0 skipped" in capsys.readouterr().out
+    keys = landing.execute(
+        "SELECT payment_event_id FROM fact_order_payment_clean ORDER BY 1"
+    ).fetchall()
+    assert keys == [("o-1-p1",), ("o-2-p1",)]
 
 
 @pytest.mark.odbc
@@ -87,7 +125,7 @@ def test_synapse_dialect_on_a_sqlite_driver_says_which_flag_to_pass(tmp_path: Pa
     argv = ["sql", "apply", "--connection", f"Driver=SQLite3;Database={tmp_path / 'w.db'}"]
     assert main("bms_core", argv) == 1
     err = capsys.readouterr().err
-    assert "synapse_create_table.sql:34" in err and "pass --dialect sqlite" in err
+    assert "synapse_create_table.sql:39" in err and "pass --dialect sqlite" in err
 
 
 @pytest.mark.odbc

@@ -42,6 +42,8 @@ def test_clean_run_reconciles_at_every_hop(clean_report: object, tmp_path: Path)
     assert c.payments_in == c.payments_sent
     assert c.joined_pairs == report.truth["expected_pairs"] > 0
     assert c.warehouse_rows == c.joined_rows == report.truth["expected_seat_rows"]
+    # nothing was delivered twice, so the curated copies hold every row once
+    assert (c.curated_rows, c.curated_order_rows) == (c.warehouse_rows, c.warehouse_order_rows)
     u = report.unmatched
     assert (
         c.orders == report.truth["matched_orders"] + u.never_paid + u.after_window + u.failed_only
@@ -85,6 +87,9 @@ def test_injected_faults_are_found() -> None:
     assert all(report.checks.values()), report.checks
     assert c.malformed_sent > 0 and c.rejected_in == c.malformed_sent
     assert c.duplicates_sent > 0
+    # a duplicated booking joins twice: the landing tables hold both, the curated ones one
+    assert 0 < c.curated_order_rows < c.warehouse_order_rows
+    assert 0 < c.curated_rows < c.warehouse_rows
     assert report.findings_by_rule.get("duplicate", 0) > 0
     assert sum(n for rule, n in report.findings_by_rule.items() if rule != "duplicate") >= 3
     assert report.verdict != "clean"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from decimal import Decimal
 
 import pytest
@@ -44,6 +45,8 @@ def test_tables_are_the_synapse_tables_column_for_column() -> None:
     for table, columns in (
         ("fact_seat_payment", SEAT_COLUMNS),
         ("fact_order_payment", ORDER_COLUMNS),
+        ("fact_seat_payment_clean", SEAT_COLUMNS),
+        ("fact_order_payment_clean", ORDER_COLUMNS),
     ):
         info = store.query(f"PRAGMA table_info({table})")
         assert [(r["name"], bool(r["notnull"])) for r in info] == [
@@ -112,3 +115,45 @@ def test_times_are_stored_the_same_whatever_format_they_come_in() -> None:
     assert sqlite_time("0999-01-01T00:00:00.000Z") == sqlite_time("0999-01-01T00:00:00+00:00")
     with pytest.raises(ValueError, match="not a time"):
         sqlite_time("2026-11-29T10:00:05.1230000X")
+
+
+def _rows(warehouse: Warehouse, source: str, key: str) -> list[dict]:
+    return warehouse.query(f"SELECT * FROM {source} ORDER BY {key}")
+
+
+def test_curated_tables_hold_each_key_once_and_loading_again_adds_nothing(
+    warehouse: Warehouse,
+) -> None:
+    assert warehouse.load_clean() == (9, 5)  # the duplicated booking's second pair is left out
+    seat_key, order_key = "payment_event_id, seat_index", "payment_event_id"
+    assert _rows(warehouse, "fact_seat_payment_clean", seat_key) == _rows(
+        warehouse, "v_seat_payment", seat_key
+    )
+    assert _rows(warehouse, "fact_order_payment_clean", order_key) == _rows(
+        warehouse, "v_order_payment", order_key
+    )
+    assert warehouse.load_clean() == (0, 0)
+    # ASA writes a loaded pair once more, and a new pair arrives: only the new key goes in
+    late = sample_booking("o-late", T0 + 5000, seat_prices=(10000, 10000))
+    arrivals = [
+        Arrival("booking", encode(late)),
+        Arrival("payment", encode(sample_payment(late, T0 + 65_000))),
+    ]
+    again = warehouse.query("SELECT * FROM fact_order_payment WHERE order_id = 'o-paid' LIMIT 1")
+    warehouse.insert_order_rows(again)
+    warehouse.insert_pairs(StreamJob().process(arrivals))
+    assert warehouse.load_clean() == (2, 1)
+    counts = warehouse.query(
+        "SELECT COUNT(*) AS n, COUNT(DISTINCT payment_event_id) AS keys FROM fact_order_payment_clean"
+    )
+    assert counts == [{"n": 6, "keys": 6}]
+
+
+def test_the_curated_key_is_enforced_locally(warehouse: Warehouse) -> None:
+    """Synapse does not enforce the key; the local unique index does, so a load that would
+    repeat a key fails here instead of passing silently."""
+    warehouse.load_clean()
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"), warehouse.connection:
+        warehouse.connection.execute(
+            "INSERT INTO fact_order_payment_clean SELECT * FROM fact_order_payment LIMIT 1"
+        )
