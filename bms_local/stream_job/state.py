@@ -56,9 +56,7 @@ _NONE: Final = np.empty(0, dtype=_I64)
 
 def object_column(values: list[Any]) -> NDArray[np.object_]:
     """``values`` as a numpy object array (each element kept as it is, lists included)."""
-    column = np.empty(len(values), dtype=object)
-    column[:] = values
-    return column
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
 class JoinState:
