@@ -322,12 +322,17 @@ class StreamJob:
     ) -> NDArray[np.bool_] | None:
         """Apply the ordering policy per partition input (events taken in arrival order), in
         place on ``times``; the admitted events (``None``: all of them, as with Adjust)."""
-        order = np.argsort(seq)
-        # a stable sort of small integers is a radix sort: groups, each in arrival order
+        # a stable sort of small integers is a radix sort: groups, each in the order given, which
+        # is arrival order unless an event that took the one-by-one path follows later ones
         narrow = np.uint16 if len(self._timelines) <= 1 << 16 else np.int64
-        order = order[np.argsort(group[order].astype(narrow), kind="stable")]
+        order = np.argsort(group.astype(narrow), kind="stable")
         sorted_groups = group[order]
         cuts = np.flatnonzero(sorted_groups[1:] != sorted_groups[:-1]) + 1
+        backwards = np.diff(seq[order]) < 0
+        backwards[cuts - 1] = False  # where one group ends and the next begins
+        if backwards.any():  # sort by arrival first: the groups come out the same
+            order = np.argsort(seq)
+            order = order[np.argsort(group[order].astype(narrow), kind="stable")]
         starts = [0, *cuts.tolist()]
         ends = [*cuts.tolist(), len(order)]
         counts = self.counts

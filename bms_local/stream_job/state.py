@@ -156,7 +156,7 @@ class JoinState:
         later = np.maximum(seq[b], seq[p])
         earlier = np.minimum(seq[b], seq[p])
         if len(later) and int(later.max()) < 1 << 31:  # one integer key: later, then earlier
-            order = np.argsort((later << 31) | earlier, kind="stable")
+            order = np.argsort((later << 31) | earlier)  # a pair's two seqs are its own: no ties
         else:
             order = np.lexsort((earlier, later))
         return b[order], p[order]

@@ -262,3 +262,24 @@ def test_a_bad_enqueued_time_or_partition_is_named_and_nothing_of_the_batch_is_t
         job.feed_all([good, good._replace(**{field: value})])
     assert not job.counts and job.held_events == 0
     assert len(job.feed_all([good])) == 0 and job.counts["in:booking"] == 1  # still usable
+
+
+@pytest.mark.parametrize(
+    "kinds",
+    [
+        ("booking", "bookings"),
+        ("bookin", "gpayment"),  # their text lines up with two good names
+        ("booking\npayment", ""),
+        ("booking", None),
+        ("Payment", "booking"),
+    ],
+)
+def test_an_unknown_input_kind_is_named_and_nothing_of_the_batch_is_taken(
+    kinds: tuple[Any, ...],
+) -> None:
+    body = encode(sample_booking("o-1", START_MS))
+    bad = next(kind for kind in kinds if kind not in ("booking", "payment"))
+    job = StreamJob()
+    with pytest.raises(ValueError, match=f"Arrival.kind .* got {re.escape(repr(bad))}$"):
+        job.feed_all([Arrival(kind, body, START_MS, 0) for kind in kinds])
+    assert not job.counts and job.held_events == 0
