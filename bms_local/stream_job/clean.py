@@ -8,7 +8,7 @@ cause names the field, e.g. ``booking.booking_time``.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final, NamedTuple
+from typing import Annotated, Any, Final, NamedTuple, cast
 
 import msgspec
 
@@ -151,3 +151,13 @@ def clean_payment(record: dict[str, Any]) -> Clean | str:
     if not _money_ok(record.get("amount")):
         return "payment.amount"
     return Clean(record, order_id, record.get("event_id"), event_ms)
+
+
+def held_order_id(body: bytes | dict[str, Any], is_booking: bool) -> str:
+    """The order id the job took from an event it holds: a body the fast path accepted (``bytes``)
+    or the JSON object the exact path decoded and kept."""
+    if type(body) is bytes:
+        return WELL_FORMED[is_booking](body).order_id  # type: ignore[no-any-return]
+    clean = (clean_booking if is_booking else clean_payment)(cast(dict[str, Any], body))
+    assert not isinstance(clean, str), "a held event passed the clean step"
+    return clean.order_id

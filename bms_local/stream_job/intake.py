@@ -99,16 +99,18 @@ class Columns:
     (:meth:`add_one`); :meth:`numbers` joins both.
     """
 
-    __slots__ = ("_hash", "_ms", "_one", "_seq", "body", "event_id", "kinds", "order_id")
+    __slots__ = ("_hash", "_ms", "_one", "_seq", "_words", "body", "event_id", "kinds", "order_id")
 
     def __init__(self) -> None:
         self._seq: list[NDArray[np.int64]] = []
         self._ms: list[NDArray[np.int64]] = []
         self._hash: list[NDArray[np.int64]] = []
+        self._words: list[NDArray[np.uint64]] = []
         self.kinds: list[tuple[bool, int]] = []
         """``(is_booking, count)`` per added run, in order."""
-        self._one: list[tuple[int, int, int]] = []
-        """``(seq, event_ms, order hash)`` of events added one at a time since the last run."""
+        self._one: list[tuple[int, int, int, NDArray[np.uint64]]] = []
+        """``(seq, event_ms, order hash, order words)`` of events added one at a time since the
+        last run."""
         self.order_id: list[str] = []
         self.event_id: list[object] = []
         self.body: list[object] = []
@@ -124,6 +126,7 @@ class Columns:
         seqs: NDArray[np.int64],
         ms: NDArray[np.int64],
         hashes: NDArray[np.int64],
+        words: NDArray[np.uint64],
         order_ids: list[str],
         event_ids: list[object],
         bodies: list[object],
@@ -132,6 +135,7 @@ class Columns:
         self._seq.append(seqs)
         self._ms.append(ms)
         self._hash.append(hashes)
+        self._words.append(words)
         self.kinds.append((is_booking, len(seqs)))
         if self.order_id:
             self.order_id += order_ids
@@ -142,7 +146,8 @@ class Columns:
 
     def add_one(self, is_booking: bool, seq: int, event_ms: int, values: tuple[Any, ...]) -> None:
         order_id, event_id, body = values
-        self._one.append((seq, event_ms, state.order_hashes([order_id])[0]))
+        words = state.order_words([order_id])
+        self._one.append((seq, event_ms, state.order_hashes(words)[0], words[:, 0]))
         self.kinds.append((is_booking, 1))
         self.order_id.append(order_id)
         self.event_id.append(event_id)
@@ -161,17 +166,24 @@ class Columns:
         return np.concatenate(self._seq), np.concatenate(self._ms), flags
 
     def order_hashes(self) -> NDArray[np.int64]:
-        """:func:`~bms_local.stream_job.state.order_hashes` of the order ids, taken while the
-        ids were fresh from decoding."""
+        """:func:`~bms_local.stream_job.state.order_hashes` of the order ids."""
         self._flush()
         return np.concatenate(self._hash) if self._hash else np.empty(0, dtype=np.int64)
 
+    def order_words(self) -> NDArray[np.uint64]:
+        """:func:`~bms_local.stream_job.state.order_words` of the order ids (a column each)."""
+        self._flush()
+        if not self._words:
+            return np.empty((len(state.ORDER_WORDS), 0), dtype=np.uint64)
+        return np.concatenate(self._words, axis=1)
+
     def _flush(self) -> None:
         if self._one:
-            seqs, times, hashes = zip(*self._one, strict=True)
+            seqs, times, hashes, words = zip(*self._one, strict=True)
             self._seq.append(np.array(seqs, dtype=np.int64))
             self._ms.append(np.array(times, dtype=np.int64))
             self._hash.append(np.array(hashes, dtype=np.int64))
+            self._words.append(np.stack(words, axis=1))
             self._one = []
 
 
@@ -179,7 +191,6 @@ class _Decoded(NamedTuple):
     seqs: list[int]
     times: list[str]
     """Each sub-batch's times joined together (the time objects are freed at once)."""
-    hashes: list[NDArray[np.int64]]
     order_ids: list[str]
     event_ids: list[object]
     bodies: list[object]
@@ -207,7 +218,7 @@ class _Kind:
         self.one: Callable[[bytes], Any] = WELL_FORMED[is_booking]
         self.many: Callable[[bytes], list[Any]] = WELL_FORMED_LISTS[is_booking]
         self.bodies = bodies
-        self.decoded = _Decoded([], [], [], [], [], [])
+        self.decoded = _Decoded([], [], [], [], [])
         """Fields of the events decoded in batches, read while they are fresh in memory; their
         times are checked in :meth:`take`."""
         self.alone: list[tuple[int, int, tuple[Any, ...]]] = []
@@ -224,11 +235,12 @@ class _Kind:
 
     def _checked(self, rows: NDArray[np.int64]) -> None:
         """Times of the batch-decoded events; those not in the wire format go one by one."""
-        seqs, times, hashes, order_ids, event_ids, bodies = self.decoded
+        seqs, times, order_ids, event_ids, bodies = self.decoded
         if not seqs:
             return
         ms, valid = joined_wire_times_ms("".join(times), len(seqs))
-        keys = np.concatenate(hashes)
+        words = state.order_words(order_ids)  # all of this input's ids at once
+        keys = state.order_hashes(words)
         decoded = rows if len(seqs) == len(rows) else np.array(seqs, dtype=np.int64)
         if not valid.all():
             keep = valid.tolist()
@@ -239,9 +251,11 @@ class _Kind:
                 [v for v, ok in zip(values, keep, strict=True) if ok]
                 for values in (seqs, order_ids, event_ids, bodies)
             )
-            ms, decoded, keys = ms[valid], decoded[valid], keys[valid]
+            ms, decoded, keys, words = ms[valid], decoded[valid], keys[valid], words[:, valid]
         if seqs:
-            self.out.add_many(self.is_booking, decoded, ms, keys, order_ids, event_ids, bodies)
+            self.out.add_many(
+                self.is_booking, decoded, ms, keys, words, order_ids, event_ids, bodies
+            )
 
     def _batch(self, seqs: list[int]) -> None:
         if len(seqs) <= ALONE:
@@ -271,9 +285,7 @@ class _Kind:
         decoded.seqs.extend(seqs)
         # comprehensions read a Struct's fields faster than map(attrgetter)
         decoded.times.append("".join([e.time for e in events]))
-        order_ids = [e.order_id for e in events]
-        decoded.hashes.append(state.order_hashes(order_ids))  # while the ids are in cache
-        decoded.order_ids.extend(order_ids)
+        decoded.order_ids.extend([e.order_id for e in events])
         decoded.event_ids.extend([e.event_id for e in events])
         decoded.bodies.extend(originals)
 

@@ -44,7 +44,7 @@ from bms_core.partitioning import partition_for
 from bms_core.projection import JOIN_WINDOW_MS, order_row, pair_rows, seat_rows
 from bms_local.stream_job.intake import Columns, intake
 from bms_local.stream_job.policy import OrderingPolicy, Timeline
-from bms_local.stream_job.state import JoinState, mix_partition, object_column
+from bms_local.stream_job.state import ORDER_WORDS, JoinState, mix_partition, object_column
 
 BOOKING: Final = "booking"
 PAYMENT: Final = "payment"
@@ -267,7 +267,7 @@ class StreamJob:
             "t": times,
             "seq": seq + base,
             "key": columns.order_hashes(),
-            "order_id": object_column(columns.order_id),
+            **dict(zip(ORDER_WORDS, columns.order_words(), strict=True)),
             "event_id": object_column(columns.event_id),
             "body": object_column(columns.body),
         }

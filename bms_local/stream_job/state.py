@@ -1,14 +1,16 @@
-"""The join's state as columns: every held event's key, side, time, arrival order and match flag,
-and its order id, event id and body.
+"""The join's state as columns: every held event's key, side, time, arrival order, match flag and
+order id words, and its event id and body.
 
-Every column is a numpy array; the order ids, event ids and bodies are object arrays, so gathering
-and comparing them for pairs and possible repeats happens in numpy's C loops (one comparison per
-pair), and evicting a row releases its body with the row.
+Every column is a numpy array; the event ids and bodies are object arrays, so gathering and
+comparing them for possible repeats happens in numpy's C loops, and evicting a row releases its
+body with the row.
 
-A join key is the hash of the order id mixed with the partition, so "same order on the same
+A join key is a hash of the order id mixed with the partition, so "same order on the same
 partition" is one integer comparison and a batch joins by sorting and binary search instead of a
-dictionary probe per event. Equal keys are confirmed on the order ids and partitions themselves
-before anything is emitted or counted, so a hash collision cannot join two orders.
+dictionary probe per event. Equal keys are confirmed on the partitions and the order ids before
+anything is emitted or counted, so a hash collision cannot join two orders: an order id is held
+as its words (:func:`order_words`), which are the whole id up to 24 bytes; longer ids whose words
+agree are compared as the ids themselves, read again from the bodies.
 """
 
 from __future__ import annotations
@@ -18,13 +20,78 @@ from typing import Any, Final, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from bms_local.stream_job.clean import held_order_id
+
 _I64 = np.int64
 _MIX: Final = np.uint64(0x9E3779B97F4A7C15)
+_MIX_1: Final = np.uint64(0xBF58476D1CE4E5B9)
+_MIX_2: Final = np.uint64(0x94D049BB133111EB)
+_NEWLINE: Final = ord("\n")
+_LOW_BYTES: Final = np.array([(1 << 8 * n) - 1 for n in range(9)], dtype=np.uint64)
+"""``_LOW_BYTES[n]`` keeps the low ``n`` bytes of a little-endian word."""
 
 
-def order_hashes(order_ids: list[str]) -> NDArray[np.int64]:
-    """Hashes of order ids; a join key is one mixed with :func:`mix_partition`."""
-    return np.fromiter(map(hash, order_ids), dtype=_I64, count=len(order_ids))
+ORDER_WORDS: Final = ("id_size", "id_head", "id_middle", "id_tail")
+"""An order id's UTF-8 length and its bytes 0-8, 8-16 and its last 8 (little-endian words, the
+bytes past its end zero): equal for equal ids, and for ids of up to :data:`WHOLE_ID` bytes
+equal only for equal ids."""
+WHOLE_ID: Final = 24
+
+
+def order_words(order_ids: list[str]) -> NDArray[np.uint64]:
+    """:data:`ORDER_WORDS` of each id, as rows of a ``(4, len(order_ids))`` array.
+
+    The ids are read at once from their text joined by newlines (words read past an id's end are
+    masked); when an id holds a newline itself, one at a time.
+    """
+    count = len(order_ids)
+    text = "\n".join(order_ids).encode("utf-8", "surrogatepass")
+    if not count or text.count(b"\n") != count - 1:
+        return _words_one_by_one(order_ids)
+    ends = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == _NEWLINE)
+    starts = np.empty(count, dtype=_I64)
+    starts[0] = 0
+    starts[1:] = ends + 1
+    ends = np.append(ends, len(text))
+    text += bytes(16)  # words read past the last id stay inside the buffer
+    at = np.ndarray((len(text) - 7,), dtype="<u8", buffer=text, strides=(1,))
+    out = np.empty((len(ORDER_WORDS), count), dtype=np.uint64)
+    size = ends - starts
+    out[0] = size
+    whole = _LOW_BYTES[np.minimum(size, 8)]
+    np.bitwise_and(at[starts], whole, out=out[1])
+    np.bitwise_and(at[starts + 8], _LOW_BYTES[np.clip(size - 8, 0, 8)], out=out[2])
+    np.bitwise_and(at[np.maximum(ends - 8, starts)], whole, out=out[3])
+    return out
+
+
+def _words_one_by_one(order_ids: list[str]) -> NDArray[np.uint64]:
+    out = np.empty((len(ORDER_WORDS), len(order_ids)), dtype=np.uint64)
+    for column, order_id in enumerate(order_ids):
+        raw = order_id.encode("utf-8", "surrogatepass")
+        out[:, column] = (
+            len(raw),
+            int.from_bytes(raw[:8], "little"),
+            int.from_bytes(raw[8:16], "little"),
+            int.from_bytes(raw[-8:], "little"),
+        )
+    return out
+
+
+def order_hashes(words: NDArray[np.uint64]) -> NDArray[np.int64]:
+    """Hashes of order ids given as their :func:`order_words`; a join key is one mixed with
+    :func:`mix_partition`."""
+    size, head, middle, tail = words
+    h = (size * _MIX) ^ head
+    h *= _MIX_1
+    h ^= h >> np.uint64(32)
+    h ^= middle
+    h *= _MIX_2
+    h ^= h >> np.uint64(29)
+    h ^= tail
+    h *= _MIX_1
+    h ^= h >> np.uint64(32)
+    return h.view(_I64)
 
 
 def mix_partition(partition_index: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -46,8 +113,8 @@ class Matches(NamedTuple):
     duplicate_payments: int
 
 
-NUMBERS: Final = ("key", "pidx", "is_booking", "t", "seq")
-OBJECTS: Final = ("order_id", "event_id", "body")
+NUMBERS: Final = ("key", "pidx", "is_booking", "t", "seq", *ORDER_WORDS)
+OBJECTS: Final = ("event_id", "body")
 GIVEN: Final = (*NUMBERS, *OBJECTS)
 """The columns :meth:`JoinState.add` takes for new events."""
 _COLUMNS: Final = (*GIVEN, "matched")
@@ -66,6 +133,7 @@ class JoinState:
         self.window_ms = window_ms
         self.columns: dict[str, NDArray[Any]] = {c: np.empty(0, dtype=_I64) for c in NUMBERS}
         self.columns.update({c: np.empty(0, dtype=object) for c in OBJECTS})
+        self.columns.update({c: np.empty(0, dtype=np.uint64) for c in ORDER_WORDS})
         self.columns["is_booking"] = np.empty(0, dtype=bool)
         self.columns["matched"] = np.empty(0, dtype=bool)
         """``pidx``: partition index (the job numbers partitions as it first sees them);
@@ -148,9 +216,7 @@ class JoinState:
         keep = ((b >= old) | (p >= old)) & (delay >= 0) & (delay <= self.window_ms)
         b, p = b[keep], p[keep]
         # equal keys: confirm the partition and the order id (a hash collision joins nothing)
-        order_ids = rows["order_id"]
-        same = rows["pidx"][b] == rows["pidx"][p]
-        same &= order_ids[b] == order_ids[p]
+        same = self._same_orders(rows, b, p)
         if not same.all():
             b, p = b[same], p[same]
         later = np.maximum(seq[b], seq[p])
@@ -160,6 +226,25 @@ class JoinState:
         else:
             order = np.lexsort((earlier, later))
         return b[order], p[order]
+
+    @staticmethod
+    def _same_orders(
+        rows: dict[str, NDArray[Any]], a: NDArray[np.int64], b: NDArray[np.int64]
+    ) -> NDArray[np.bool_]:
+        """Whether rows ``a[i]`` and ``b[i]`` hold events of one order on one partition."""
+        same = rows["pidx"][a] == rows["pidx"][b]
+        for column in ORDER_WORDS:
+            words = rows[column]
+            same &= words[a] == words[b]
+        long = np.flatnonzero(same & (rows["id_size"][a] > WHOLE_ID))
+        if len(long):  # words agree but do not hold the whole ids: read them from the bodies
+            bodies, booking = rows["body"], rows["is_booking"]
+            same[long] = [
+                held_order_id(bodies[x], bool(booking[x]))
+                == held_order_id(bodies[y], bool(booking[y]))
+                for x, y in zip(a[long].tolist(), b[long].tolist(), strict=True)
+            ]
+        return same
 
     def evict(self, limits: NDArray[np.int64]) -> tuple[int, int]:
         """Drop held events whose time is below their group's limit (``limits`` indexed by
@@ -206,16 +291,12 @@ class JoinState:
             distance += 1
         if not found:
             return 0
-        seq, pidx, t = rows["seq"], rows["pidx"], rows["t"]
-        order_ids = rows["order_id"]
+        seq, t = rows["seq"], rows["t"]
+        pairs = np.array(found, dtype=_I64).reshape(len(found), 2)
+        same_order = self._same_orders(rows, pairs[:, 0], pairs[:, 1]).tolist()
         repeats = set()
-        for x, y in found:
+        for (x, y), same in zip(found, same_order, strict=True):
             earlier, later = (x, y) if seq[x] < seq[y] else (y, x)
-            if (
-                later >= old
-                and pidx[earlier] == pidx[later]
-                and order_ids[earlier] == order_ids[later]
-                and abs(int(t[earlier]) - int(t[later])) <= self.window_ms
-            ):
+            if later >= old and same and abs(int(t[earlier]) - int(t[later])) <= self.window_ms:
                 repeats.add(later)
         return len(repeats)

@@ -165,7 +165,9 @@ def test_evicted_events_bodies_are_released_with_them() -> None:
 
 
 def test_an_order_hash_collision_joins_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(join_state, "order_hashes", lambda ids: np.zeros(len(ids), dtype=np.int64))
+    monkeypatch.setattr(
+        join_state, "order_hashes", lambda words: np.zeros(words.shape[1], dtype=np.int64)
+    )
     arrivals = _traffic(300, seed=5)
     policy = OrderingPolicy()
     pairs, _ = _run(arrivals, policy, [100])
@@ -283,3 +285,21 @@ def test_an_unknown_input_kind_is_named_and_nothing_of_the_batch_is_taken(
     with pytest.raises(ValueError, match=f"Arrival.kind .* got {re.escape(repr(bad))}$"):
         job.feed_all([Arrival(kind, body, START_MS, 0) for kind in kinds])
     assert not job.counts and job.held_events == 0
+
+
+def test_long_order_ids_alike_but_in_the_middle_are_told_apart() -> None:
+    first, second = ("o" * 16 + middle + "z" * 8 for middle in ("aaaaaa", "bbbbbb"))
+    booking = encode(sample_booking(first, START_MS))
+    other = json.loads(encode(sample_booking(second, START_MS)))
+    other["event_id"] = json.loads(booking)["event_id"]  # one event id, but two orders
+    payment = encode(sample_payment(sample_booking(second, START_MS), START_MS + 1_000))
+    arrivals = [
+        Arrival("booking", booking, START_MS, 0),
+        Arrival("booking", json.dumps(other).encode(), START_MS, 0),
+        Arrival("payment", payment, START_MS + 1_000, 0),
+    ]
+    for size in (1, len(arrivals)):
+        job = StreamJob()
+        pairs = [p for at in range(0, 3, size) for p in job.feed_all(arrivals[at : at + size])]
+        assert [(p.booking["order_id"], p.payment["order_id"]) for p in pairs] == [(second, second)]
+        assert job.counts["duplicate:booking"] == 0
