@@ -5,7 +5,8 @@ Public API: :class:`StreamJob` fed with :class:`Arrival` s yields :class:`Joined
 iterables, JSONL files or Event Hubs.
 """
 
-from bms_local.stream_job.job import Arrival, JoinedPair, Reject, StreamJob
+from bms_local.stream_job.job import StreamJob
 from bms_local.stream_job.policy import OrderingPolicy
+from bms_local.stream_job.records import Arrival, JoinedPair, Reject
 
 __all__ = ["Arrival", "JoinedPair", "OrderingPolicy", "Reject", "StreamJob"]
