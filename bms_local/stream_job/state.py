@@ -2,8 +2,8 @@
 order id words, and its event id and body.
 
 Every column is a numpy array; the event ids and bodies are object arrays, so gathering and
-comparing them for possible repeats happens in numpy's C loops, and evicting a row releases its
-body with the row.
+comparing them for possible repeats happens in numpy's C loops. Evicting a row releases its
+event id and body at once.
 
 A join key is a hash of the order id mixed with the partition, so "same order on the same
 partition" is one integer comparison and a batch joins by sorting and binary search instead of a
@@ -117,8 +117,17 @@ NUMBERS: Final = ("key", "pidx", "is_booking", "t", "seq", *ORDER_WORDS)
 OBJECTS: Final = ("event_id", "body")
 GIVEN: Final = (*NUMBERS, *OBJECTS)
 """The columns :meth:`JoinState.add` takes for new events."""
-_COLUMNS: Final = (*GIVEN, "matched")
+_COLUMNS: Final = (*GIVEN, "matched", "live")
+_DTYPES: Final = {
+    **{c: np.dtype(_I64) for c in NUMBERS},
+    **{c: np.dtype(np.uint64) for c in ORDER_WORDS},
+    **{c: np.dtype(object) for c in OBJECTS},
+    "is_booking": np.dtype(bool),
+    "matched": np.dtype(bool),
+    "live": np.dtype(bool),
+}
 _NONE: Final = np.empty(0, dtype=_I64)
+MIN_CAPACITY: Final = 1_024
 
 
 def object_column(values: list[Any]) -> NDArray[np.object_]:
@@ -127,63 +136,145 @@ def object_column(values: list[Any]) -> NDArray[np.object_]:
 
 
 class JoinState:
-    """Held events of both inputs on every partition, one numpy array per column."""
+    """Held events of both inputs on every partition, one numpy array per column.
+
+    The arrays have spare room: a batch's events are written after the rows already held, so
+    held rows (and the objects they refer to) are not copied for every batch. An evicted row is
+    marked dead and its event id and body are released at once; dead rows are dropped when the
+    arrays are compacted, which happens only when they outnumber the live ones or the room runs
+    out, so each row is copied a bounded number of times over its life.
+    """
 
     def __init__(self, window_ms: int) -> None:
         self.window_ms = window_ms
-        self.columns: dict[str, NDArray[Any]] = {c: np.empty(0, dtype=_I64) for c in NUMBERS}
-        self.columns.update({c: np.empty(0, dtype=object) for c in OBJECTS})
-        self.columns.update({c: np.empty(0, dtype=np.uint64) for c in ORDER_WORDS})
-        self.columns["is_booking"] = np.empty(0, dtype=bool)
-        self.columns["matched"] = np.empty(0, dtype=bool)
+        self._arrays: dict[str, NDArray[Any]] = {c: np.empty(0, _DTYPES[c]) for c in _COLUMNS}
         """``pidx``: partition index (the job numbers partitions as it first sees them);
         ``seq``: arrival order over the job's life; ``body``: the wire body, or the JSON object
-        the exact path decoded it into."""
+        the exact path decoded it into; ``live``: not evicted yet. Rows ``[0, _size)`` are in
+        use."""
+        self._size = 0
+        self._dead = 0
+        self._index: tuple[NDArray[np.int64], NDArray[np.int64]] | None = None
+        """Held keys sorted, and their rows (``None`` until a small batch needs it; dropped
+        when rows move). Small batches find their orders' rows through it."""
         self.last: dict[str, NDArray[Any]] = {}
         """The rows the last :meth:`add` joined: held candidates, then the new events (until the
         next :meth:`evict`)."""
 
     def __len__(self) -> int:
-        return len(self.columns["key"])
+        """Live rows: events held that a later event could still match or repeat."""
+        return self._size - self._dead
+
+    def _held(self, column: str) -> NDArray[Any]:
+        return self._arrays[column][: self._size]
 
     def add(self, new: dict[str, NDArray[Any]]) -> Matches:
         """Admit new events (a value per column of :data:`GIVEN`, in any order: ``seq`` orders
         them); the pairs they complete with held events
         and with each other, and how many repeat the event id of an earlier held event of the
         same order, input and partition."""
-        held = self.columns
-        size = len(held["key"])
-        everything = size <= 4 * len(new["key"])
-        if everything:  # a large batch: join against all held rows, which then become the state
-            cand = np.arange(size)
-            rows = {c: np.concatenate((held[c], new[c])) for c in GIVEN}
-        else:  # a small batch: only held rows of the same orders
-            cand = np.flatnonzero(np.isin(held["key"], new["key"]))
-            rows = {c: np.concatenate((held[c][cand], new[c])) for c in GIVEN}
-        old = len(cand)
+        count = len(new["key"])
+        in_place = len(self) <= 4 * count
+        if in_place:  # a large batch: join against every held row, in place
+            self._make_room(count)
+            self._index = None  # not kept up while batches are large
+            old = self._size
+            self._append(new)
+            rows = {c: self._held(c) for c in (*GIVEN, "live")}
+            live = rows["live"] if self._dead else None
+        else:  # a small batch: only live held rows of the same orders
+            cand = self._rows_of(new["key"])
+            rows = {c: np.concatenate((self._held(c)[cand], new[c])) for c in GIVEN}
+            old, live = len(cand), None
         self.last = rows
-        matched = np.zeros(len(rows["key"]), dtype=bool)
+        is_booking = rows["is_booking"]
+        bookings = np.flatnonzero(is_booking if live is None else is_booking & live)
+        payments = np.flatnonzero(~is_booking if live is None else ~is_booking & live)
         key = rows["key"]
-        bookings = np.flatnonzero(rows["is_booking"])
         bookings = bookings[np.argsort(key[bookings])]
-        payments = np.flatnonzero(~rows["is_booking"])
         payments = payments[np.argsort(key[payments])]
         b, p = self._pairs(rows, old, bookings, payments)
-        matched[b] = True
-        matched[p] = True
         joined = np.maximum(rows["t"][b], rows["t"][p])
         dup_b = self._duplicates(rows, old, bookings)
         dup_p = self._duplicates(rows, old, payments)
-        if everything:
-            held["matched"] = np.concatenate((held["matched"] | matched[:old], matched[old:]))
-            held.update(rows)
+        if in_place:  # the rows are the held arrays
+            matched = self._held("matched")
+            matched[b] = True
+            matched[p] = True
         else:
-            if old:
-                held["matched"][cand[matched[:old]]] = True
-            new["matched"] = matched[old:]
-            for column in _COLUMNS:
-                held[column] = np.concatenate((held[column], new[column]))
+            matched = np.zeros(len(key), dtype=bool)
+            matched[b] = True
+            matched[p] = True
+            self._arrays["matched"][cand[matched[:old]]] = True
+            self._make_room(count)
+            self._append(new, matched[old:])
         return Matches(b, p, joined, dup_b, dup_p)
+
+    def _rows_of(self, keys: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Live held rows whose key is one of ``keys``, ascending (a binary search per key in
+        the sorted index, so a small batch costs little however many rows are held)."""
+        if self._index is None:
+            order = np.argsort(self._held("key"))
+            self._index = self._held("key")[order], order
+        held_keys, held_rows = self._index
+        wanted = np.sort(keys)
+        if len(wanted) > 1:
+            wanted = wanted[np.concatenate(([True], wanted[1:] != wanted[:-1]))]
+        first = np.searchsorted(held_keys, wanted, side="left")
+        count = np.searchsorted(held_keys, wanted, side="right") - first
+        total = int(count.sum())
+        if not total:
+            return _NONE
+        offset = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
+        rows = np.sort(held_rows[np.repeat(first, count) + offset])
+        return rows[self._held("live")[rows]]
+
+    def _append(
+        self, new: dict[str, NDArray[Any]], matched: NDArray[np.bool_] | None = None
+    ) -> None:
+        """Write new rows after the held ones (room made by :meth:`_make_room`)."""
+        start = self._size
+        end = start + len(new["key"])
+        arrays = self._arrays
+        for column in GIVEN:
+            arrays[column][start:end] = new[column]
+        arrays["matched"][start:end] = False if matched is None else matched
+        arrays["live"][start:end] = True
+        self._size = end
+        if self._index is not None:  # the new rows go into the index, in key order
+            held_keys, held_rows = self._index
+            order = np.argsort(new["key"])
+            keys = new["key"][order]
+            at = np.searchsorted(held_keys, keys, side="right")
+            self._index = np.insert(held_keys, at, keys), np.insert(held_rows, at, order + start)
+
+    def _make_room(self, count: int) -> None:
+        """Room for ``count`` more rows: dead rows dropped, and the arrays grown when the live
+        ones fill more than half of them."""
+        capacity = len(self._arrays["key"])
+        if self._size + count <= capacity:
+            return
+        needed = len(self) + count
+        self._compact(None if 2 * needed <= capacity else max(MIN_CAPACITY, 2 * needed))
+
+    def _compact(self, capacity: int | None = None) -> None:
+        """Live rows moved to the front: of the same arrays, or of fresh ones of ``capacity``
+        rows."""
+        size, live = self._size, len(self)
+        keep = self._held("live").copy() if self._dead else None
+        for column, values in self._arrays.items():
+            kept = values[:size] if keep is None else values[:size][keep]
+            if capacity is None:
+                values[:live] = kept
+                if values.dtype == object:
+                    values[live:size] = None
+            else:
+                fresh = np.empty(capacity, values.dtype)  # objects: None
+                fresh[:live] = kept
+                self._arrays[column] = fresh
+        self._size = live
+        self._dead = 0
+        self._index = None
 
     def objects(self, name: str, rows: NDArray[np.int64]) -> list[Any]:
         """The stored ``name`` of each of :attr:`last`'s ``rows``."""
@@ -249,26 +340,35 @@ class JoinState:
     def evict(self, limits: NDArray[np.int64]) -> tuple[int, int]:
         """Drop held events whose time is below their group's limit (``limits`` indexed by
         ``partition index * 2 + is_booking``); ``(unmatched bookings, unmatched payments)``
-        among them."""
+        among them. Their event ids and bodies are released now; their rows go at the next
+        compaction."""
         self.last = {}  # the last batch's rows are read by now; they must not keep bodies alive
-        held = self.columns
-        if not len(held["key"]):
+        if not len(self):
             return 0, 0
-        gone = held["t"] < limits[held["pidx"] * 2 + held["is_booking"]]
-        if not gone.any():
+        held = self._held
+        is_booking = held("is_booking")
+        gone = held("t") < limits[held("pidx") * 2 + is_booking]
+        gone &= held("live")
+        rows = np.flatnonzero(gone)
+        if not len(rows):
             return 0, 0
-        lost = gone & ~held["matched"]
-        bookings = int((lost & held["is_booking"]).sum())
+        lost = gone & ~held("matched")
+        bookings = int((lost & is_booking).sum())
         payments = int(lost.sum()) - bookings
-        keep = ~gone
-        for column in _COLUMNS:
-            held[column] = held[column][keep]
+        held("live")[rows] = False
+        for column in OBJECTS:
+            held(column)[rows] = None
+        self._dead += len(rows)
+        if self._dead > len(self):
+            capacity = len(self._arrays["key"])
+            shrink = 8 * len(self) < capacity  # after a burst: give most of the room back
+            self._compact(max(MIN_CAPACITY, 4 * len(self)) if shrink else None)
         return bookings, payments
 
     def unmatched(self) -> tuple[int, int]:
         """``(bookings, payments)`` held that never matched."""
-        lost = ~self.columns["matched"]
-        bookings = int((lost & self.columns["is_booking"]).sum())
+        lost = ~self._held("matched") & self._held("live")
+        bookings = int((lost & self._held("is_booking")).sum())
         return bookings, int(lost.sum()) - bookings
 
     def _duplicates(self, rows: dict[str, NDArray[Any]], old: int, side: NDArray[np.int64]) -> int:
