@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 
 from bms_core.contract import encode
 from bms_core.timefmt import parse_ms
@@ -224,3 +225,33 @@ def test_invalid_utf8_in_a_field_the_join_does_not_read_is_still_not_json() -> N
     job, pairs = _run(Arrival("booking", body), _p("o-1", T0 + 1_000))
     assert pairs == []
     assert job.counts["rejected:booking.not_json_object"] == 1
+
+
+def test_memory_a_burst_took_is_given_back_once_its_events_are_evicted() -> None:
+    bodies = [
+        (
+            encode(sample_booking(f"o-{i}", T0 + i)),
+            encode(sample_payment(sample_booking(f"o-{i}", T0), T0 + 10_000 + i)),
+        )
+        for i in range(20_000)
+    ]
+    arrivals = [
+        Arrival(k, b, T0 + 20_000, 0)
+        for pair in bodies
+        for k, b in zip(("booking", "payment"), pair, strict=True)
+    ]
+    tracemalloc.start()
+    try:
+        job = StreamJob()
+        idle = tracemalloc.get_traced_memory()[0]
+        pairs = job.feed_all(arrivals)
+        assert len(pairs) == 20_000
+        del pairs
+        during = tracemalloc.get_traced_memory()[0] - idle
+        job.advance(T0 + 3_600_000)  # an hour later: nothing held can match any more
+        after = tracemalloc.get_traced_memory()[0] - idle
+    finally:
+        tracemalloc.stop()
+    assert job.held_events == 0
+    assert during > 2_000_000  # 40k events held: megabytes of columns
+    assert after < during // 10
