@@ -385,6 +385,9 @@ class JoinState:
             if not len(at):
                 break
             a, b = side[at], side[at + distance]
+            if old:  # two held events were compared by an earlier batch
+                fresh = (a >= old) | (b >= old)
+                a, b = a[fresh], b[fresh]
             equal = event_ids[a] == event_ids[b]
             if equal.any():
                 found += zip(a[equal].tolist(), b[equal].tolist(), strict=True)
