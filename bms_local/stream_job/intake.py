@@ -37,12 +37,41 @@ that a sub-batch's joined bodies and decoded objects are still in a core's L2 ca
 fields are read and freed."""
 ALONE: Final = 8
 
-_TEMPLATE: Final = np.frombuffer(b"0000-00-00T00:00:00.000Z", dtype=np.uint8)
-_DIGITS: Final = np.flatnonzero(np.equal(_TEMPLATE, ord("0")))
-_MARKS: Final = np.flatnonzero(np.not_equal(_TEMPLATE, ord("0")))
+_TEMPLATE: Final = b"0000-00-00T00:00:00.000Z"
+_LOW: Final = np.frombuffer(_TEMPLATE, dtype=np.uint8)
+"""Each character's lowest allowed byte: ``0`` for a digit, the mark itself elsewhere."""
+_SPAN: Final = np.frombuffer(
+    bytes([9, 9, 9, 9, 0, 1, 9, 0, 3, 9, 0, 2, 9, 0, 5, 9, 0, 5, 9, 0, 9, 9, 9, 0]), dtype=np.uint8
+)
+"""How far above :data:`_LOW` each character may be (a month's tens digit is 0 or 1, ...)."""
+_DIGITS: Final = np.flatnonzero(np.equal(_LOW, ord("0")))
+_ROWS: Final = 64
+"""Times checked per row of the character check: its rows are long enough that numpy runs
+through them without copying the short per-character constants into buffers."""
+_LOW_ROW: Final = np.tile(_LOW, _ROWS)
+_SPAN_ROW: Final = np.tile(_SPAN, _ROWS)
 _WORDS: Final = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 """Unsigned integer types by size in bytes."""
-_MONTH_DAYS: Final = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
+_FIRST_YEAR: Final = 1970
+
+
+def _calendar() -> tuple[NDArray[np.int32], ...]:
+    """Tables for the years 1970-9999: ``(days before each January 1st, 32 for a leap year
+    else 0, month length, days before each month minus one)``; the last two are indexed by
+    ``32 * leap + month`` and give length 0 for a month that is not 1-12."""
+    years = np.arange(_FIRST_YEAR, 10_000)
+    leap = (years % 4 == 0) & ((years % 100 != 0) | (years % 400 == 0))
+    year_start = np.concatenate(([0], np.cumsum(365 + leap)[:-1])).astype(np.int32)
+    length = np.zeros(64, dtype=np.int32)
+    before = np.zeros(64, dtype=np.int32)
+    for extra in (0, 1):
+        months = [31, 28 + extra, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        length[32 * extra + 1 : 32 * extra + 13] = months
+        before[32 * extra + 1 : 32 * extra + 13] = np.cumsum([0, *months[:-1]]) - 1
+    return year_start, (leap * 32).astype(np.int32), length, before
+
+
+_YEAR_START, _LEAP_32, _MONTH_LENGTH, _MONTH_BEFORE = _calendar()
 
 
 def wire_times_ms(times: list[str]) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
@@ -55,36 +84,56 @@ def wire_times_ms(times: list[str]) -> tuple[NDArray[np.int64], NDArray[np.bool_
 
 
 def joined_wire_times_ms(joined: str, n: int) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
-    """:func:`wire_times_ms` of ``n`` texts given joined together."""
+    """:func:`wire_times_ms` of ``n`` texts given joined together.
+
+    Each character is checked against its allowed range at once; the date goes through
+    calendar tables (computed once for the whole run when all times share their year and
+    month, as a batch's times nearly always do), the time of day through digit arithmetic.
+    """
     try:
         raw = joined.encode("ascii")
     except UnicodeEncodeError:
         return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
-    if len(raw) != 24 * n:
+    if not n or len(raw) != 24 * n:
         return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
-    text = np.frombuffer(raw, dtype=np.uint8).reshape(n, 24)
-    digits = text[:, _DIGITS] - np.uint8(ord("0"))  # wraps below "0": > 9 as well
-    valid = (digits <= 9).all(axis=1) & (text[:, _MARKS] == _TEMPLATE[_MARKS]).all(axis=1)
-    d = digits.astype(np.int32).T  # rows: Y Y Y Y M M D D h h m m s s f f f
-    year = d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3]
-    month = d[4] * 10 + d[5]
+    text = np.frombuffer(raw, dtype=np.uint8)
+    digits = np.empty_like(text)  # wraps below the low byte: above the span as well
+    bad = np.empty(len(text), dtype=bool)
+    whole = 24 * (n - n % _ROWS)
+    for part, low, span in ((slice(whole), _LOW_ROW, _SPAN_ROW), (slice(whole, None), _LOW, _SPAN)):
+        shape = (-1, len(low))
+        np.subtract(text[part].reshape(shape), low, out=digits[part].reshape(shape))
+        np.greater(digits[part].reshape(shape), span, out=bad[part].reshape(shape))
+    flags = bad.view(np.uint64)
+    if flags.any():
+        flags = flags.reshape(n, 3)  # a time's 24 flags are three words
+        valid = (flags[:, 0] | flags[:, 1] | flags[:, 2]) == 0
+    else:
+        valid = np.ones(n, dtype=bool)
+    digits = digits.reshape(n, 24)
+    d = digits[:, _DIGITS].astype(np.int32).T  # Y Y Y Y M M D D h h m m s s f f f
     day = d[6] * 10 + d[7]
     hour = d[8] * 10 + d[9]
-    minute = d[10] * 10 + d[11]
-    second = d[12] * 10 + d[13]
-    milli = d[14] * 100 + d[15] * 10 + d[16]
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    month_days = _MONTH_DAYS[np.clip(month, 0, 12)] + (leap & (month == 2))
-    valid &= (year >= 1970) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days)
-    valid &= (hour <= 23) & (minute <= 59) & (second <= 59)
-    # days from the civil date (proleptic Gregorian), March-based year
-    y = year - (month <= 2)
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
-    days = (era * 146_097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719_468).astype(np.int64)
-    ms = (((days * 24 + hour) * 60 + minute) * 60 + second) * 1000 + milli
-    return ms, valid
+    ms = (hour * 60 + d[10] * 10 + d[11]) * 60 + d[12] * 10 + d[13]
+    ms = ms * 1000 + d[14] * 100 + d[15] * 10 + d[16]
+    valid &= (hour <= 23) & (day >= 1)
+    year_months = np.frombuffer(raw, dtype="<u8")[::3]  # "YYYY-MM-" of each time
+    if (year_months == year_months[0]).all():
+        y0, y1, y2, y3, _, m0, m1 = digits[0, :7].tolist()
+        year = y0 * 1000 + y1 * 100 + y2 * 10 + y3 - _FIRST_YEAR
+        month = m0 * 10 + m1
+        if 0 <= year < len(_YEAR_START) and 1 <= month <= 12:
+            month += int(_LEAP_32[year])
+            valid &= day <= _MONTH_LENGTH[month]
+            day += int(_YEAR_START[year]) + int(_MONTH_BEFORE[month])
+        else:  # the bytes are wrong (flagged already) or the date is out of range
+            valid[:] = False
+    else:
+        year = d[0] * 1000 + d[1] * 100 + d[2] * 10 + d[3] - _FIRST_YEAR
+        month = _LEAP_32.take(year, mode="clip") + d[4] * 10 + d[5]
+        valid &= (year >= 0) & (day <= _MONTH_LENGTH.take(month, mode="clip"))
+        day += _YEAR_START.take(year, mode="clip") + _MONTH_BEFORE.take(month, mode="clip")
+    return day.astype(np.int64) * 86_400_000 + ms, valid
 
 
 def _ascii(blob: bytes) -> bool:
