@@ -29,17 +29,15 @@ REQUIRED_PAYMENT_FIELDS: Final = ("order_id", "payment_time", "attempt", "amount
 _decode = msgspec.json.decode
 
 
-class _Element(msgspec.Struct, gc=False):
-    """Any JSON object (its fields are skipped)."""
-
-
 _WireTime = Annotated[str, msgspec.Meta(min_length=24, max_length=24)]
 """``YYYY-MM-DDTHH:MM:SS.mmmZ`` is 24 characters; the content is checked after decoding."""
 _OrderId = Annotated[str, msgspec.Meta(min_length=1)]
 
 
 class _Details(msgspec.Struct, gc=False):
-    seats: Annotated[list[_Element], msgspec.Meta(min_length=1)]
+    seats: Annotated[list[msgspec.Raw], msgspec.Meta(min_length=1)]
+    """Any non-empty array, as the ``WHERE`` requires; each seat is skipped whole (decoding it
+    as an object would read every key)."""
 
 
 class _WellFormedBooking(msgspec.Struct, gc=False, kw_only=True):
@@ -72,7 +70,7 @@ WELL_FORMED: Final = (
 
 A body takes the fast path only if it is ASCII ``bytes`` (so it cannot hold invalid UTF-8,
 which a skipping decoder would not notice), decodes with these (a non-empty ``order_id``, for
-bookings a non-empty list of seat objects, a 24-character time), and its time is in the wire
+bookings a non-empty list of seats, a 24-character time), and its time is in the wire
 format (:func:`bms_core.projection.wire_time_ms`). Everything the exact path checks then holds
 with the same order id, event id and time, so the exact path (:func:`decode`,
 :func:`clean_booking` / :func:`clean_payment`) is needed only for the rest.

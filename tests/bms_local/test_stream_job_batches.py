@@ -306,3 +306,26 @@ def test_long_order_ids_alike_but_in_the_middle_are_told_apart() -> None:
         pairs = [p for at in range(0, 3, size) for p in job.feed_all(arrivals[at : at + size])]
         assert [(p.booking["order_id"], p.payment["order_id"]) for p in pairs] == [(second, second)]
         assert job.counts["duplicate:booking"] == 0
+
+
+@pytest.mark.parametrize(
+    ("seats", "usable"),
+    [([{"seat_number": "A1"}], True), ([1], True), ([None, []], True), ([], False), ("A1", False)],
+)
+def test_seats_need_only_be_a_non_empty_array_in_batches_as_one_by_one(
+    seats: object, usable: bool
+) -> None:
+    arrivals = []
+    for i in range(20):  # enough for a batch decode
+        booking = json.loads(encode(sample_booking(f"o-{i}", START_MS)))
+        payment = encode(sample_payment(sample_booking(f"o-{i}", START_MS), START_MS + 1_000))
+        booking["event_details"]["seats"] = seats
+        arrivals += [
+            Arrival("booking", json.dumps(booking).encode(), START_MS, 0),
+            Arrival("payment", payment, START_MS + 1_000, 0),
+        ]
+    for size in (1, len(arrivals)):
+        job = StreamJob()
+        pairs = [p for at in range(0, 40, size) for p in job.feed_all(arrivals[at : at + size])]
+        assert len(pairs) == (20 if usable else 0)
+        assert job.counts["rejected:booking.event_details.seats"] == (0 if usable else 20)
