@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from operator import itemgetter
-from typing import Any, Final, NamedTuple
+from itertools import compress
+from typing import Any, Final
 
 import msgspec
 import numpy as np
@@ -104,9 +104,8 @@ def joined_wire_times_ms(joined: str, n: int) -> tuple[NDArray[np.int64], NDArra
         shape = (-1, len(low))
         np.subtract(text[part].reshape(shape), low, out=digits[part].reshape(shape))
         np.greater(digits[part].reshape(shape), span, out=bad[part].reshape(shape))
-    flags = bad.view(np.uint64)
-    if flags.any():
-        flags = flags.reshape(n, 3)  # a time's 24 flags are three words
+    if bad.view(np.uint64).any():
+        flags = bad.view(np.uint64).reshape(n, 3)  # a time's 24 flags are three words
         valid = (flags[:, 0] | flags[:, 1] | flags[:, 2]) == 0
     else:
         valid = np.ones(n, dtype=bool)
@@ -236,84 +235,90 @@ class Columns:
             self._one = []
 
 
-class _Decoded(NamedTuple):
-    seqs: list[int]
-    times: list[str]
-    """Each sub-batch's times joined together (the time objects are freed at once)."""
-    order_ids: list[str]
-    event_ids: list[object]
-    bodies: list[object]
-
-
 Rejected = tuple[int, str, str, object]
 """``(seq, kind, cause, body)`` of an event the query drops."""
 
 
 class _Kind:
-    """One input's events of a batch on their way into :class:`Columns`."""
+    """One input's events of a batch on their way into :class:`Columns`.
+
+    An event is known by its index among this input's events (``rows[i]`` is its place in the
+    batch, ``bodies[i]`` its body), so sub-batches are slices and no index list is built.
+    """
 
     def __init__(
         self,
         kind: str,
         is_booking: bool,
-        bodies: Sequence[object],
+        rows: NDArray[np.int64],
+        bodies: list[Any],
         out: Columns,
         rejected: list[Rejected],
     ) -> None:
         self.kind = kind
         self.is_booking = is_booking
+        self.rows = rows
+        self.bodies = bodies
         self.out = out
         self.rejected = rejected
         self.one: Callable[[bytes], Any] = WELL_FORMED[is_booking]
         self.many: Callable[[bytes], list[Any]] = WELL_FORMED_LISTS[is_booking]
-        self.bodies = bodies
-        self.decoded = _Decoded([], [], [], [], [])
-        """Fields of the events decoded in batches, read while they are fresh in memory; their
-        times are checked in :meth:`take`."""
+        self.spans: list[tuple[int, int]] = []
+        """``[start, stop)`` of each sub-batch decoded whole, in order."""
+        self.times: list[str] = []
+        """Each decoded sub-batch's times joined together (the time objects are freed at once)."""
+        self.order_ids: list[str] = []
+        self.event_ids: list[object] = []
+        """Fields of the events decoded in sub-batches, read while they are fresh in memory;
+        their times are checked in :meth:`take`."""
         self.alone: list[tuple[int, int, tuple[Any, ...]]] = []
         """Events that took the one-by-one path, added after the batch-decoded ones."""
 
-    def take(self, rows: NDArray[np.int64]) -> None:
-        """Every event of this input in the batch, given as their places in it (ascending)."""
-        seqs = rows.tolist()
-        for start in range(0, len(seqs), SUB_BATCH):
-            self._batch(seqs[start : start + SUB_BATCH])
-        self._checked(rows)
+    def take(self) -> None:
+        """Every event of this input in the batch."""
+        count = len(self.bodies)
+        for start in range(0, count, SUB_BATCH):
+            self._batch(start, min(start + SUB_BATCH, count))
+        self._checked()
         for seq, event_ms, values in self.alone:
             self.out.add_one(self.is_booking, seq, event_ms, values)
 
-    def _checked(self, rows: NDArray[np.int64]) -> None:
+    def _checked(self) -> None:
         """Times of the batch-decoded events; those not in the wire format go one by one."""
-        seqs, times, order_ids, event_ids, bodies = self.decoded
-        if not seqs:
+        order_ids, event_ids = self.order_ids, self.event_ids
+        count = len(order_ids)
+        if not count:
             return
-        ms, valid = joined_wire_times_ms("".join(times), len(seqs))
+        ms, valid = joined_wire_times_ms("".join(self.times), count)
         words = state.order_words(order_ids)  # all of this input's ids at once
         keys = state.order_hashes(words)
-        decoded = rows if len(seqs) == len(rows) else np.array(seqs, dtype=np.int64)
+        if count == len(self.bodies):  # (nearly always) every event, in order: nothing to copy
+            indexes = None
+            rows, bodies = self.rows, self.bodies
+        else:
+            indexes = np.concatenate([np.arange(start, stop) for start, stop in self.spans])
+            rows = self.rows[indexes]
+            bodies = [self.bodies[i] for i in indexes.tolist()]
         if not valid.all():
             keep = valid.tolist()
-            for seq, ok in zip(seqs, keep, strict=True):
-                if not ok:
-                    self._alone(seq)
-            seqs, order_ids, event_ids, bodies = (
+            for i in np.flatnonzero(~valid).tolist():
+                self._alone(i if indexes is None else int(indexes[i]))
+            order_ids, event_ids, bodies = (
                 [v for v, ok in zip(values, keep, strict=True) if ok]
-                for values in (seqs, order_ids, event_ids, bodies)
+                for values in (order_ids, event_ids, bodies)
             )
-            ms, decoded, keys, words = ms[valid], decoded[valid], keys[valid], words[:, valid]
-        if seqs:
-            self.out.add_many(
-                self.is_booking, decoded, ms, keys, words, order_ids, event_ids, bodies
-            )
+            ms, rows, keys, words = ms[valid], rows[valid], keys[valid], words[:, valid]
+        if order_ids:
+            self.out.add_many(self.is_booking, rows, ms, keys, words, order_ids, event_ids, bodies)
 
-    def _batch(self, seqs: list[int]) -> None:
-        if len(seqs) <= ALONE:
-            for seq in seqs:
-                self._alone(seq)
+    def _batch(self, start: int, stop: int) -> None:
+        """Events ``start`` to ``stop`` decoded together, else halved until alone."""
+        if stop - start <= ALONE:
+            for i in range(start, stop):
+                self._alone(i)
             return
         events = None
-        originals = itemgetter(*seqs)(self.bodies)
-        parts = list(originals)
+        parts = self.bodies[start:stop]
         try:  # one copy: the brackets ride on the first and last bodies
             parts[0] = b"[" + parts[0]
             parts[-1] = parts[-1] + b"]"
@@ -325,22 +330,21 @@ class _Kind:
                 events = self.many(blob)
             except msgspec.DecodeError:
                 events = None
-        if events is None or len(events) != len(seqs):
-            half = len(seqs) // 2
-            self._batch(seqs[:half])
-            self._batch(seqs[half:])
+        if events is None or len(events) != stop - start:
+            half = (start + stop) // 2
+            self._batch(start, half)
+            self._batch(half, stop)
             return
-        decoded = self.decoded
-        decoded.seqs.extend(seqs)
+        self.spans.append((start, stop))
         # comprehensions read a Struct's fields faster than map(attrgetter)
-        decoded.times.append("".join([e.time for e in events]))
-        decoded.order_ids.extend([e.order_id for e in events])
-        decoded.event_ids.extend([e.event_id for e in events])
-        decoded.bodies.extend(originals)
+        self.times.append("".join([e.time for e in events]))
+        self.order_ids += [e.order_id for e in events]
+        self.event_ids += [e.event_id for e in events]
 
-    def _alone(self, seq: int) -> None:
+    def _alone(self, i: int) -> None:
         """One event: the fast decoder alone, else the exact ``TRY_CAST`` path."""
-        body = self.bodies[seq]
+        body = self.bodies[i]
+        seq = int(self.rows[i])
         record: dict[str, Any] | None = None
         event_ms = None
         if type(body) is bytes and body.isascii():
@@ -401,7 +405,13 @@ def intake(
     payments = np.flatnonzero(~is_booking)
     out = Columns()
     rejected: list[Rejected] = []
-    _Kind(booking, True, bodies, out, rejected).take(bookings)
-    _Kind(payment, False, bodies, out, rejected).take(payments)
+    for name, rows, side in ((booking, bookings, True), (payment, payments, False)):
+        if len(rows) == len(bodies):
+            own = list(bodies)
+        elif len(rows):
+            own = list(compress(bodies, (is_booking if side else ~is_booking).tolist()))
+        else:
+            continue
+        _Kind(name, side, rows, own, out, rejected).take()
     rejected.sort(key=lambda r: r[0])
     return out, rejected, len(bookings)

@@ -329,3 +329,37 @@ def test_seats_need_only_be_a_non_empty_array_in_batches_as_one_by_one(
         pairs = [p for at in range(0, 40, size) for p in job.feed_all(arrivals[at : at + size])]
         assert len(pairs) == (20 if usable else 0)
         assert job.counts["rejected:booking.event_details.seats"] == (0 if usable else 20)
+
+
+def test_times_a_batch_decode_cannot_parse_take_the_exact_path_in_batches_as_one_by_one() -> None:
+    odd_times = {
+        1: "2026-11-29 10:00:00.000Z",  # castable, not the wire format: joins
+        2: "2026-02-30T10:00:00.000Z",  # no such day: rejected
+        3: "2026-11-29T10:00:00.0Z  ",  # castable: joins
+    }
+    arrivals = []
+    broken = (0, 77)  # not JSON: each fails the sub-batch it is in, the rest decode together
+    for i in range(120):
+        booking = json.loads(encode(sample_booking(f"o-{i}", START_MS)))
+        booking["booking_time"] = odd_times.get(i % 5, booking["booking_time"])
+        body = b"{not json" if i in broken else json.dumps(booking).encode()
+        payment = encode(sample_payment(sample_booking(f"o-{i}", START_MS), START_MS + 1_000))
+        arrivals += [
+            Arrival("booking", body, START_MS, 0),
+            Arrival("payment", payment, START_MS + 1_000, 0),
+        ]
+    results = []
+    for size in (1, len(arrivals)):
+        job = StreamJob()
+        pairs = [
+            (p.booking["order_id"], p.joined_at_ms)
+            for at in range(0, len(arrivals), size)
+            for p in job.feed_all(arrivals[at : at + size])
+        ]
+        results.append((sorted(pairs), dict(job.counts)))
+    assert results[0] == results[1]
+    pairs, counts = results[0]
+    rejected_times = len([i for i in range(120) if i % 5 == 2 and i not in broken])
+    assert counts["rejected:booking.booking_time"] == rejected_times
+    assert counts["rejected:booking.not_json_object"] == len(broken)
+    assert len(pairs) == 120 - rejected_times - len(broken)
