@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from itertools import compress
 from typing import Any, Final
 
 import msgspec
@@ -405,13 +404,10 @@ def intake(
     payments = np.flatnonzero(~is_booking)
     out = Columns()
     rejected: list[Rejected] = []
+    held = np.fromiter(bodies, dtype=object, count=len(bodies))
     for name, rows, side in ((booking, bookings, True), (payment, payments, False)):
-        if len(rows) == len(bodies):
-            own = list(bodies)
-        elif len(rows):
-            own = list(compress(bodies, (is_booking if side else ~is_booking).tolist()))
-        else:
-            continue
-        _Kind(name, side, rows, own, out, rejected).take()
+        if len(rows):
+            own = held.tolist() if len(rows) == len(held) else held[rows].tolist()
+            _Kind(name, side, rows, own, out, rejected).take()
     rejected.sort(key=lambda r: r[0])
     return out, rejected, len(bookings)
