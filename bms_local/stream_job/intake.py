@@ -283,7 +283,8 @@ class _Kind:
             self.out.add_one(self.is_booking, seq, event_ms, values)
 
     def _checked(self) -> None:
-        """Times of the batch-decoded events; those not in the wire format go one by one."""
+        """Times and order ids of the batch-decoded events; those not in the wire format, or
+        with an empty order id, go one by one."""
         order_ids, event_ids = self.order_ids, self.event_ids
         count = len(order_ids)
         if not count:
@@ -291,6 +292,7 @@ class _Kind:
         ms, valid = joined_wire_times_ms("".join(self.times), count)
         words = state.order_words(order_ids)  # all of this input's ids at once
         keys = state.order_hashes(words)
+        valid &= words[0] != 0  # id_size 0: an empty order id, which the exact path rejects
         if count == len(self.bodies):  # (nearly always) every event, in order: nothing to copy
             indexes = None
             rows, bodies = self.rows, self.bodies
@@ -352,8 +354,8 @@ class _Kind:
             except msgspec.DecodeError:
                 pass
             else:
-                event_ms = wire_time_ms(event.time)
                 order_id, event_id = event.order_id, event.event_id
+                event_ms = wire_time_ms(event.time) if order_id else None
         if event_ms is None:
             record = decode(body)
             if record is None:

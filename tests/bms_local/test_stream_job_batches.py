@@ -363,3 +363,24 @@ def test_times_a_batch_decode_cannot_parse_take_the_exact_path_in_batches_as_one
     assert counts["rejected:booking.booking_time"] == rejected_times
     assert counts["rejected:booking.not_json_object"] == len(broken)
     assert len(pairs) == 120 - rejected_times - len(broken)
+
+
+def test_an_empty_order_id_is_rejected_in_batches_as_one_by_one() -> None:
+    arrivals = []
+    for i in range(40):
+        order_id = "" if i % 3 == 0 else f"o-{i}"
+        booking = json.loads(encode(sample_booking(f"o-{i}", START_MS)))
+        payment = json.loads(
+            encode(sample_payment(sample_booking(f"o-{i}", START_MS), START_MS + 1_000))
+        )
+        booking["order_id"] = payment["order_id"] = order_id
+        arrivals += [
+            Arrival(kind, json.dumps(body).encode(), START_MS, 0)
+            for kind, body in (("booking", booking), ("payment", payment))
+        ]
+    for size in (1, len(arrivals)):
+        job = StreamJob()
+        pairs = [p for at in range(0, 80, size) for p in job.feed_all(arrivals[at : at + size])]
+        assert len(pairs) == 26
+        assert job.counts["rejected:booking.order_id"] == 14
+        assert job.counts["rejected:payment.order_id"] == 14
