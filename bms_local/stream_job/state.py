@@ -46,9 +46,9 @@ def order_words(order_ids: list[str]) -> NDArray[np.uint64]:
     """
     count = len(order_ids)
     text = "\n".join(order_ids).encode("utf-8", "surrogatepass")
-    if not count or text.count(b"\n") != count - 1:
-        return _words_one_by_one(order_ids)
     ends = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == _NEWLINE)
+    if not count or len(ends) != count - 1:  # an id holds a newline itself
+        return _words_one_by_one(order_ids)
     starts = np.empty(count, dtype=_I64)
     starts[0] = 0
     starts[1:] = ends + 1

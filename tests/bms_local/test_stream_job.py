@@ -255,3 +255,13 @@ def test_memory_a_burst_took_is_given_back_once_its_events_are_evicted() -> None
     assert job.held_events == 0
     assert during > 2_000_000  # 40k events held: megabytes of columns
     assert after < during // 10
+
+
+def test_an_order_id_holding_a_newline_joins_only_its_own_payment() -> None:
+    ids = ["x\ny", "x", "y", "a\n\nb"]
+    _, pairs = _run(
+        *[_b(i, partition=0) for i in ids], *[_p(i, T0 + 1_000, partition=0) for i in ids]
+    )
+    assert sorted((p.booking["order_id"], p.payment["order_id"]) for p in pairs) == sorted(
+        (i, i) for i in ids
+    )
