@@ -22,6 +22,13 @@ control subprocess runs the same generation without the job, and the difference 
 own memory. Flat figures across 100k and 1M orders show that eviction bounds the state (the
 generator's own caches grow with the run length; the control run shows how much).
 
+Instructions (repeatable on a noisy machine): callgrind counts the job's instructions per
+event as the difference of two runs over the same generated events, one feeding them to the
+job in batches of ``--batch`` arrivals and a control that only generates them::
+
+    OPENBLAS_NUM_THREADS=1 valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        .venv/bin/python -m bench.stream_job --instructions 70000 --batch 4096 [--control]
+
 Partition-parallel: the join is partition-aligned, so ``--workers N`` (default: 2 where there
 are two cores) also runs N processes, each joining its share of the partitions; the figure is
 all events over the slowest worker's job time. It is reported next to, not instead of, the
@@ -179,6 +186,23 @@ def parallel_throughput(orders: int, workers: int) -> dict[str, float]:
     }
 
 
+def instructions_run(orders: int, batch: int, control: bool) -> int:
+    """Generate ``orders`` orders' events as the throughput run does and, unless ``control``,
+    feed them to a job in batches of ``batch`` arrivals: run under callgrind twice, the
+    difference is the job's own instruction count. Returns the number of events."""
+    from bms_local.stream_job import StreamJob
+
+    job = StreamJob()
+    events = 0
+    for chunk in _chunks(orders):
+        arrivals = _arrivals(chunk)
+        events += len(arrivals)
+        if not control:
+            for start in range(0, len(arrivals), batch):
+                job.feed_all(arrivals[start : start + batch])
+    return events
+
+
 def _rss_kb() -> int:
     """Current resident set size (Linux ``/proc``; elsewhere the peak so far)."""
     try:
@@ -250,10 +274,24 @@ def main(argv: list[str] | None = None) -> int:
         help="also time a job fed in batches of this many arrivals, as the Event Hubs source "
         "does (0: skip)",
     )
+    parser.add_argument(
+        "--instructions",
+        type=int,
+        metavar="ORDERS",
+        help="only generate ORDERS orders' events and feed them to a job in batches of "
+        "--batch (with --control: generate only); for counting instructions under callgrind",
+    )
+    parser.add_argument("--batch", type=int, default=CHUNK)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--memory-run", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--control", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--control", action="store_true", help="with --instructions: generate only, no job"
+    )
     args = parser.parse_args(argv)
+    if args.instructions:
+        events = instructions_run(args.instructions, args.batch, args.control)
+        print(json.dumps({"events": events}))
+        return 0
     if args.memory_run:
         print(json.dumps(memory_run(args.memory_run, with_job=not args.control)))
         return 0
