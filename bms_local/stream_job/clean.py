@@ -71,9 +71,9 @@ A body takes the fast path only if it is ASCII ``bytes`` (so it cannot hold inva
 which a skipping decoder would not notice), decodes with these (for bookings a non-empty
 list of seats, a 24-character time), its ``order_id`` is not empty (checked after decoding:
 a length constraint costs the decoder more than a check of all the ids at once) and its time
-is in the wire format (:func:`bms_core.projection.wire_time_ms`). Everything the exact path checks then holds
-with the same order id, event id and time, so the exact path (:func:`decode`,
-:func:`clean_booking` / :func:`clean_payment`) is needed only for the rest.
+is in the wire format (:func:`bms_core.projection.wire_time_ms`). Everything the exact path
+checks then holds with the same order id, event id and time, so the exact path
+(:func:`decode`, :func:`clean_booking` / :func:`clean_payment`) is needed only for the rest.
 """
 WELL_FORMED_LISTS: Final = (
     msgspec.json.Decoder(list[_WellFormedPayment]).decode,

@@ -21,10 +21,11 @@ Pairs come out in the order the matches become known: by the later event's arriv
 earlier one's. Counts (:attr:`StreamJob.counts`, :meth:`StreamJob.summary`): events in per input,
 rejected by cause, adjusted or dropped by the ordering policy, duplicates (an event id repeated
 for the same order, input and partition within the window of event time), joined pairs, and
-events evicted or flushed without ever matching. Memory stays bounded: after each batch a booking is evicted once the payments'
-watermark on its partition has passed ``booking + window``, a payment once the bookings'
-watermark has passed it; no event admitted later could still match them, so eviction never
-changes the output. Evicted events that never matched are counted as unmatched.
+events evicted or flushed without ever matching. Memory stays bounded: after each batch a
+booking is evicted once the payments' watermark on its partition has passed
+``booking + window``, a payment once the bookings' watermark has passed it; no event admitted
+later could still match them, so eviction never changes the output. Evicted events that never
+matched are counted as unmatched.
 """
 
 from __future__ import annotations
