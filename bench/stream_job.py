@@ -288,6 +288,10 @@ def main(argv: list[str] | None = None) -> int:
         "--control", action="store_true", help="with --instructions: generate only, no job"
     )
     args = parser.parse_args(argv)
+    if args.batch < 1:
+        parser.error(f"--batch must be at least 1, got {args.batch}")
+    if args.live_batch < 0:
+        parser.error(f"--live-batch must be 0 (skip) or more, got {args.live_batch}")
     if args.instructions:
         events = instructions_run(args.instructions, args.batch, args.control)
         print(json.dumps({"events": events}))
