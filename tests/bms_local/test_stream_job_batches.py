@@ -331,6 +331,44 @@ def test_seats_need_only_be_a_non_empty_array_in_batches_as_one_by_one(
         assert job.counts["rejected:booking.event_details.seats"] == (0 if usable else 20)
 
 
+@pytest.mark.parametrize(
+    ("seats_text", "usable"),
+    [
+        ("[ ]", False),
+        ("[\n\t]", False),
+        ('[ {"seat_number": "A1"} ]', True),
+        ("[\r\n1]", True),
+        ("[[]]", True),
+        ("{}", False),
+        ('"[]"', False),
+        ("null", False),
+        ("3", False),
+    ],
+)
+def test_seats_written_with_whitespace_or_of_another_type_are_judged_alike_however_fed(
+    seats_text: str, usable: bool
+) -> None:
+    """Only the seventh booking's seats are odd: the rest of its batch still joins."""
+    arrivals = []
+    for i in range(20):
+        booking = json.loads(encode(sample_booking(f"o-{i}", START_MS)))
+        body = json.dumps(booking).encode()
+        if i == 7:
+            booking["event_details"]["seats"] = "SEATS"
+            body = json.dumps(booking).replace('"SEATS"', seats_text).encode()
+        payment = encode(sample_payment(sample_booking(f"o-{i}", START_MS), START_MS + 1_000))
+        arrivals += [
+            Arrival("booking", body, START_MS, 0),
+            Arrival("payment", payment, START_MS + 1_000, 0),
+        ]
+    for size in (1, len(arrivals)):
+        job = StreamJob()
+        pairs = [p for at in range(0, 40, size) for p in job.feed_all(arrivals[at : at + size])]
+        joined = {p.booking["order_id"] for p in pairs}
+        assert joined == {f"o-{i}" for i in range(20) if usable or i != 7}
+        assert job.counts["rejected:booking.event_details.seats"] == (0 if usable else 1)
+
+
 def test_times_a_batch_decode_cannot_parse_take_the_exact_path_in_batches_as_one_by_one() -> None:
     odd_times = {
         1: "2026-11-29 10:00:00.000Z",  # castable, not the wire format: joins
