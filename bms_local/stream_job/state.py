@@ -99,6 +99,21 @@ def mix_partition(partition_index: NDArray[np.int64]) -> NDArray[np.int64]:
     return (partition_index.astype(np.uint64) * _MIX).view(_I64)
 
 
+def _equal_runs(
+    sorted_keys: NDArray[np.int64], keys: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """For each of ``keys``, where its run of equal keys starts in ``sorted_keys`` and how long
+    it is (0: none). One binary search per key, over the distinct keys only; the runs' lengths
+    come from one pass over ``sorted_keys``."""
+    starts = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
+    starts = np.concatenate(([0], starts))
+    lengths = np.diff(starts, append=len(sorted_keys))
+    distinct = sorted_keys[starts]
+    at = np.searchsorted(distinct, keys)
+    at[at == len(distinct)] = 0  # past the last key: no match (checked just below)
+    return starts[at], np.where(distinct[at] == keys, lengths[at], 0)
+
+
 class Matches(NamedTuple):
     """What a batch completed: pairs in the order they become known, and duplicates by side.
 
@@ -293,10 +308,7 @@ class JoinState:
         key, t, seq = rows["key"], rows["t"], rows["seq"]
         if not len(bookings) or not len(payments):
             return _NONE, _NONE
-        sorted_keys = key[bookings]
-        payment_keys = key[payments]
-        first = np.searchsorted(sorted_keys, payment_keys, side="left")
-        count = np.searchsorted(sorted_keys, payment_keys, side="right") - first
+        first, count = _equal_runs(key[bookings], key[payments])
         total = int(count.sum())
         if not total:
             return _NONE, _NONE
