@@ -11,8 +11,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Final, NamedTuple, cast
 
 import msgspec
-import numpy as np
-from numpy.typing import NDArray
 
 from bms_core.projection import cast_bigint, cast_datetime_ms, cast_paise, cast_str
 
@@ -35,11 +33,17 @@ _WireTime = Annotated[str, msgspec.Meta(min_length=24, max_length=24)]
 """``YYYY-MM-DDTHH:MM:SS.mmmZ`` is 24 characters; the content is checked after decoding."""
 
 
+class _FirstSeat(msgspec.Struct, gc=False, array_like=True):
+    """Any non-empty array, as the ``WHERE`` requires: a JSON array read as a one-field
+    ``array_like`` Struct must have a first element, and msgspec skips the elements after it
+    (checking they are JSON, making no object of them; its schema evolution rules). Cheaper than
+    a list, which makes an object of every seat."""
+
+    first: msgspec.Raw
+
+
 class _Details(msgspec.Struct, gc=False):
-    seats: msgspec.Raw
-    """Kept as its JSON text and checked afterwards (:func:`seat_lists`) to be the non-empty
-    array the ``WHERE`` requires: that costs less than decoding it as a list, which makes an
-    object of every seat."""
+    seats: _FirstSeat
 
 
 class _WellFormedBooking(msgspec.Struct, gc=False, kw_only=True):
@@ -71,11 +75,10 @@ WELL_FORMED: Final = (
 """The fast path's decoders, indexed by ``is_booking``.
 
 A body takes the fast path only if it is ASCII ``bytes`` (so it cannot hold invalid UTF-8,
-which a skipping decoder would not notice), decodes with these (a 24-character time), its
-``order_id`` is not empty (checked after decoding: a length constraint costs the decoder more
-than a check of all the ids at once), a booking's seats are a non-empty array
-(:func:`seat_lists`) and its time is in the wire format
-(:func:`bms_core.projection.wire_time_ms`). Everything the exact path
+which a skipping decoder would not notice), decodes with these (for bookings a non-empty
+array of seats, a 24-character time), its ``order_id`` is not empty (checked after decoding:
+a length constraint costs the decoder more than a check of all the ids at once) and its time
+is in the wire format (:func:`bms_core.projection.wire_time_ms`). Everything the exact path
 checks then holds with the same order id, event id and time, so the exact path
 (:func:`decode`, :func:`clean_booking` / :func:`clean_payment`) is needed only for the rest.
 """
@@ -84,30 +87,6 @@ WELL_FORMED_LISTS: Final = (
     msgspec.json.Decoder(list[_WellFormedBooking]).decode,
 )
 """The same decoders over a JSON array of bodies: one call decodes a whole batch."""
-
-
-_WHITESPACE: Final = np.zeros(256, dtype=bool)
-_WHITESPACE[list(b" \t\n\r")] = True
-
-
-def seat_list(seats: msgspec.Raw) -> bool:
-    """Whether JSON text the fast decoder accepted is a non-empty array."""
-    text = bytes(seats)
-    return text[:1] == b"[" and text[1:].lstrip(b" \t\n\r")[:1] != b"]"
-
-
-def seat_lists(seats: list[msgspec.Raw]) -> NDArray[np.bool_]:
-    """:func:`seat_list` of many at once: each text's first two bytes, read from all the texts
-    joined; only a text with whitespace after its ``[`` is read again alone."""
-    lengths = np.fromiter(map(len, seats), dtype=np.int64, count=len(seats))
-    text = np.frombuffer(b"".join(seats), dtype=np.uint8)
-    starts = np.cumsum(lengths) - lengths
-    listed = text[starts] == ord("[")
-    second = text[np.minimum(starts + 1, len(text) - 1)]  # valid JSON: "[" has a second byte
-    listed &= second != ord("]")
-    for i in np.flatnonzero(listed & _WHITESPACE[second]).tolist():
-        listed[i] = seat_list(seats[i])
-    return listed
 
 
 class Clean(NamedTuple):

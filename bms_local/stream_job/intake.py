@@ -28,8 +28,6 @@ from bms_local.stream_job.clean import (
     clean_booking,
     clean_payment,
     decode,
-    seat_list,
-    seat_lists,
 )
 
 SUB_BATCH: Final = 512
@@ -272,8 +270,6 @@ class _Kind:
         self.event_ids: list[object] = []
         """Fields of the events decoded in sub-batches, read while they are fresh in memory;
         their times are checked in :meth:`take`."""
-        self.seats_listed: list[NDArray[np.bool_]] = []
-        """Per decoded sub-batch of bookings, which have a non-empty array of seats."""
         self.alone: list[tuple[int, int, tuple[Any, ...]]] = []
         """Events that took the one-by-one path, added after the batch-decoded ones."""
 
@@ -287,8 +283,8 @@ class _Kind:
             self.out.add_one(self.is_booking, seq, event_ms, values)
 
     def _checked(self) -> None:
-        """Times and order ids of the batch-decoded events; those with a time not in the wire
-        format, an empty order id or no seats go one by one."""
+        """Times and order ids of the batch-decoded events; those not in the wire format, or
+        with an empty order id, go one by one."""
         order_ids, event_ids = self.order_ids, self.event_ids
         count = len(order_ids)
         if not count:
@@ -297,8 +293,6 @@ class _Kind:
         words = state.order_words(order_ids)  # all of this input's ids at once
         keys = state.order_hashes(words)
         valid &= words[0] != 0  # id_size 0: an empty order id, which the exact path rejects
-        if self.seats_listed:
-            valid &= np.concatenate(self.seats_listed)
         if count == len(self.bodies):  # (nearly always) every event, in order: nothing to copy
             indexes = None
             rows, bodies = self.rows, self.bodies
@@ -347,8 +341,6 @@ class _Kind:
         self.times.append("".join([e.time for e in events]))
         self.order_ids += [e.order_id for e in events]
         self.event_ids += [e.event_id for e in events]
-        if self.is_booking:
-            self.seats_listed.append(seat_lists([e.event_details.seats for e in events]))
 
     def _alone(self, i: int) -> None:
         """One event: the fast decoder alone, else the exact ``TRY_CAST`` path."""
@@ -363,8 +355,7 @@ class _Kind:
                 pass
             else:
                 order_id, event_id = event.order_id, event.event_id
-                usable = order_id and (not self.is_booking or seat_list(event.event_details.seats))
-                event_ms = wire_time_ms(event.time) if usable else None
+                event_ms = wire_time_ms(event.time) if order_id else None
         if event_ms is None:
             record = decode(body)
             if record is None:
