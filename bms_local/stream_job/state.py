@@ -322,8 +322,9 @@ class JoinState:
         same = self._same_orders(rows, b, p)
         if not same.all():
             b, p = b[same], p[same]
-        later = np.maximum(seq[b], seq[p])
-        earlier = np.minimum(seq[b], seq[p])
+        seq_b, seq_p = seq[b], seq[p]
+        later = np.maximum(seq_b, seq_p)
+        earlier = np.minimum(seq_b, seq_p)
         if len(later) and int(later.max()) < 1 << 31:  # one integer key: later, then earlier
             order = np.argsort((later << 31) | earlier)  # a pair's two seqs are its own: no ties
         else:
