@@ -142,6 +142,8 @@ _DTYPES: Final = {
     "live": np.dtype(bool),
 }
 _NONE: Final = np.empty(0, dtype=_I64)
+_EVICTED: Final = np.iinfo(_I64).max
+"""The time an evicted row is given, so the next evictions pass it over without a look."""
 MIN_CAPACITY: Final = 1_024
 
 
@@ -354,21 +356,30 @@ class JoinState:
         """Drop held events whose time is below their group's limit (``limits`` indexed by
         ``partition index * 2 + is_booking``); ``(unmatched bookings, unmatched payments)``
         among them. Their event ids and bodies are released now; their rows go at the next
-        compaction."""
+        compaction. When few rows are older than the highest limit, only those are looked at
+        closely."""
         self.last = {}  # the last batch's rows are read by now; they must not keep bodies alive
         if not len(self):
             return 0, 0
         held = self._held
-        is_booking = held("is_booking")
-        gone = held("t") < limits[held("pidx") * 2 + is_booking]
-        gone &= held("live")
-        rows = np.flatnonzero(gone)
+        t = held("t")
+        near = t < limits.max()  # an evicted row's time is past every limit
+        count = int(np.count_nonzero(near))
+        if 4 * count < len(t):  # few rows to look at closely (small batches): only those
+            rows = np.flatnonzero(near)
+            is_booking = held("is_booking")[rows]
+            gone = t[rows] < limits[held("pidx")[rows] * 2 + is_booking]
+            rows, is_booking = rows[gone], is_booking[gone]
+        else:  # most rows: look at every one, which costs fewer gathers
+            rows = np.flatnonzero(t < limits[held("pidx") * 2 + held("is_booking")])
+            is_booking = held("is_booking")[rows]
         if not len(rows):
             return 0, 0
-        lost = gone & ~held("matched")
+        lost = ~held("matched")[rows]
         bookings = int((lost & is_booking).sum())
         payments = int(lost.sum()) - bookings
         held("live")[rows] = False
+        t[rows] = _EVICTED
         for column in OBJECTS:
             held(column)[rows] = None
         self._dead += len(rows)

@@ -150,6 +150,28 @@ def test_a_repeated_event_id_counts_as_a_duplicate_only_within_the_window() -> N
     assert job.counts["duplicate:booking"] == 0
 
 
+@pytest.mark.parametrize("batch", [1, 7, 400])
+def test_a_partition_far_behind_keeps_its_events_while_another_runs_ahead(batch: int) -> None:
+    """Eviction limits are per partition input: two hours of traffic on partition 1 evict
+    nothing of partition 0, whose payment still joins its booking however the traffic is
+    batched."""
+    job = StreamJob()
+    job.feed(Arrival("booking", encode(sample_booking("o-behind", START_MS)), START_MS, 0))
+    ahead = []
+    for i in range(200):  # every 36 s for two hours
+        at = START_MS + 36_000 * i
+        booking = sample_booking(f"o-ahead-{i}", at)
+        ahead += [
+            Arrival("booking", encode(booking), at, 1),
+            Arrival("payment", encode(sample_payment(booking, at + 5_000)), at + 5_000, 1),
+        ]
+    ahead_pairs = [p for at in range(0, 400, batch) for p in job.feed_all(ahead[at : at + batch])]
+    assert len(ahead_pairs) == 200
+    late = encode(sample_payment(sample_booking("o-behind", START_MS), START_MS + 60_000))
+    pairs = job.feed(Arrival("payment", late, START_MS + 60_000, 0))
+    assert [(p.booking["order_id"], p.partition) for p in pairs] == [("o-behind", 0)]
+
+
 def test_evicted_events_bodies_are_released_with_them() -> None:
     scenario = Scenario(seed=3, orders_per_minute=20)  # over an hour: most state is evicted
     arrivals = [Arrival(e.kind, e.body, e.due_ms, 0) for e in stream(scenario, START_MS, 1_500)]
