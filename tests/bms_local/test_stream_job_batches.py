@@ -370,7 +370,7 @@ def test_seats_need_only_be_a_non_empty_array_in_batches_as_one_by_one(
 def test_seats_written_with_whitespace_or_of_another_type_are_judged_alike_however_fed(
     seats_text: str, usable: bool
 ) -> None:
-    """Only the seventh booking's seats are odd: the rest of its batch still joins."""
+    """Only one booking's seats (order o-7's) are odd: the rest of its batch still joins."""
     arrivals = []
     for i in range(20):
         booking = json.loads(encode(sample_booking(f"o-{i}", START_MS)))
