@@ -1,33 +1,26 @@
-# Every target creates or reuses .venv, so each works on a fresh machine.
-PY ?= python3
-VENV := .venv
-BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Every target runs scripts/setup first: it creates or reuses .venv and node_modules (and, for
+# the tests, the system packages they use), installing only what is missing.
+BIN := .venv/bin
 
 .PHONY: setup test lint bench demo clean
 
-$(STAMP): requirements.txt requirements-dev.txt package.json package-lock.json
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	npm ci --no-audit --no-fund --silent
-	touch $(STAMP)
+setup:
+	@scripts/setup test
 
-setup: $(STAMP)
-
-test: $(STAMP)
+test: setup
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)
+lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: setup
 	$(BIN)/python -m bench
 
-demo: $(STAMP)
+demo:
+	@scripts/setup demo
 	$(BIN)/python -m bms_local demo $(ARGS)
 
 clean:
-	rm -rf $(VENV) node_modules .azurite .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv node_modules .azurite .pytest_cache .mypy_cache .ruff_cache
