@@ -6,7 +6,15 @@ Functions
                     last tick -> hub ``BMS_BOOKINGS_HUB``.
 ``emit_payments``   timer ``%BMS_PAYMENTS_SCHEDULE%``: payments due since the last tick (timer
                     orders and active bursts) -> hub ``BMS_PAYMENTS_HUB``.
-``burst``           ``POST /api/burst`` (function key): a burst of orders now, its payments later.
+``burst``           ``POST /api/burst`` (function key): a burst of orders now, its payments later;
+                    one larger than a chunk, or spread over ``over_seconds``, is fanned out
+                    through the Storage queue ``bms-burst-chunks``.
+``burst_status``    ``GET /api/burst/{burst_id}`` (function key): a fanned-out burst's progress.
+``emit_burst_chunk`` queue trigger on ``bms-burst-chunks``: one work item of a fanned-out burst
+                    (fan-out step, chunk, or payment window) -> hubs ``BMS_BOOKINGS_HUB`` and
+                    ``BMS_PAYMENTS_HUB`` through Event Hubs output bindings.
+``burst_chunk_poisoned`` queue trigger on ``bms-burst-chunks-poison``: a work item that failed
+                    ``maxDequeueCount`` times is recorded as failed in the burst's progress.
 ``validate_joined`` Event Hubs trigger on ``%BMS_JOINED_HUB%`` (consumer group
                     ``%BMS_VALIDATOR_CONSUMER_GROUP%``, batches): findings and a summary per
                     batch -> Table storage through output bindings.
@@ -58,6 +66,13 @@ host.json choices
   Event Hubs errors (bad data never raises). HTTP functions have no retry policy in Python.
 * ``functionTimeout`` 2 minutes: every function finishes in seconds; a hang is cut short
   instead of blocking the next timer tick.
+* ``queues`` (the burst queue): ``batchSize`` 4 and ``newBatchThreshold`` 2 keep at most six
+  work items (each up to ``BMS_BURST_CHUNK_ORDERS`` orders, a few seconds of one core) in flight
+  per instance, so a large burst spreads over instances instead of queueing inside one;
+  ``maxPollingInterval`` 2 s bounds how late an item runs after it becomes visible (the default
+  backs off to a minute); ``visibilityTimeout`` 10 s between retries of a failed item, and
+  ``maxDequeueCount`` 5 tries before the host moves it to ``bms-burst-chunks-poison``;
+  ``messageEncoding`` ``base64``, what the app's queue client writes.
 """
 
 import typing
@@ -124,6 +139,60 @@ def burst(req: func.HttpRequest) -> func.HttpResponse:
 
     response: func.HttpResponse = endpoints.run_burst(req)
     return response
+
+
+@app.function_name("burst_status")
+@app.route(
+    route="burst/{burst_id}", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.FUNCTION
+)
+def burst_status(req: func.HttpRequest) -> func.HttpResponse:
+    from bms_core import endpoints
+
+    response: func.HttpResponse = endpoints.run_burst_status(req)
+    return response
+
+
+@app.function_name("emit_burst_chunk")
+@app.queue_trigger(arg_name="item", queue_name=names.BURST_QUEUE, connection=STORAGE)
+@app.event_hub_output(
+    arg_name="bookings",
+    event_hub_name=_setting(bms_settings.BOOKINGS_HUB),
+    connection=names.EVENTHUB_CONNECTION_SETTING,
+)
+@app.event_hub_output(
+    arg_name="payments",
+    event_hub_name=_setting(bms_settings.PAYMENTS_HUB),
+    connection=names.EVENTHUB_CONNECTION_SETTING,
+)
+def emit_burst_chunk(
+    item: func.QueueMessage,
+    bookings: func.Out[typing.List[str]],
+    payments: func.Out[typing.List[str]],
+) -> None:
+    from bms_core import clock, flash
+
+    settings = bms_settings.current()
+    storage = settings.require_storage()
+    result = flash.run_work_item(
+        item.get_body(),
+        settings.scenario,
+        queue=flash.work_queue(storage),
+        progress=flash.progress_store(storage),
+        now_ms=clock.now_ms(),
+    )
+    if result.bookings:
+        bookings.set(result.bookings)
+    if result.payments:
+        payments.set(result.payments)
+
+
+@app.function_name("burst_chunk_poisoned")
+@app.queue_trigger(arg_name="item", queue_name=names.BURST_POISON_QUEUE, connection=STORAGE)
+def burst_chunk_poisoned(item: func.QueueMessage) -> None:
+    from bms_core import flash
+
+    storage = bms_settings.current().require_storage()
+    flash.record_poisoned(item.get_body(), progress=flash.progress_store(storage))
 
 
 @app.function_name("validate_joined")

@@ -25,7 +25,9 @@ from bms_core import names
 from bms_core.orderid import MAX_SEED
 
 SEED_MAX: Final = MAX_SEED
-REQUEST_FIELDS: Final = ("orders", "seed", "scenario")
+REQUEST_FIELDS: Final = ("orders", "seed", "over_seconds", "scenario")
+MAX_OVER_SECONDS: Final = 3600
+"""A burst spreads its orders over at most an hour."""
 
 
 class BurstRequestError(ValueError):
@@ -47,6 +49,7 @@ class BurstRequest:
     orders: int
     seed: int | None
     overrides: Mapping[str, object] = field(default_factory=dict)
+    over_seconds: int = 0
 
 
 def _whole_number(value: object) -> bool:
@@ -94,12 +97,22 @@ def parse_burst_request(body: bytes, max_orders: int) -> BurstRequest:
             raise BurstRequestError("seed", f"seed must be a whole number, got {seed!r}")
         if not 0 <= seed <= SEED_MAX:
             raise BurstRequestError("seed", f"seed must be between 0 and {SEED_MAX}, got {seed}")
+    over_seconds = data.get("over_seconds", 0)
+    if not _whole_number(over_seconds):
+        raise BurstRequestError(
+            "over_seconds", f"over_seconds must be a whole number, got {over_seconds!r}"
+        )
+    if not 0 <= over_seconds <= MAX_OVER_SECONDS:
+        raise BurstRequestError(
+            "over_seconds",
+            f"over_seconds must be between 0 and {MAX_OVER_SECONDS}, got {over_seconds}",
+        )
     overrides = data.get("scenario", {})
     if not isinstance(overrides, dict):
         raise BurstRequestError("scenario", "scenario must be a JSON object of scenario knobs")
     if "seed" in overrides:
         raise BurstRequestError("scenario.seed", "give the seed as the top-level field 'seed'")
-    return BurstRequest(orders=orders, seed=seed, overrides=overrides)
+    return BurstRequest(orders=orders, seed=seed, overrides=overrides, over_seconds=over_seconds)
 
 
 def apply_overrides(scenario: Any, request: BurstRequest) -> Any:
@@ -224,14 +237,18 @@ class ManifestStore:
         self._table().upsert_entity(manifest.to_entity())
 
     def get(self, burst_id: str, anchor_ms: int) -> BurstManifest | None:
-        """The manifest of ``burst_id`` anchored at ``anchor_ms`` (any ms of its hour)."""
+        """The manifest of ``burst_id`` anchored at ``anchor_ms`` (any ms of its hour) or in the
+        hour before: an order of a burst spread over ``over_seconds`` carries its chunk's
+        anchor, up to :data:`MAX_OVER_SECONDS` after the burst's."""
         from azure.core.exceptions import ResourceNotFoundError
 
-        try:
-            entity = self._table().get_entity(partition_for_anchor(anchor_ms), burst_id)
-        except ResourceNotFoundError:
-            return None
-        return BurstManifest.from_entity(entity)
+        for hour_ms in (anchor_ms, anchor_ms - MAX_OVER_SECONDS * 1000):
+            try:
+                entity = self._table().get_entity(partition_for_anchor(hour_ms), burst_id)
+            except ResourceNotFoundError:
+                continue
+            return BurstManifest.from_entity(entity)
+        return None
 
     def active(self, start_ms: int, end_ms: int, max_delay_ms: int) -> list[BurstManifest]:
         """Bursts with a payment due in ``[start_ms, end_ms)``, oldest anchor first."""

@@ -1,4 +1,4 @@
-"""The HTTP functions' logic: POST /api/burst and GET /api/health.
+"""The HTTP functions' logic: POST /api/burst, GET /api/burst/{burst_id} and GET /api/health.
 
 Every answer is JSON. A request a user can fix gets a 4xx naming the field; a storage or
 Event Hubs failure gets 503 with the reason; nothing a client sends produces a 500.
@@ -32,9 +32,14 @@ def run_burst(
     sink: EventSink | None = None,
     store: Any = None,
     now_ms: int | None = None,
+    queue: Any = None,
+    progress: Any = None,
 ) -> Any:
-    """Send ``orders`` bookings now, remember the burst so its payments follow; 202 or 4xx.
+    """Start a burst of ``orders`` orders, remember it so its payments follow; 202 or 4xx.
 
+    A burst that fits one chunk (``BMS_BURST_CHUNK_ORDERS``) with ``over_seconds`` 0 is sent
+    inside this call; any other is fanned out through the burst queue (``queue``, with its
+    progress in ``progress``), so the answer takes a few storage writes whatever the size.
     ``settings`` defaults to this process's settings; a broken app setting answers 503 naming
     it (the operator's problem, not the client's).
     """
@@ -61,6 +66,10 @@ def run_burst(
     now = clock.now_ms() if now_ms is None else now_ms
     anchor_ms = now - now % 1000
     burst_id = orderid.new_burst_id()
+    if request.orders > settings.burst_chunk_orders or request.over_seconds > 0:
+        return _fan_out(
+            request, scenario, settings, burst_id, anchor_ms, now, store, queue, progress
+        )
     orders = generator.burst_orders(scenario, burst_id, request.orders, anchor_ms)
     due = [timefmt.parse_ms(p.payment_time) for order in orders for p in order.payments]
     manifest = bursts.BurstManifest(
@@ -121,6 +130,94 @@ def run_burst(
     }
     log.info(json.dumps({"bms": "burst", "payments_sent_now": len(early), **body}, sort_keys=True))
     return _answer(202, body)
+
+
+def _fan_out(
+    request: Any,
+    scenario: Any,
+    settings: Any,
+    burst_id: str,
+    anchor_ms: int,
+    now: int,
+    store: Any,
+    queue: Any,
+    progress: Any,
+) -> Any:
+    """Store the burst, put the top of its fan-out tree on the queue; 202 with its timing."""
+    from bms_core import bursts, flash, timefmt
+    from bms_core.payments import MAX_PAYMENT_DELAY_MS
+
+    spec = flash.BurstSpec(
+        burst_id=burst_id,
+        seed=scenario.seed,
+        orders=request.orders,
+        chunk_orders=settings.burst_chunk_orders,
+        anchor_ms=anchor_ms,
+        over_seconds=request.over_seconds,
+        overrides=dict(request.overrides),
+    )
+    # No payment bounds: the payments timer leaves a fanned-out burst to its chunks.
+    manifest = bursts.BurstManifest(
+        burst_id, spec.seed, spec.orders, anchor_ms, spec.overrides, None, None, 0, 0, now
+    )
+    try:
+        storage = None if store and queue and progress else settings.require_storage()
+        (store or bursts.current_store(settings)).put(manifest)
+        (progress or flash.progress_store(storage)).start(spec)
+        flash.enqueue_burst(spec, queue or flash.work_queue(storage), now)
+    except Exception as exc:  # storage is infrastructure: the client can retry later
+        log.exception("burst not queued")
+        return _answer(503, {"error": f"burst not queued: {type(exc).__name__}: {exc}"})
+    body = {
+        "burst_id": burst_id,
+        "orders": spec.orders,
+        "over_seconds": spec.over_seconds,
+        "chunks": spec.chunks,
+        "chunk_orders": spec.chunk_orders,
+        "first_booking": timefmt.format_ms(anchor_ms),
+        "last_booking": timefmt.format_ms(spec.last_booking_ms),
+        "payments_end_by": timefmt.format_ms(spec.last_booking_ms + MAX_PAYMENT_DELAY_MS),
+        "progress": f"/api/burst/{burst_id}",
+    }
+    log.info(json.dumps({"bms": "burst", **body}, sort_keys=True))
+    return _answer(202, body)
+
+
+def run_burst_status(req: Any, settings: Any = None, *, progress: Any = None) -> Any:
+    """A fanned-out burst's progress: chunks done, failed, pending; events sent; expected end."""
+    from bms_core import flash, orderid
+    from bms_core import settings as settings_module
+
+    if req.method.upper() != "GET":
+        return _answer(405, {"error": "use GET", "field": "method"}, {"Allow": "GET"})
+    burst_id = (getattr(req, "route_params", None) or {}).get("burst_id", "")
+    if not orderid.is_burst_id(burst_id):
+        return _answer(
+            400,
+            {
+                "error": "burst_id must be 'b' followed by 8 to 16 lowercase letters or digits",
+                "field": "burst_id",
+            },
+        )
+    try:
+        if progress is None:
+            settings = settings or settings_module.current()
+            progress = flash.progress_store(settings.require_storage())
+        found = progress.read(burst_id)
+    except settings_module.SettingsError as exc:
+        return _answer(503, {"error": f"app setting problem: {exc}", "setting": exc.setting})
+    except Exception as exc:
+        log.exception("burst progress unreadable")
+        return _answer(503, {"error": f"burst progress unreadable: {type(exc).__name__}: {exc}"})
+    if found is None:
+        return _answer(
+            404,
+            {
+                "error": f"no fanned-out burst {burst_id} (a burst sent inline has no progress)",
+                "field": "burst_id",
+            },
+        )
+    return _answer(200, found.as_json())
 
 
 def run_health(req: Any, env: Any = None) -> Any:

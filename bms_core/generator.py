@@ -22,7 +22,7 @@ delay model.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from itertools import chain
 from operator import itemgetter
 from typing import Final, NamedTuple, TypeVar
@@ -59,12 +59,16 @@ __all__ = [
     "Emitted",
     "Order",
     "bookings_in",
+    "burst_chunk_plans",
     "burst_orders",
     "burst_payments_due",
+    "due_attempts",
     "emit_bookings",
     "emit_burst",
     "emit_burst_payments",
+    "emit_due_payments",
     "emit_payments",
+    "emit_plan_bookings",
     "order_at",
     "orders_in",
     "payments_due",
@@ -125,9 +129,10 @@ def regenerate(scenario: Scenario, order_id: str) -> Order:
 
 
 def _sorted_plans(
-    scenario: Scenario, namespace: str, seed: int, slot: int, count: int
+    scenario: Scenario, namespace: str, seed: int, slot: int, count: int | Sequence[int]
 ) -> list[OrderPlan]:
-    plans = plan_orders(scenario, catalog(scenario), namespace, seed, slot, range(count))
+    indexes = range(count) if isinstance(count, int) else count
+    plans = plan_orders(scenario, catalog(scenario), namespace, seed, slot, indexes)
     plans.sort(key=_BOOKING_MS)  # stable: equal times keep index order
     return plans
 
@@ -196,6 +201,29 @@ def burst_payments_due(
     return payments_of_due(scenario, burst_due(scenario, keys, start_ms, end_ms))
 
 
+def burst_chunk_plans(
+    scenario: Scenario, burst_id: str, anchor_ms: int, indexes: Sequence[int]
+) -> list[OrderPlan]:
+    """Plans of the burst orders ``indexes`` (ascending) booked at ``anchor_ms`` (one chunk of a
+    large burst), by booking time; their keys carry ``anchor_ms // 1000`` as slot."""
+    check_burst_id(burst_id)
+    if indexes and (indexes[0] < 0 or indexes[-1] > MAX_INDEX):
+        raise ValueError(f"indexes must lie in 0 .. {MAX_INDEX}, got {indexes!r}")
+    return _sorted_plans(scenario, burst_id, scenario.seed, anchor_ms // 1000, indexes)
+
+
+def due_attempts(plans: list[OrderPlan], start_ms: int, end_ms: int) -> list[Due]:
+    """The attempts of ``plans`` with a time in ``[start_ms, end_ms)``, by time then id."""
+    found: list[Due] = [
+        (a.time_ms, f"{plan.order_id}-p{a.attempt}", plan, i)
+        for plan in plans
+        for i, a in enumerate(plan.attempts)
+        if start_ms <= a.time_ms < end_ms
+    ]
+    found.sort(key=lambda item: (item[0], item[1]))
+    return found
+
+
 # --- emission --------------------------------------------------------------------------------
 
 
@@ -212,6 +240,16 @@ def _emit_due(scenario: Scenario, due: list[Due]) -> list[Emitted]:
     for _, _, plan, i in due:
         emit_payment(out, scenario, plan, plan.attempts[i])
     return out
+
+
+def emit_plan_bookings(scenario: Scenario, plans: list[OrderPlan]) -> list[Emitted]:
+    """The bookings of ``plans`` as sent (duplicates and malformed extras included)."""
+    return _emit_bookings(scenario, plans)
+
+
+def emit_due_payments(scenario: Scenario, due: list[Due]) -> list[Emitted]:
+    """The attempts ``due`` (from :func:`due_attempts`) as sent."""
+    return _emit_due(scenario, due)
 
 
 def emit_bookings(scenario: Scenario, slot: int) -> list[Emitted]:

@@ -36,6 +36,12 @@ BURSTS_TABLE: Final = "bmsbursts"
 FINDINGS_TABLE: Final = "bmsfindings"
 VALIDATION_SUMMARY_TABLE: Final = "bmsvalidation"
 RECONCILE_TABLE: Final = "bmsreconcile"
+BURST_PROGRESS_TABLE: Final = "bmsburstprogress"
+
+# --- Storage queues -----------------------------------------------------------------------
+BURST_QUEUE = "bms-burst-chunks"
+BURST_POISON_QUEUE: Final = BURST_QUEUE + "-poison"
+"""Where the host moves a message that failed ``maxDequeueCount`` times (its own naming)."""
 
 # --- local endpoints ----------------------------------------------------------------------
 LOCAL_EVENTHUBS_PORT: Final = 5672

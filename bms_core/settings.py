@@ -32,6 +32,7 @@ JOINED_HUB: Final = "BMS_JOINED_HUB"
 VALIDATOR_CONSUMER_GROUP: Final = "BMS_VALIDATOR_CONSUMER_GROUP"
 VALIDATION_SAMPLE_RATE: Final = "BMS_VALIDATION_SAMPLE_RATE"
 BURST_MAX_ORDERS: Final = "BMS_BURST_MAX_ORDERS"
+BURST_CHUNK_ORDERS: Final = "BMS_BURST_CHUNK_ORDERS"
 MAX_CATCHUP_SLOTS: Final = "BMS_MAX_CATCHUP_SLOTS"
 SYNAPSE_CONNECTION: Final = "BMS_SYNAPSE_CONNECTION"
 RECONCILE_WINDOW_MINUTES: Final = "BMS_RECONCILE_WINDOW_MINUTES"
@@ -48,7 +49,8 @@ DEFAULTS: Final[dict[str, str]] = {
     JOINED_HUB: names.JOINED_HUB,
     VALIDATOR_CONSUMER_GROUP: names.VALIDATOR_CONSUMER_GROUP,
     VALIDATION_SAMPLE_RATE: "0.1",
-    BURST_MAX_ORDERS: "1000",
+    BURST_MAX_ORDERS: "1000000",
+    BURST_CHUNK_ORDERS: "5000",
     MAX_CATCHUP_SLOTS: "30",
     RECONCILE_WINDOW_MINUTES: "60",
     RECONCILE_DELAY_MINUTES: "30",
@@ -73,7 +75,10 @@ IDENTITY_SUFFIXES: Final[dict[str, tuple[str, ...]]] = {
 }
 """Identity-based forms of a connection: ``<name>__fullyQualifiedNamespace`` and friends."""
 
-BURST_MAX_ORDERS_CEILING: Final = 100_000
+BURST_MAX_ORDERS_CEILING: Final = 10_000_000
+BURST_CHUNK_ORDERS_RANGE: Final = (100, 20_000)
+"""A chunk of 20,000 orders is about 20 MB of bookings, generated in about 0.3 s: every
+invocation stays far inside the function timeout and its output splits into 1 MB batches."""
 
 
 class SettingsError(ValueError):
@@ -142,6 +147,7 @@ class Settings:
     validator_consumer_group: str
     validation_sample_rate: float
     burst_max_orders: int
+    burst_chunk_orders: int
     max_catchup_slots: int
     reconcile_window_minutes: int
     reconcile_delay_minutes: int
@@ -164,6 +170,7 @@ class Settings:
             validator_consumer_group=_text(source, VALIDATOR_CONSUMER_GROUP),
             validation_sample_rate=_rate(source, VALIDATION_SAMPLE_RATE),
             burst_max_orders=_int(source, BURST_MAX_ORDERS, 1, BURST_MAX_ORDERS_CEILING),
+            burst_chunk_orders=_int(source, BURST_CHUNK_ORDERS, *BURST_CHUNK_ORDERS_RANGE),
             max_catchup_slots=_int(source, MAX_CATCHUP_SLOTS, 1, 8640),
             reconcile_window_minutes=_int(source, RECONCILE_WINDOW_MINUTES, 1, 1440),
             reconcile_delay_minutes=_int(source, RECONCILE_DELAY_MINUTES, 0, 1440),

@@ -8,6 +8,8 @@ app uses, driven by the same binding metadata the Python worker reports at index
 * triggers: ``timerTrigger`` gets an ``azure.functions.TimerRequest`` with ``ScheduleStatus``;
   ``httpTrigger`` an ``HttpRequest`` (auth level is not enforced, as under ``func start``);
   ``eventHubTrigger`` a list of ``EventHubEvent`` (cardinality many) or one event;
+  ``queueTrigger`` a ``QueueMessage`` (polling, retries and the poison queue live in
+  :mod:`bms_local.queues`); route templates (``burst/{burst_id}``) fill ``route_params``;
 * outputs: ``table`` values (a JSON entity or array of entities) are upserted into Table storage
   (Azurite) through the connection setting; ``eventHub`` values are sent with the real SDK;
   ``$return`` of an HTTP function is the response.
@@ -147,17 +149,55 @@ class LocalHost:
         body: bytes = b"",
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        route_params: Mapping[str, str] | None = None,
     ) -> Invocation:
         entry = self.functions[name]
         route = entry.trigger.get("route") or name
+        for key, value in (route_params or {}).items():
+            route = route.replace("{" + key + "}", value)
         request = func.HttpRequest(
             method=method.upper(),
             url=f"http://localhost/api/{route}",
             headers=dict(headers or {}),
             params=dict(params or {}),
+            route_params=dict(route_params or {}),
             body=body,
         )
         return self._invoke(name, request)
+
+    def queue(
+        self, name: str, *, body: bytes, message_id: str = "", dequeue_count: int = 1
+    ) -> Invocation:
+        """Run a queue-triggered function on one message (already Base64-decoded)."""
+        from azure.functions.queue import QueueMessage
+
+        message = QueueMessage(id=message_id, body=body, dequeue_count=dequeue_count)
+        return self._invoke(name, message)
+
+    def queue_functions(self) -> dict[str, str]:
+        """``queue name -> function`` for every queue-triggered function."""
+        return {
+            self.setting(entry.trigger["queueName"]): entry.name
+            for entry in self.functions.values()
+            if entry.trigger["type"] == "queueTrigger"
+        }
+
+    def match_route(self, path: str) -> tuple[str, dict[str, str]] | None:
+        """The function serving ``/api/<path>`` and its route parameters, as the host routes
+        (a literal route wins over a template)."""
+        found: tuple[str, dict[str, str]] | None = None
+        for entry in self.functions.values():
+            if entry.trigger["type"] != "httpTrigger":
+                continue
+            template = (entry.trigger.get("route") or entry.name).strip("/")
+            pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
+            match = re.fullmatch(pattern, path.strip("/"))
+            if match is None:
+                continue
+            if "{" not in template:
+                return entry.name, {}
+            found = found or (entry.name, match.groupdict())
+        return found
 
     def eventhub(self, name: str, events: Iterable[func.EventHubEvent]) -> Invocation:
         entry = self.functions[name]

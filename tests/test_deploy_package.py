@@ -86,5 +86,8 @@ def test_package_alone_indexes_and_runs_a_handler(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     names, bookings = result.stdout.split()
-    assert names == "burst,emit_bookings,emit_payments,health,reconcile,validate_joined"
+    assert names == (
+        "burst,burst_chunk_poisoned,burst_status,emit_bookings,emit_burst_chunk,emit_payments,"
+        "health,reconcile,validate_joined"
+    )
     assert int(bookings) > 0

@@ -38,17 +38,67 @@ def _indexed() -> dict[str, Any]:
 INDEX = _indexed()
 
 
-def test_exactly_one_function_app_with_the_six_functions() -> None:
+def test_exactly_one_function_app_with_the_nine_functions() -> None:
     apps = [v for v in vars(function_app).values() if isinstance(v, func.FunctionApp)]
     assert len(apps) == 1
     assert set(INDEX) == {
         "emit_bookings",
         "emit_payments",
         "burst",
+        "burst_status",
+        "emit_burst_chunk",
+        "burst_chunk_poisoned",
         "validate_joined",
         "health",
         "reconcile",
     }
+
+
+def test_burst_work_items_come_from_the_burst_queue_and_leave_through_two_hubs() -> None:
+    _, bindings = INDEX["emit_burst_chunk"]
+    assert bindings["item"] == {
+        "direction": "IN",
+        "type": "queueTrigger",
+        "name": "item",
+        "queueName": names.BURST_QUEUE,
+        "connection": "AzureWebJobsStorage",
+    }
+    for out, setting in (
+        ("bookings", bms_settings.BOOKINGS_HUB),
+        ("payments", bms_settings.PAYMENTS_HUB),
+    ):
+        binding = bindings[out]
+        assert binding["type"] == "eventHub"
+        assert binding["direction"] == "OUT"
+        assert binding["eventHubName"] == f"%{setting}%"
+        assert binding["connection"] == "EventHubConnection"
+
+
+def test_poisoned_work_items_are_read_from_the_hosts_poison_queue() -> None:
+    _, bindings = INDEX["burst_chunk_poisoned"]
+    assert bindings["item"]["type"] == "queueTrigger"
+    assert bindings["item"]["queueName"] == names.BURST_QUEUE + "-poison"
+    assert names.BURST_POISON_QUEUE == "bms-burst-chunks-poison"
+
+
+def test_burst_progress_is_a_get_route_under_a_function_key() -> None:
+    _, bindings = INDEX["burst_status"]
+    trigger = bindings["req"]
+    assert trigger["route"] == "burst/{burst_id}"
+    assert trigger["methods"] == ["GET"]
+    assert trigger["authLevel"] == "FUNCTION"
+
+
+def test_host_json_queue_settings_are_the_ones_the_docs_and_local_runner_use() -> None:
+    from bms_local.queues import QueueSettings
+
+    got = QueueSettings.from_host_json(REPO / "host.json")
+    assert 1 <= got.batch_size <= 32
+    assert got.new_batch_threshold >= 0
+    assert got.max_dequeue_count >= 2
+    assert got.message_encoding == "base64"  # what bms_core.flash.queue writes
+    assert got.max_polling_interval_s <= 5
+    assert got.function_timeout_s == 120
 
 
 @pytest.mark.parametrize(

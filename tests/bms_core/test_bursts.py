@@ -17,15 +17,23 @@ SLOT_MS = 10_000
 
 
 class NoStore:
-    """Bad requests must be refused before storage is touched."""
+    """Bad requests must be refused before storage is touched (manifest, queue, progress)."""
 
     def put(self, manifest: Any) -> None:
-        raise AssertionError("a bad request reached the manifest store")
+        raise AssertionError("a bad request reached the manifest store or the burst queue")
+
+    def start(self, spec: Any) -> None:
+        raise AssertionError("a bad request reached the progress store")
 
 
 def call(body: bytes, method: str = "POST", **extra: str) -> tuple[int, dict[str, Any]]:
     response = endpoints.run_burst(
-        http(method, "burst", body), app_settings(extra), sink=MemorySink(), store=NoStore()
+        http(method, "burst", body),
+        app_settings(extra),
+        sink=MemorySink(),
+        store=NoStore(),
+        queue=NoStore(),
+        progress=NoStore(),
     )
     assert response.mimetype == "application/json"
     return response.status_code, json.loads(response.get_body())
@@ -43,13 +51,20 @@ BAD_REQUESTS = [
     ("POST", b'{"orders": 2.5}', 400, "orders", "whole number, got 2.5"),
     ("POST", b'{"orders": true}', 400, "orders", "whole number, got True"),
     ("POST", b'{"orders": 0}', 400, "orders", "at least 1, got 0"),
+    ("POST", b'{"orders": -5}', 400, "orders", "at least 1, got -5"),
     (
         "POST",
-        b'{"orders": 1001}',
+        b'{"orders": 1000001}',
         400,
         "orders",
-        "at most 1000 (the limit BMS_BURST_MAX_ORDERS), got 1001",
+        "at most 1000000 (the limit BMS_BURST_MAX_ORDERS), got 1000001",
     ),
+    ("POST", b'{"orders": 5, "over_seconds": -1}', 400, "over_seconds", "between 0 and 3600"),
+    ("POST", b'{"orders": 5, "over_seconds": 3601}', 400, "over_seconds", "got 3601"),
+    ("POST", b'{"orders": 5, "over_seconds": "60"}', 400, "over_seconds", "whole number"),
+    ("POST", b'{"orders": 5, "over_seconds": 1.5}', 400, "over_seconds", "whole number"),
+    ("POST", b'{"orders": 5, "over_seconds": null}', 400, "over_seconds", "whole number"),
+    ("POST", b'{"orders": 5, "over_seconds": false}', 400, "over_seconds", "got False"),
     ("POST", b'{"orders": 5, "seed": -1}', 400, "seed", "between 0 and"),
     ("POST", b'{"orders": 5, "seed": "abc"}', 400, "seed", "whole number"),
     ("POST", b'{"orders": 5, "scenario": [1]}', 400, "scenario", "JSON object"),

@@ -12,7 +12,8 @@ def test_defaults_give_a_working_local_configuration() -> None:
     assert got.bookings_schedule == "*/10 * * * * *"
     assert got.bookings_hub == "bookings" and got.joined_hub == "joined"
     assert got.validator_consumer_group == "validator"
-    assert got.burst_max_orders == 1000
+    assert got.burst_max_orders == 1_000_000
+    assert got.burst_chunk_orders == 5000
     assert got.validation_sample_rate == 0.1
     assert got.synapse_connection is None
 
@@ -38,7 +39,9 @@ def test_values_are_read_and_typed() -> None:
         ("BMS_VALIDATION_SAMPLE_RATE", "often", "number between 0 and 1, got 'often'"),
         ("BMS_VALIDATION_SAMPLE_RATE", "1.5", "between 0 and 1, got 1.5"),
         ("BMS_BURST_MAX_ORDERS", "ten", "whole number, got 'ten'"),
-        ("BMS_BURST_MAX_ORDERS", "0", "between 1 and 100000, got 0"),
+        ("BMS_BURST_MAX_ORDERS", "0", "between 1 and 10000000, got 0"),
+        ("BMS_BURST_MAX_ORDERS", "10000001", "between 1 and 10000000, got 10000001"),
+        ("BMS_BURST_CHUNK_ORDERS", "99", "between 100 and 20000, got 99"),
         ("BMS_MAX_CATCHUP_SLOTS", "-1", "between 1 and 8640"),
         ("BMS_BOOKINGS_SCHEDULE", "*/10 * * * *", "six-field NCRONTAB"),
         ("BMS_JOINED_HUB", "  ", "is empty"),

@@ -1,0 +1,72 @@
+"""Flash sales: bursts of any size fanned out through a Storage queue.
+
+``POST /api/burst`` answers at once: a burst larger than one chunk (``BMS_BURST_CHUNK_ORDERS``)
+or spread over ``over_seconds`` is stored (manifest and progress header) and the top of its
+fan-out tree is put on ``names.BURST_QUEUE``. The queue-triggered ``emit_burst_chunk`` then runs
+each work item (:mod:`~bms_core.flash.items`) on as many instances as the scale controller
+gives it: fan-out steps, chunks (bookings, payments already due, payment windows scheduled) and
+payment windows. A message that fails ``maxDequeueCount`` times is moved by the host to the
+poison queue, where ``burst_chunk_poisoned`` records it as failed in the burst's progress
+(:mod:`~bms_core.flash.progress`), which ``GET /api/burst/{burst_id}`` reads.
+
+Process-wide clients (:func:`work_queue`, :func:`progress_store`) are made once per worker
+process from ``AzureWebJobsStorage`` and passed to the handlers as parameters.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from bms_core.flash.items import BadWorkItem, ChunkItem, FanOutItem, PaymentsItem, WorkItem
+from bms_core.flash.layout import PAYMENT_WINDOW_MS, BurstSpec, seconds_until
+from bms_core.flash.progress import (
+    MemoryProgressStore,
+    Progress,
+    ProgressStore,
+    TableProgressStore,
+)
+from bms_core.flash.queue import MemoryWorkQueue, StorageWorkQueue, WorkQueue
+from bms_core.flash.work import (
+    NotDueYet,
+    WorkResult,
+    enqueue_burst,
+    record_poisoned,
+    run_work_item,
+)
+
+__all__ = [
+    "PAYMENT_WINDOW_MS",
+    "BadWorkItem",
+    "BurstSpec",
+    "ChunkItem",
+    "FanOutItem",
+    "MemoryProgressStore",
+    "MemoryWorkQueue",
+    "NotDueYet",
+    "PaymentsItem",
+    "Progress",
+    "ProgressStore",
+    "StorageWorkQueue",
+    "TableProgressStore",
+    "WorkItem",
+    "WorkQueue",
+    "WorkResult",
+    "enqueue_burst",
+    "progress_store",
+    "record_poisoned",
+    "run_work_item",
+    "seconds_until",
+    "work_queue",
+]
+
+
+@lru_cache(maxsize=4)
+def work_queue(storage_connection: str) -> StorageWorkQueue:
+    """This process's client for the burst queue on ``storage_connection``."""
+    return StorageWorkQueue(storage_connection)
+
+
+@lru_cache(maxsize=4)
+def progress_store(storage_connection: str) -> TableProgressStore:
+    """This process's client for the burst progress table on ``storage_connection``."""
+    return TableProgressStore(storage_connection)
