@@ -191,7 +191,7 @@ def test_a_large_burst_fans_out_in_steps_of_at_most_16_items() -> None:
 
 
 def test_poisoned_items_show_as_failed_in_progress() -> None:
-    settings, answer, queue, progress = start(1_000_000)
+    _, answer, queue, progress = start(1_000_000)
     top = queue.take_due(NOW)
     assert "failed" in flash.record_poisoned(top[0], progress=progress)
     chunk = items.encode(items.ChunkItem(items.decode(top[1]).spec, 199))
