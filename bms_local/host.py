@@ -206,16 +206,6 @@ class LocalHost:
         argument: Any = batch if many else batch[0]
         return self._invoke(name, argument)
 
-    def route_for(self, route: str) -> str | None:
-        """The function serving ``/api/<route>``."""
-        for entry in self.functions.values():
-            if (
-                entry.trigger["type"] == "httpTrigger"
-                and (entry.trigger.get("route") or entry.name) == route
-            ):
-                return entry.name
-        return None
-
     def setting(self, expression: str) -> str:
         return resolve(expression, self.env)
 

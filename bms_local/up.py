@@ -42,6 +42,8 @@ class UpOptions:
     table_port: int = names.AZURITE_TABLE_PORT
     settings: dict[str, str] = field(default_factory=dict)
     """Extra app settings (``BMS_*``), e.g. from ``local.settings.json``."""
+    workers: int | None = None
+    """Queue-trigger worker processes (``None``: one per core)."""
 
 
 @dataclass
@@ -168,7 +170,8 @@ def run_up(options: UpOptions, *, announce: Any = print) -> None:
         _write_state(state_dir, state)
         announce(
             "bms_local up: ready\n"
-            f"  functions   {state.http}/burst (POST), {state.http}/health (GET)\n"
+            f"  functions   {state.http}/burst (POST), {state.http}/burst/<burst_id> (GET), "
+            f"{state.http}/health (GET)\n"
             f"  eventhubs   {emulator.connection_string}\n"
             f"  storage     {azurite.connection_string}\n"
             f"  warehouse   {warehouse_path}\n"
@@ -195,7 +198,15 @@ def _start_parts(stack: _Stack, options: UpOptions, eventhubs: str, warehouse_pa
     _start_stream_job(stack, eventhubs, settings, warehouse_path)
     _start_validator(stack, host, eventhubs, settings)
     _start_timers(stack, host)
+    _start_queue_workers(stack, options.workers)
     _start_http(stack, host, options.http_port)
+
+
+def _start_queue_workers(stack: _Stack, workers: int | None) -> None:
+    from bms_local.queues import start_workers
+
+    running = start_workers(dict(os.environ), workers)
+    stack.on_stop(running.stop)
 
 
 def _start_stream_job(stack: _Stack, eventhubs: str, settings: Any, warehouse_path: Path) -> None:
@@ -282,10 +293,11 @@ def _start_http(stack: _Stack, host: Any, port: int) -> None:
         def _serve(self) -> None:
             parts = urlsplit(self.path)
             route = parts.path.removeprefix("/api/").strip("/")
-            function = host.route_for(route) if parts.path.startswith("/api/") else None
-            if function is None:
+            match = host.match_route(route) if parts.path.startswith("/api/") else None
+            if match is None:
                 self._reply(404, b'{"error": "no such route"}', {})
                 return
+            function, route_params = match
             methods = [m.upper() for m in host.functions[function].trigger.get("methods") or []]
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
@@ -299,6 +311,7 @@ def _start_http(stack: _Stack, host: Any, port: int) -> None:
                     body=body,
                     params=dict(parse_qsl(parts.query)),
                     headers=dict(self.headers.items()),
+                    route_params=route_params,
                 ).result
             self._reply(response.status_code, response.get_body(), dict(response.headers))
 

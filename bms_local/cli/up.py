@@ -12,7 +12,8 @@ from bms_core import names
 
 HELP = (
     "Start Azurite, the Event Hubs emulator, the reference stream job, the validator, the "
-    "timer functions and the HTTP routes (POST /api/burst, GET /api/health) on the wall clock."
+    "timer functions, the queue triggers and the HTTP routes (POST /api/burst, "
+    "GET /api/burst/{burst_id}, GET /api/health) on the wall clock."
 )
 
 
@@ -37,6 +38,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="an app setting for the handlers, e.g. --set BMS_ORDERS_PER_MINUTE=60",
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="processes running the queue triggers (bursts' chunks); default: one per core",
+    )
+    parser.add_argument(
         "--detach", action="store_true", help="run in the background; stop with 'down'"
     )
 
@@ -52,6 +60,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"--set needs NAME=VALUE, got {item!r}", file=sys.stderr)
             return 2
         settings[name] = value
+    if args.workers is not None and args.workers < 1:
+        print(f"--workers must be at least 1, got {args.workers}", file=sys.stderr)
+        return 2
     if args.detach:
         return _detach(args)
     options = UpOptions(
@@ -62,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         queue_port=args.queue_port,
         table_port=args.table_port,
         settings=settings,
+        workers=args.workers,
     )
     try:
         run_up(options, announce=lambda text: print(text, flush=True))

@@ -70,6 +70,10 @@ def test_burst_over_http_reaches_the_warehouse_and_down_stops_everything(tmp_pat
         "BMS_PAYMENTS_SCHEDULE=*/2 * * * * *",
         "--set",
         "BMS_ORDERS_PER_MINUTE=6",
+        "--set",
+        "BMS_BURST_CHUNK_ORDERS=100",
+        "--workers",
+        "1",
     )
     assert started.returncode == 0, started.stderr
     state = read_state(state_dir)
@@ -86,6 +90,20 @@ def test_burst_over_http_reaches_the_warehouse_and_down_stops_everything(tmp_pat
         burst_id = str(body["burst_id"])
         status, bad = _post(f"{state.http}/burst", {"orders": 0})
         assert status == 400 and bad["field"] == "orders"
+        status, flash = _post(f"{state.http}/burst", {"orders": 300})
+        assert status == 202 and flash["chunks"] == 3, flash
+        progress: dict[str, object] = {}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and progress.get("chunks", {}) != {
+            "total": 3,
+            "done": 3,
+            "failed": 0,
+            "pending": 0,
+        }:
+            time.sleep(0.5)
+            with urllib.request.urlopen(f"{state.http}/{flash['progress'][5:]}") as response:
+                progress = json.loads(response.read())
+        assert progress["chunks"] == {"total": 3, "done": 3, "failed": 0, "pending": 0}
         deadline = time.monotonic() + 120
         rows = 0
         while time.monotonic() < deadline and rows == 0:
