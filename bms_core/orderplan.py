@@ -8,6 +8,7 @@ same JSON bytes directly (the fast sending path).
 
 from __future__ import annotations
 
+import threading
 from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Final, NamedTuple, cast
@@ -288,6 +289,10 @@ def _plan(
 
 _INDEX_TEXTS: list[str] = []
 _INDEX_TEXT_LIMIT: Final = 1 << 16
+_INDEX_TEXTS_GROWING = threading.Lock()
+"""Held while the table grows: the Python worker runs invocations on a thread pool, and two
+threads growing it at once would misalign ids and orders. Readers need no lock (entries are
+only appended, each whole list appended at once)."""
 
 
 def _index_texts(indexes: Sequence[int]) -> list[str] | dict[int, str]:
@@ -299,7 +304,9 @@ def _index_texts(indexes: Sequence[int]) -> list[str] | dict[int, str]:
     top = max(indexes, default=0)
     if top >= _INDEX_TEXT_LIMIT:
         return {i: _index_text(i) for i in indexes}
-    have = len(_INDEX_TEXTS)
-    if have <= top:
-        _INDEX_TEXTS.extend(_index_text(i) for i in range(have, top + 1))
+    if len(_INDEX_TEXTS) <= top:
+        with _INDEX_TEXTS_GROWING:
+            have = len(_INDEX_TEXTS)
+            if have <= top:
+                _INDEX_TEXTS.extend([_index_text(i) for i in range(have, top + 1)])
     return _INDEX_TEXTS
