@@ -56,6 +56,9 @@ delivers their outputs as the host does.
 
 host.json choices
 -----------------
+* The Event Hubs outputs need no settings here: the host's own Event Hubs client retries
+  transient send errors, and a send that still fails fails the invocation, which
+  ``@app.retry`` reruns.
 * ``maxEventBatchSize`` 256 / ``prefetchCount`` 512: the validator handles a few hundred rows in
   well under a second; prefetch at twice the batch keeps the next batch ready.
 * ``batchCheckpointFrequency`` 1: checkpoint after every batch, so a restart re-delivers at most
