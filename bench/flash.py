@@ -43,7 +43,7 @@ def _hub_events(connection: str, hub: str) -> int:
 
 
 def run_once(orders: int, workers: int, chunk_orders: int) -> dict[str, Any]:
-    from bms_core import settings as bms_settings
+    from bms_core.settings import DEFAULTS
     from bms_local.azurite import start_azurite
     from bms_local.host import LocalHost
     from bms_local.queues import start_workers
@@ -55,16 +55,14 @@ def run_once(orders: int, workers: int, chunk_orders: int) -> dict[str, Any]:
     running = None
     try:
         env = {
-            **bms_settings.DEFAULTS,
+            **DEFAULTS,
             "AzureWebJobsStorage": azurite.connection_string,
             "EventHubConnection": emulator.connection_string,
             "BMS_BURST_CHUNK_ORDERS": str(chunk_orders),
             "BMS_BURST_MAX_ORDERS": str(max(orders, 1)),
         }
-        os.environ.update(env)
-        bms_settings.reset()
         running = start_workers(env, workers)
-        host = LocalHost(env=os.environ)
+        host = LocalHost(env=env)
         host.http("health", method="GET")  # index and import before timing
         time.sleep(8)  # workers import the app and start polling
         body = json.dumps({"orders": orders}).encode()

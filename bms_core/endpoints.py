@@ -1,7 +1,9 @@
 """The HTTP functions' logic: POST /api/burst, GET /api/burst/{burst_id} and GET /api/health.
 
-Every answer is JSON. A request a user can fix gets a 4xx naming the field; a storage or
-Event Hubs failure gets 503 with the reason; nothing a client sends produces a 500.
+Every answer is JSON. A request a user can fix gets a 4xx naming the field; a storage failure
+gets 503 with the reason; nothing a client sends produces a 500. The burst's events leave through
+the function's two Event Hubs output bindings after it returns; if the host cannot write them the
+invocation fails and the client gets the host's 500 instead of the 202.
 """
 
 from __future__ import annotations
@@ -12,8 +14,7 @@ from typing import Any
 
 import azure.functions as func
 
-from bms_core import __version__, clock
-from bms_core.sending import EventSink
+from bms_core import __version__, runtime
 
 log = logging.getLogger("bms.http")
 JSON = "application/json"
@@ -27,21 +28,24 @@ def _answer(status: int, body: dict[str, Any], headers: dict[str, str] | None = 
 
 def run_burst(
     req: Any,
-    settings: Any = None,
+    bookings: Any,
+    payments: Any,
     *,
-    sink: EventSink | None = None,
-    store: Any = None,
+    settings: Any = None,
+    manifests: Any = None,
     now_ms: int | None = None,
     queue: Any = None,
     progress: Any = None,
 ) -> Any:
-    """Start a burst of ``orders`` orders, remember it so its payments follow; 202 or 4xx.
+    """Set ``bookings`` to ``orders`` bookings now and ``payments`` to the payments already
+    due; remember the burst so its later payments follow. 202, or 4xx/405/503.
 
-    A burst that fits one chunk (``BMS_BURST_CHUNK_ORDERS``) with ``over_seconds`` 0 is sent
-    inside this call; any other is fanned out through the burst queue (``queue``, with its
-    progress in ``progress``), so the answer takes a few storage writes whatever the size.
-    ``settings`` defaults to this process's settings; a broken app setting answers 503 naming
-    it (the operator's problem, not the client's).
+    A burst larger than one chunk (``BMS_BURST_CHUNK_ORDERS``) or spread over ``over_seconds``
+    is fanned out instead (:func:`_fan_out`): both outputs stay unset and the answer takes a few
+    storage writes whatever the size. ``settings``, ``manifests``, ``now_ms``, ``queue`` (the
+    burst queue) and ``progress`` (the burst progress store) default to the running
+    :mod:`bms_core.runtime`'s; a broken app setting answers 503 naming it (the operator's
+    problem, not the client's).
     """
     from bms_core import bursts, emit, generator, orderid, timefmt
     from bms_core import settings as settings_module
@@ -54,7 +58,7 @@ def run_burst(
         )
     if settings is None:
         try:
-            settings = settings_module.current()
+            settings = runtime.current().settings
         except settings_module.SettingsError as exc:
             return _answer(503, {"error": f"app setting problem: {exc}", "setting": exc.setting})
     try:
@@ -63,12 +67,12 @@ def run_burst(
     except bursts.BurstRequestError as exc:
         return _answer(400, exc.as_json())
 
-    now = clock.now_ms() if now_ms is None else now_ms
+    now = runtime.current().clock() if now_ms is None else now_ms
     anchor_ms = now - now % 1000
     burst_id = orderid.new_burst_id()
     if request.orders > settings.burst_chunk_orders or request.over_seconds > 0:
         return _fan_out(
-            request, scenario, settings, burst_id, anchor_ms, now, store, queue, progress
+            request, scenario, settings, burst_id, anchor_ms, now, manifests, queue, progress
         )
     orders = generator.burst_orders(scenario, burst_id, request.orders, anchor_ms)
     due = [timefmt.parse_ms(p.payment_time) for order in orders for p in order.payments]
@@ -85,20 +89,11 @@ def run_burst(
         created_ms=now,
     )
     try:
-        (store or bursts.current_store(settings)).put(manifest)
+        (manifests if manifests is not None else runtime.current().manifests).put(manifest)
     except Exception as exc:  # storage is infrastructure: the client can retry later
         log.exception("burst manifest not stored")
         return _answer(503, {"error": f"burst manifest not stored: {type(exc).__name__}: {exc}"})
     events = generator.emit_burst(scenario, burst_id, request.orders, anchor_ms)
-    result = (sink or emit.current_sink()).send(settings.bookings_hub, events)
-    if result.failed:
-        return _answer(
-            503,
-            {
-                "error": f"{len(result.failed)} of {len(events)} booking events not sent",
-                "burst_id": burst_id,
-            },
-        )
     # Payments already due in slots the payments timer has ticked past (a booking up to 1 s
     # before the anchor can be paid 0.5 s later) go now; later ones follow through the manifest.
     current = settings.scenario
@@ -111,15 +106,13 @@ def run_burst(
         anchor_ms - generator.BURST_SPREAD_MS,
         ticked_until,
     )
-    early_result = (sink or emit.current_sink()).send(settings.payments_hub, early)
-    if early_result.failed:
-        return _answer(
-            503,
-            {
-                "error": f"{len(early_result.failed)} of {len(early)} payment events not sent",
-                "burst_id": burst_id,
-            },
-        )
+    try:
+        booking_bodies, payment_bodies = emit.bodies_of(events), emit.bodies_of(early)
+    except emit.EmitFailed as exc:
+        log.exception("burst events not produced")
+        return _answer(503, {"error": str(exc), "burst_id": burst_id})
+    bookings.set(booking_bodies)
+    payments.set(payment_bodies)
     body = {
         "burst_id": burst_id,
         "orders": request.orders,
@@ -139,7 +132,7 @@ def _fan_out(
     burst_id: str,
     anchor_ms: int,
     now: int,
-    store: Any,
+    manifests: Any,
     queue: Any,
     progress: Any,
 ) -> Any:
@@ -161,10 +154,11 @@ def _fan_out(
         burst_id, spec.seed, spec.orders, anchor_ms, spec.overrides, None, None, 0, 0, now
     )
     try:
-        storage = None if store and queue and progress else settings.require_storage()
-        (store or bursts.current_store(settings)).put(manifest)
-        (progress or flash.progress_store(storage)).start(spec)
-        flash.enqueue_burst(spec, queue or flash.work_queue(storage), now)
+        (manifests if manifests is not None else runtime.current().manifests).put(manifest)
+        (progress if progress is not None else runtime.current().burst_progress).start(spec)
+        flash.enqueue_burst(
+            spec, queue if queue is not None else runtime.current().burst_queue, now
+        )
     except Exception as exc:  # storage is infrastructure: the client can retry later
         log.exception("burst not queued")
         return _answer(503, {"error": f"burst not queued: {type(exc).__name__}: {exc}"})
@@ -183,9 +177,12 @@ def _fan_out(
     return _answer(202, body)
 
 
-def run_burst_status(req: Any, settings: Any = None, *, progress: Any = None) -> Any:
-    """A fanned-out burst's progress: chunks done, failed, pending; events sent; expected end."""
-    from bms_core import flash, orderid
+def run_burst_status(req: Any, *, progress: Any = None) -> Any:
+    """A fanned-out burst's progress: chunks done, failed, pending; events sent; expected end.
+
+    ``progress`` defaults to the running :mod:`bms_core.runtime`'s burst progress store.
+    """
+    from bms_core import orderid
     from bms_core import settings as settings_module
 
     if req.method.upper() != "GET":
@@ -200,10 +197,9 @@ def run_burst_status(req: Any, settings: Any = None, *, progress: Any = None) ->
             },
         )
     try:
-        if progress is None:
-            settings = settings or settings_module.current()
-            progress = flash.progress_store(settings.require_storage())
-        found = progress.read(burst_id)
+        found = (progress if progress is not None else runtime.current().burst_progress).read(
+            burst_id
+        )
     except settings_module.SettingsError as exc:
         return _answer(503, {"error": f"app setting problem: {exc}", "setting": exc.setting})
     except Exception as exc:
@@ -221,11 +217,16 @@ def run_burst_status(req: Any, settings: Any = None, *, progress: Any = None) ->
 
 
 def run_health(req: Any, env: Any = None) -> Any:
-    """200 when every required setting is present and well formed, else 503; names only."""
+    """200 when every required setting is present and well formed, else 503; names only.
+
+    ``env`` defaults to the running :mod:`bms_core.runtime`'s app settings.
+    """
     from bms_core import settings as settings_module
 
     if req.method.upper() != "GET":
         return _answer(405, {"error": "use GET", "field": "method"}, {"Allow": "GET"})
+    if env is None:
+        env = runtime.current().env
     missing = settings_module.missing_required(env)
     malformed = settings_module.malformed(env)
     body: dict[str, Any] = {

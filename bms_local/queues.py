@@ -209,16 +209,12 @@ def consume(env: Mapping[str, str], stop: Any, settings: QueueSettings | None = 
 
 
 def _worker_main(env: dict[str, str], stop: Any, settings: QueueSettings | None) -> None:
-    os.environ.update(env)
-    os.chdir(REPO_ROOT)
     import sys
 
+    os.chdir(REPO_ROOT)
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
-    from bms_core import settings as settings_module
-
-    settings_module.reset()
-    consume(dict(os.environ), stop, settings)
+    consume(env, stop, settings)
 
 
 class Workers:

@@ -9,13 +9,12 @@ payment windows. A message that fails ``maxDequeueCount`` times is moved by the 
 poison queue, where ``burst_chunk_poisoned`` records it as failed in the burst's progress
 (:mod:`~bms_core.flash.progress`), which ``GET /api/burst/{burst_id}`` reads.
 
-Process-wide clients (:func:`work_queue`, :func:`progress_store`) are made once per worker
-process from ``AzureWebJobsStorage`` and passed to the handlers as parameters.
+The handlers take the queue, the progress store, the scenario and the time as parameters and
+default to the running :mod:`bms_core.runtime`'s (clients on ``AzureWebJobsStorage``, made once
+per worker process).
 """
 
 from __future__ import annotations
-
-from functools import lru_cache
 
 from bms_core.flash.items import BadWorkItem, ChunkItem, FanOutItem, PaymentsItem, WorkItem
 from bms_core.flash.layout import PAYMENT_WINDOW_MS, BurstSpec, seconds_until
@@ -31,6 +30,8 @@ from bms_core.flash.work import (
     WorkResult,
     enqueue_burst,
     record_poisoned,
+    run_burst_chunk_poisoned,
+    run_emit_burst_chunk,
     run_work_item,
 )
 
@@ -52,21 +53,9 @@ __all__ = [
     "WorkQueue",
     "WorkResult",
     "enqueue_burst",
-    "progress_store",
     "record_poisoned",
+    "run_burst_chunk_poisoned",
+    "run_emit_burst_chunk",
     "run_work_item",
     "seconds_until",
-    "work_queue",
 ]
-
-
-@lru_cache(maxsize=4)
-def work_queue(storage_connection: str) -> StorageWorkQueue:
-    """This process's client for the burst queue on ``storage_connection``."""
-    return StorageWorkQueue(storage_connection)
-
-
-@lru_cache(maxsize=4)
-def progress_store(storage_connection: str) -> TableProgressStore:
-    """This process's client for the burst progress table on ``storage_connection``."""
-    return TableProgressStore(storage_connection)

@@ -156,6 +156,54 @@ def run_payments(
     return WorkResult("payments", payments=[e.body.decode() for e in payments])
 
 
+def run_emit_burst_chunk(
+    message: Any,
+    bookings: Any,
+    payments: Any,
+    *,
+    scenario: Any = None,
+    queue: WorkQueue | None = None,
+    progress: ProgressStore | None = None,
+    now_ms: int | None = None,
+) -> WorkResult:
+    """``emit_burst_chunk``: run the queue message's item and set the outputs it fills.
+
+    Parameters left out default to the running :mod:`bms_core.runtime`'s.
+    """
+    from bms_core import runtime
+
+    current = runtime.current()
+    result = run_work_item(
+        message.get_body(),
+        current.settings.scenario if scenario is None else scenario,
+        queue=current.burst_queue if queue is None else queue,
+        progress=current.burst_progress if progress is None else progress,
+        now_ms=current.clock() if now_ms is None else now_ms,
+    )
+    if result.bookings:
+        bookings.set(result.bookings)
+    if result.payments:
+        payments.set(result.payments)
+    log.info(
+        "%s: %d bookings, %d payments, %d items enqueued",
+        result.kind,
+        len(result.bookings),
+        len(result.payments),
+        result.enqueued,
+    )
+    return result
+
+
+def run_burst_chunk_poisoned(message: Any, *, progress: ProgressStore | None = None) -> str:
+    """``burst_chunk_poisoned``: record the poisoned item (see :func:`record_poisoned`)."""
+    from bms_core import runtime
+
+    store = runtime.current().burst_progress if progress is None else progress
+    recorded = record_poisoned(message.get_body(), progress=store)
+    log.error("burst work item poisoned: %s", recorded)
+    return recorded
+
+
 def record_poisoned(text: str | bytes, *, progress: ProgressStore) -> str:
     """Mark what a poisoned message stood for as failed; returns what was recorded."""
     try:

@@ -12,7 +12,7 @@ from bms_core import endpoints, flash, generator, timefmt
 from bms_core.flash import items
 from bms_core.flash.layout import PAYMENT_WINDOW_MS, BurstSpec
 from bms_core.payments import MAX_ATTEMPTS
-from tests.bms_core.invocation import app_settings, http
+from tests.bms_core.invocation import Collector, app_settings, http
 
 NOW = 1_795_000_003_456
 
@@ -32,15 +32,19 @@ def start(
     queue = flash.MemoryWorkQueue(now_ms=lambda: NOW)
     progress = flash.MemoryProgressStore()
     body = json.dumps({"orders": orders, "over_seconds": over_seconds}).encode()
+    bookings, payments = Collector(), Collector()
     response = endpoints.run_burst(
         http("POST", "burst", body),
-        settings,
-        store=Manifests(),
+        bookings,
+        payments,
+        settings=settings,
+        manifests=Manifests(),
         queue=queue,
         progress=progress,
         now_ms=NOW,
     )
     assert response.status_code == 202, response.get_body()
+    assert bookings.get() is None and payments.get() is None  # fanned out: nothing inline
     return settings, json.loads(response.get_body()), queue, progress
 
 

@@ -8,7 +8,6 @@ reach the Event Hubs emulator through the output bindings.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections import Counter
@@ -37,9 +36,7 @@ FAST_RETRIES = QueueSettings(
 
 
 @pytest.fixture
-def app_env(
-    azurite: Any, fresh_eventhubs: Any, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[dict[str, str]]:
+def app_env(azurite: Any, fresh_eventhubs: Any) -> Iterator[dict[str, str]]:
     env = {
         **bms_settings.DEFAULTS,
         "AzureWebJobsStorage": azurite.connection_string,
@@ -47,11 +44,7 @@ def app_env(
         "BMS_BURST_CHUNK_ORDERS": "5000",
         "BMS_SEED": "11",
     }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    bms_settings.reset()
     yield env
-    bms_settings.reset()
     from azure.storage.queue import QueueClient
 
     for queue in (names.BURST_QUEUE, names.BURST_POISON_QUEUE):
@@ -111,7 +104,7 @@ def _receive_all(connection: str, hub: str, expected: int, timeout_s: float = 60
 def test_a_20000_order_burst_runs_on_worker_processes_through_azurite_and_the_emulator(
     app_env: dict[str, str],
 ) -> None:
-    host = LocalHost(env=os.environ)
+    host = LocalHost(env=app_env)
     started = time.monotonic()
     response = host.http("burst", method="POST", body=b'{"orders": 20000}').result
     answered_s = time.monotonic() - started
@@ -125,7 +118,7 @@ def test_a_20000_order_burst_runs_on_worker_processes_through_azurite_and_the_em
     finally:
         workers.stop()
     assert status["chunks"] == {"total": 4, "done": 4, "failed": 0, "pending": 0}
-    scenario = bms_settings.current().scenario
+    scenario = bms_settings.Settings.from_env(app_env).scenario
     anchor = timestamp_ms(answer["first_booking"])
     expected = generator.emit_burst(scenario, answer["burst_id"], 20_000, anchor)
     assert status["bookings_sent"] == len(expected)
@@ -145,7 +138,7 @@ def test_an_always_failing_chunk_reaches_the_poison_queue_and_shows_failed(
     progress = flash.TableProgressStore(storage)
     progress.start(spec)
     flash.StorageWorkQueue(storage).put([(items.ChunkItem(spec, 1), 0)])
-    host = LocalHost(env=os.environ)
+    host = LocalHost(env=app_env)
     workers = start_workers(app_env, workers=1, settings=FAST_RETRIES)
     try:
         status = _wait_for(host, spec.burst_id, lambda s: s["chunks"]["failed"] == 1, 60)
