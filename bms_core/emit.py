@@ -112,6 +112,7 @@ class EmitReport:
     skipped_slots: int
     events: int = 0
     bursts: int = 0
+    fanned_out: int = 0
     past_due: bool = False
     by_kind: dict[str, int] = field(default_factory=dict)
 
@@ -182,6 +183,11 @@ def run_emit_bookings(
     return report
 
 
+TICK_BURST_PAYMENTS_MAX = 20_000
+"""Most burst payments one payments tick writes itself; the payments of further bursts due in
+the tick are fanned out through the burst queue, one item per burst and 10-s window."""
+
+
 def run_emit_payments(
     timer: Any,
     payments: Output,
@@ -189,9 +195,15 @@ def run_emit_payments(
     settings: Any = None,
     manifests: Any = None,
     now_ms: int | None = None,
+    queue: Any = None,
 ) -> EmitReport:
     """Set ``payments`` to the payments that fell due since the previous tick: timer orders'
-    and bursts'.
+    and bursts' (bursts sent inline; a fanned-out burst's chunks schedule their own).
+
+    Burst payments beyond :data:`TICK_BURST_PAYMENTS_MAX` go to the burst queue (``queue``,
+    default the runtime's) as payments items of the windows just closed, so the tick stays
+    bounded however many bursts are active (when the slot is a whole number of 10-s windows,
+    as by default; otherwise the tick writes them all).
 
     The window is whole slots (``[start of the first slot, start of the open slot)``) so that
     consecutive ticks tile time without gaps or overlap whatever their jitter. If the burst
@@ -215,20 +227,45 @@ def run_emit_payments(
                 "nothing written, the tick will be retried"
             ) from exc
         report.bursts = len(active)
+        inline = 0
+        fanned: list[Any] = []
         for manifest in active:
             burst_scenario = bursts.scenario_of(scenario, manifest)
-            events.extend(
-                generator.emit_burst_payments(
-                    burst_scenario,
-                    manifest.burst_id,
-                    manifest.orders,
-                    manifest.anchor_ms,
-                    start,
-                    end,
-                )
+            due = generator.emit_burst_payments(
+                burst_scenario,
+                manifest.burst_id,
+                manifest.orders,
+                manifest.anchor_ms,
+                start,
+                end,
             )
+            if inline + len(due) > TICK_BURST_PAYMENTS_MAX and _windowed(start, end):
+                fanned.append(manifest)
+                continue
+            inline += len(due)
+            events.extend(due)
+        if fanned:
+            from bms_core import flash
+
+            items = [
+                item
+                for manifest in fanned
+                for item in flash.tick_payment_items(
+                    bursts.scenario_of(scenario, manifest), manifest, start, end
+                )
+            ]
+            (queue if queue is not None else runtime.current().burst_queue).put(
+                [(item, 0) for item in items]
+            )
+            report.fanned_out = len(items)
     _write(report, payments, events)
     return report
+
+
+def _windowed(start: int, end: int) -> bool:
+    from bms_core.flash import PAYMENT_WINDOW_MS
+
+    return start % PAYMENT_WINDOW_MS == 0 and end % PAYMENT_WINDOW_MS == 0
 
 
 def _kinds(events: Sequence[Any]) -> dict[str, int]:

@@ -33,6 +33,7 @@ from bms_core.flash.work import (
     run_burst_chunk_poisoned,
     run_emit_burst_chunk,
     run_work_item,
+    tick_payment_items,
 )
 
 __all__ = [
@@ -58,4 +59,5 @@ __all__ = [
     "run_emit_burst_chunk",
     "run_work_item",
     "seconds_until",
+    "tick_payment_items",
 ]

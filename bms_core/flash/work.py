@@ -156,6 +156,38 @@ def run_payments(
     return WorkResult("payments", payments=[e.body.decode() for e in payments])
 
 
+def tick_payment_items(
+    scenario: Any, manifest: Any, start_ms: int, end_ms: int
+) -> list[PaymentsItem]:
+    """Payments items for an inline burst's attempts in ``[start_ms, end_ms)`` (whole 10-s
+    windows), one per window: how a payments tick hands off what would exceed its bound.
+
+    ``scenario`` is the burst's own (the app's with the manifest's seed and knobs). An inline
+    burst is one chunk of ``orders`` orders anchored at its anchor, so the items name the very
+    orders the tick would have sent.
+    """
+    from bms_core import generator
+    from bms_core.due_payments import burst_due
+
+    spec = BurstSpec(
+        manifest.burst_id,
+        manifest.seed,
+        manifest.orders,
+        manifest.orders,
+        manifest.anchor_ms,
+        0,
+        dict(manifest.overrides),
+    )
+    keys = generator.burst_keys(scenario, spec.burst_id, spec.orders, spec.anchor_ms)
+    windows: dict[int, set[int]] = {}
+    for time_ms, _, plan, _ in burst_due(scenario, keys, start_ms, end_ms):
+        windows.setdefault(time_ms // PAYMENT_WINDOW_MS, set()).add(plan.slot_index)
+    return [
+        PaymentsItem(spec, 0, window, tuple(sorted(positions)))
+        for window, positions in sorted(windows.items())
+    ]
+
+
 def run_emit_burst_chunk(
     message: Any,
     bookings: Any,

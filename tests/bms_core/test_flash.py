@@ -230,3 +230,61 @@ def test_work_items_round_trip_and_payment_positions_survive_the_bitmap() -> Non
         items.PaymentsItem(spec, 2, 179_500_001, (0, 1, 77, 4999)),
     ):
         assert items.decode(items.encode(item)) == item
+
+
+class ActiveBursts:
+    def __init__(self, manifests: list[Any]) -> None:
+        self.manifests = manifests
+
+    def active(self, start_ms: int, end_ms: int, max_delay_ms: int) -> list[Any]:
+        return self.manifests
+
+
+def test_a_payments_tick_over_its_bound_fans_the_rest_out_through_the_queue(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ten inline bursts of 2,000 orders pay in the same minute; the tick writes a bounded
+    share and hands the rest to payments items, which send exactly the missing payments."""
+    from bms_core import bursts, emit
+    from tests.bms_core.invocation import timer
+
+    settings = app_settings()
+    anchor = NOW - NOW % 1000
+    manifests = [
+        bursts.BurstManifest(f"btick{n:06d}", 7, 2000, anchor, {}, anchor, anchor, 0, 2000, NOW)
+        for n in range(10)
+    ]
+    monkeypatch.setattr(emit, "TICK_BURST_PAYMENTS_MAX", 1500)
+    start, end = anchor - anchor % 10_000 + 60_000, anchor - anchor % 10_000 + 120_000
+    queue = flash.MemoryWorkQueue(now_ms=lambda: end)
+    out = Collector()
+    report = emit.run_emit_payments(
+        timer(start, next_ms=end),
+        out,
+        settings=settings,
+        manifests=ActiveBursts(manifests),
+        now_ms=end + 1,
+        queue=queue,
+    )
+    inline = [b for b in out.get() if '"btick' in b]
+    assert 0 < len(inline) <= 1500
+    assert report.fanned_out == len(queue.items) > 0
+    sent = list(inline)
+    for text in queue.take_due(end):
+        result = flash.run_work_item(
+            text,
+            settings.scenario,
+            queue=queue,
+            progress=flash.MemoryProgressStore(),
+            now_ms=end,
+        )
+        assert len(result.payments) <= 2000 * MAX_ATTEMPTS
+        sent += result.payments
+    expected = [
+        e.body.decode()
+        for m in manifests
+        for e in generator.emit_burst_payments(
+            bursts.scenario_of(settings.scenario, m), m.burst_id, 2000, anchor, start, end
+        )
+    ]
+    assert sorted(sent) == sorted(expected)
