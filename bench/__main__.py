@@ -17,6 +17,7 @@ BENCHMARKS = (
     "stream_job",
     "eventhubs",
     "demo",
+    "flash",
 )
 
 
