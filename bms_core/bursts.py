@@ -5,6 +5,9 @@ A burst sends its bookings at once; its payments fall due later, with their real
 manifest row (seed, order count, anchor, scenario overrides, first/last payment due): the
 generator regenerates every order from it, and the validator finds it from a burst order id.
 
+A burst fanned out through the burst queue (:mod:`bms_core.flash`) has a manifest without
+payment bounds: its chunks schedule its payments, so the payments timer never lists it.
+
 Table design (``names.BURSTS_TABLE``): ``PartitionKey`` is the UTC hour of the anchor
 (``YYYYMMDDHH``), ``RowKey`` the burst id. Listing bursts with payments due in a window reads
 only the hours that can hold them (no payment is more than ``MAX_PAYMENT_DELAY_MS`` after its

@@ -143,6 +143,18 @@ def _manifest(burst_id: str, anchor: int, first: int, last: int) -> bursts.Burst
 
 
 @pytest.mark.azurite
+def test_an_order_of_a_spread_burst_finds_its_manifest_from_the_hour_after(
+    store: bursts.ManifestStore,
+) -> None:
+    """A chunk anchored up to over_seconds (an hour) after the burst carries its own anchor."""
+    anchor = NOW - NOW % 3_600_000 + 3_599_000  # the last second of an hour
+    store.put(bursts.BurstManifest("bspread0001", 1, 2, anchor, {}, None, None, 0, 0, anchor))
+    found = store.get("bspread0001", anchor + 1_800_000)  # a chunk 30 minutes later
+    assert found is not None and found.anchor_ms == anchor
+    assert store.get("bspread0001", anchor + 3_700_000) is None
+
+
+@pytest.mark.azurite
 def test_active_lists_bursts_with_payments_due_in_the_window(store: bursts.ManifestStore) -> None:
     hour = 3_600_000
     base = NOW - NOW % hour
