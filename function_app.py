@@ -40,27 +40,30 @@ the *Azure Event Hubs Data Sender* role. A tick whose output cannot be written f
 Calling a handler outside the host (local runner, tests, benchmarks)
 --------------------------------------------------------------------
 Each function body is one call into ``bms_core``; call the same thing with real
-``azure.functions`` objects and anything with a ``set`` method as the outputs::
+``azure.functions`` objects, and as outputs any ``func.Out`` that keeps what is set::
 
     from azure.functions.timer import TimerRequest
     from bms_core import emit, endpoints, reconcile, settings, validator
-    from bms_local.host import Out
+
+    class Out(func.Out):
+        def set(self, val): self.value = val
+        def get(self): return self.value
 
     s = settings.Settings.from_env()
     timer = TimerRequest(schedule_status={"Last": "2026-11-29T10:00:00Z"})
     bookings = Out()
-    emit.run_emit_bookings(timer, bookings, settings=s, now_ms=...)  # bookings.get(): bodies
+    emit.run_emit_bookings(timer, bookings, settings=s, now_ms=...)  # bookings.value: bodies
     emit.run_emit_payments(timer, Out(), settings=s, manifests=..., now_ms=...)
     endpoints.run_burst(func.HttpRequest("POST", "/api/burst", body=b'{"orders": 5}'),
                         Out(), Out(), settings=s, manifests=bursts.ManifestStore(conn))
     endpoints.run_health(func.HttpRequest("GET", "/api/health", body=b""))
-    validator.run_validate_joined(events, findings_out, summary_out, s)
-    reconcile.run_reconcile(timer, summary_out, s)
+    validator.run_validate_joined(events, Out(), Out(), s)
+    reconcile.run_reconcile(timer, Out(), s)
 
 Parameters left out default to the running ``bms_core.runtime`` (this process's settings, the
-wall clock, manifests on ``AzureWebJobsStorage``). ``bms_local.host.LocalHost`` calls the
-decorated functions below (the v2 ``Function`` objects are callable) inside its own runtime and
-delivers their outputs as the host does.
+wall clock, manifests on ``AzureWebJobsStorage``). The local runner calls the decorated
+functions below (the v2 ``Function`` objects are callable) inside its own runtime and writes
+their outputs as the host does.
 
 host.json choices
 -----------------

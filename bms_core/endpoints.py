@@ -3,7 +3,9 @@
 Every answer is JSON. A request a user can fix gets a 4xx naming the field; a storage failure
 gets 503 with the reason; nothing a client sends produces a 500. The burst's events leave through
 the function's two Event Hubs output bindings after it returns; if the host cannot write them the
-invocation fails and the client gets the host's 500 instead of the 202.
+invocation fails and the client gets the host's 500 instead of the 202. The manifest is stored
+by then, so the burst's later payments still come, unmatched by bookings (the stream job counts
+them as payments without a booking).
 """
 
 from __future__ import annotations

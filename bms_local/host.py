@@ -12,7 +12,7 @@ app uses, driven by the same binding metadata the Python worker reports at index
   :mod:`bms_local.queues`); route templates (``burst/{burst_id}``) fill ``route_params``;
 * outputs: ``table`` values (a JSON entity or array of entities) are upserted into Table storage
   (Azurite) through the connection setting; ``eventHub`` values are sent as the host sends them
-  (:func:`event_bodies`, :meth:`LocalHost._send_eventhub`); ``$return`` of an HTTP function is
+  (:func:`event_bodies`, :meth:`LocalHost.send_eventhub`); ``$return`` of an HTTP function is
   the response. An output that cannot be written fails the invocation (with
   ``background_outputs``, the next :meth:`LocalHost.flush`).
 * dependencies: every invocation runs inside the host's :class:`bms_core.runtime.Runtime`
@@ -284,7 +284,7 @@ class LocalHost:
         if binding["type"] == "table":
             self._write_table(binding, value)
         elif binding["type"] == "eventHub":
-            self._send_eventhub(binding, value)
+            self.send_eventhub(binding, value)
         else:
             raise NotImplementedError(f"{function}: output binding type {binding['type']!r}")
 
@@ -325,7 +325,7 @@ class LocalHost:
                 self._producers[(connection, hub)] = producer
             return producer
 
-    def _send_eventhub(self, binding: dict[str, Any], value: Any) -> None:
+    def send_eventhub(self, binding: dict[str, Any], value: Any) -> None:
         """Keyless batches of up to the link's message size (1 MB), as the host's collector.
 
         Each batch goes without partition key or id, so Event Hubs (or the emulator) places it

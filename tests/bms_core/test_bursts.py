@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bms_core import bursts, emit, endpoints, generator, timefmt
-from tests.bms_core.invocation import Collector, app_settings, http, timer
+from tests.bms_core.invocation import BrokenOutput, Collector, app_settings, http, timer
 
 NOW = 1_795_000_003_456
 SLOT_MS = 10_000
@@ -284,3 +284,26 @@ def test_payments_already_due_in_a_ticked_slot_are_sent_with_the_burst(
     }
     sent = {json.loads(b)["payment_id"] for b in [*paid.bodies(), *tick.bodies()]}
     assert sent == due_by_then
+
+
+def test_a_burst_whose_output_cannot_be_written_fails_after_storing_its_manifest() -> None:
+    """The host answers 500; the manifest is already stored, so its payments still follow."""
+
+    class Kept:
+        def __init__(self) -> None:
+            self.manifests: list[Any] = []
+
+        def put(self, manifest: Any) -> None:
+            self.manifests.append(manifest)
+
+    store = Kept()
+    with pytest.raises(ConnectionError):
+        endpoints.run_burst(
+            http("POST", "burst", b'{"orders": 3}'),
+            BrokenOutput(),
+            Collector(),
+            settings=app_settings(),
+            manifests=store,
+            now_ms=NOW,
+        )
+    assert len(store.manifests) == 1

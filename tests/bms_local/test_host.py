@@ -97,7 +97,7 @@ def test_a_json_array_string_output_splits_into_events_on_the_hub(
     try:
         binding = {"type": "eventHub", "eventHubName": "%BMS_PAYMENTS_HUB%"}
         binding["connection"] = names.EVENTHUB_CONNECTION_SETTING
-        host._send_eventhub(binding, json.dumps(['{"a":1}', '{"b":2}', "three"]))
+        host.send_eventhub(binding, json.dumps(['{"a":1}', '{"b":2}', "three"]))
         counts = per_partition(fresh_eventhubs, "payments")
         assert sorted(counts) == [0, 0, 0, 3]
         got = receive_events(fresh_eventhubs.connection_string, "payments", str(counts.index(3)), 3)
@@ -117,7 +117,7 @@ def test_an_output_over_one_batch_goes_in_several_keyless_batches(
             "eventHubName": "%BMS_BOOKINGS_HUB%",
             "connection": names.EVENTHUB_CONNECTION_SETTING,
         }
-        host._send_eventhub(binding, [body] * 9)  # 1.8 MB: two batches of at most 1 MB
+        host.send_eventhub(binding, [body] * 9)  # 1.8 MB: two batches of at most 1 MB
         counts = per_partition(fresh_eventhubs, "bookings")
         assert sum(counts) == 9
         assert sorted(c for c in counts if c) == [4, 5]  # 5 fit in 1 MB; each batch whole
@@ -145,7 +145,7 @@ def test_an_event_larger_than_a_batch_fails_the_output(fresh_eventhubs: Emulator
     }
     try:
         with pytest.raises(ValueError, match="larger than a batch"):
-            host._send_eventhub(binding, ["x" * 1_100_000])
+            host.send_eventhub(binding, ["x" * 1_100_000])
         assert per_partition(fresh_eventhubs, "bookings") == [0, 0, 0, 0]
     finally:
         host.close()
