@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from typing import Any
 
+import azure.functions as func
 import pytest
 
 from bms_core import endpoints, flash, generator, timefmt
@@ -288,3 +289,41 @@ def test_a_payments_tick_over_its_bound_fans_the_rest_out_through_the_queue(
         )
     ]
     assert sorted(sent) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    ("method", "burst_id", "status", "field"),
+    [
+        ("GET", "not-a-burst", 400, "burst_id"),
+        ("GET", "bunknown0001", 404, "burst_id"),
+        ("POST", "bunknown0001", 405, "method"),
+    ],
+)
+def test_burst_progress_answers_bad_and_unknown_ids_by_name(
+    method: str, burst_id: str, status: int, field: str
+) -> None:
+    req = func.HttpRequest(
+        method=method,
+        url=f"http://localhost/api/burst/{burst_id}",
+        route_params={"burst_id": burst_id},
+        body=b"",
+    )
+    response = endpoints.run_burst_status(req, progress=flash.MemoryProgressStore())
+    assert response.status_code == status
+    assert json.loads(response.get_body())["field"] == field
+
+
+def test_burst_progress_answers_503_when_storage_is_unreadable() -> None:
+    class Broken:
+        def read(self, burst_id: str) -> None:
+            raise ConnectionError("storage down")
+
+    req = func.HttpRequest(
+        method="GET",
+        url="http://localhost/api/burst/bsomeburst01",
+        route_params={"burst_id": "bsomeburst01"},
+        body=b"",
+    )
+    response = endpoints.run_burst_status(req, progress=Broken())
+    assert response.status_code == 503
+    assert "storage down" in json.loads(response.get_body())["error"]
