@@ -5,8 +5,9 @@ A burst sends its bookings at once; its payments fall due later, with their real
 manifest row (seed, order count, anchor, scenario overrides, first/last payment due): the
 generator regenerates every order from it, and the validator finds it from a burst order id.
 
-A burst fanned out through the burst queue (:mod:`bms_core.flash`) has a manifest without
-payment bounds: its chunks schedule its payments, so the payments timer never lists it.
+A burst fanned out through the burst queue (:mod:`bms_core.flash`) has ``chunk_orders`` > 0
+(and its ``over_seconds``): its chunks schedule its payments, so the payments timer skips it,
+while reconcile and the validator read it like any other.
 
 Table design (``names.BURSTS_TABLE``): ``PartitionKey`` is the UTC hour of the anchor
 (``YYYYMMDDHH``), ``RowKey`` the burst id. Listing bursts with payments due in a window reads
@@ -165,6 +166,13 @@ class BurstManifest:
     payments_scheduled: int
     bookings_sent: int
     created_ms: int
+    chunk_orders: int = 0
+    """Orders per chunk of a fanned-out burst; 0 for a burst sent inline."""
+    over_seconds: int = 0
+
+    @property
+    def fanned_out(self) -> bool:
+        return self.chunk_orders > 0
 
     def to_entity(self) -> dict[str, Any]:
         from azure.data.tables import EdmType, EntityProperty
@@ -184,6 +192,8 @@ class BurstManifest:
             "payments_scheduled": self.payments_scheduled,
             "bookings_sent": self.bookings_sent,
             "created_ms": int64(self.created_ms),
+            "chunk_orders": self.chunk_orders or None,
+            "over_seconds": self.over_seconds or None,
         }
         return {k: v for k, v in entity.items() if v is not None}
 
@@ -206,6 +216,8 @@ class BurstManifest:
             payments_scheduled=int(plain("payments_scheduled") or 0),
             bookings_sent=int(plain("bookings_sent") or 0),
             created_ms=int(plain("created_ms") or 0),
+            chunk_orders=int(plain("chunk_orders") or 0),
+            over_seconds=int(plain("over_seconds") or 0),
         )
 
 

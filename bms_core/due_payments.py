@@ -25,13 +25,14 @@ Due = tuple[int, str, OrderPlan, int]
 
 
 def attempt_times(
-    scenario: Scenario, namespace: str, seed: int, slot: int, count: int
+    scenario: Scenario, namespace: str, seed: int, slot: int, count: int | range
 ) -> list[tuple[OrderKey, tuple[int, ...]]]:
-    """``(key, attempt times)`` of orders ``0 .. count-1`` that have attempts."""
+    """``(key, attempt times)`` of orders ``0 .. count-1`` (or of the range) with attempts."""
     cat = catalog(scenario)
+    indexes = range(count) if isinstance(count, int) else count
     out = []
-    for index, (booking_ms, words, record) in enumerate(
-        timings(scenario, namespace, seed, slot, range(count))
+    for index, (booking_ms, words, record) in zip(
+        indexes, timings(scenario, namespace, seed, slot, indexes), strict=True
     ):
         attempts = schedule(scenario, cat, words, booking_ms, record)[1]
         if attempts:

@@ -226,10 +226,11 @@ def run_emit_payments(
                 f"emit_payments: burst manifests unreadable ({type(exc).__name__}: {exc}); "
                 "nothing written, the tick will be retried"
             ) from exc
-        report.bursts = len(active)
+        inline_bursts = [m for m in active if not m.fanned_out]  # chunks pay the others
+        report.bursts = len(inline_bursts)
         inline = 0
         fanned: list[Any] = []
-        for manifest in active:
+        for manifest in inline_bursts:
             burst_scenario = bursts.scenario_of(scenario, manifest)
             due = generator.emit_burst_payments(
                 burst_scenario,

@@ -139,7 +139,7 @@ def _fan_out(
     progress: Any,
 ) -> Any:
     """Store the burst, put the top of its fan-out tree on the queue; 202 with its timing."""
-    from bms_core import bursts, flash, timefmt
+    from bms_core import bursts, flash, generator, timefmt
     from bms_core.payments import MAX_PAYMENT_DELAY_MS
 
     spec = flash.BurstSpec(
@@ -151,9 +151,20 @@ def _fan_out(
         over_seconds=request.over_seconds,
         overrides=dict(request.overrides),
     )
-    # No payment bounds: the payments timer leaves a fanned-out burst to its chunks.
+    # The bounds of any payment; the payments timer leaves a fanned-out burst to its chunks.
     manifest = bursts.BurstManifest(
-        burst_id, spec.seed, spec.orders, anchor_ms, spec.overrides, None, None, 0, 0, now
+        burst_id,
+        spec.seed,
+        spec.orders,
+        anchor_ms,
+        spec.overrides,
+        anchor_ms - generator.BURST_SPREAD_MS,
+        spec.last_booking_ms + MAX_PAYMENT_DELAY_MS,
+        0,
+        0,
+        now,
+        chunk_orders=spec.chunk_orders,
+        over_seconds=spec.over_seconds,
     )
     try:
         (manifests if manifests is not None else runtime.current().manifests).put(manifest)

@@ -121,17 +121,20 @@ def expected_rows_per_minute(
     )
     for manifest in manifests:
         burst_scenario = bursts.scenario_of(scenario, manifest)
-        add(
-            generator.burst_payments_due(
+        if manifest.fanned_out:
+            from bms_core import flash
+
+            due = flash.payments_due(burst_scenario, manifest, start_ms, end_ms)
+        else:
+            due = generator.burst_payments_due(
                 burst_scenario,
                 manifest.burst_id,
                 manifest.orders,
                 manifest.anchor_ms,
                 start_ms,
                 end_ms,
-            ),
-            functools.partial(generator.regenerate, burst_scenario),
-        )
+            )
+        add(due, functools.partial(generator.regenerate, burst_scenario))
     return counts
 
 
@@ -198,7 +201,7 @@ def run_reconcile(
     table: str | None = None,
 ) -> Reconciliation | None:
     """The function body: a no-op without ``BMS_SYNAPSE_CONNECTION``; else one summary row."""
-    from bms_core import generator, odbc, runtime
+    from bms_core import bursts, generator, odbc, runtime
 
     if not settings.synapse_connection:
         log.info(json.dumps({"bms": "reconcile", "skipped": "BMS_SYNAPSE_CONNECTION not set"}))
@@ -207,8 +210,9 @@ def run_reconcile(
     start, end = closed_window(
         now, settings.reconcile_window_minutes, settings.reconcile_delay_minutes
     )
+    # A burst spread over up to MAX_OVER_SECONDS pays that much later than its anchor.
     manifests = (store or runtime.current().manifests).active(
-        start, end, generator.MAX_PAYMENT_DELAY_MS
+        start, end, generator.MAX_PAYMENT_DELAY_MS + bursts.MAX_OVER_SECONDS * 1000
     )
     connection = odbc.connect(settings.synapse_connection)
     try:

@@ -29,10 +29,12 @@ from bms_core.flash.work import (
     NotDueYet,
     WorkResult,
     enqueue_burst,
+    payments_due,
     record_poisoned,
     run_burst_chunk_poisoned,
     run_emit_burst_chunk,
     run_work_item,
+    spec_of,
     tick_payment_items,
 )
 
@@ -54,10 +56,12 @@ __all__ = [
     "WorkQueue",
     "WorkResult",
     "enqueue_burst",
+    "payments_due",
     "record_poisoned",
     "run_burst_chunk_poisoned",
     "run_emit_burst_chunk",
     "run_work_item",
     "seconds_until",
+    "spec_of",
     "tick_payment_items",
 ]

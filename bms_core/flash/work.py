@@ -188,6 +188,42 @@ def tick_payment_items(
     ]
 
 
+def spec_of(manifest: Any) -> BurstSpec:
+    """The chunk layout of a fanned-out burst's manifest."""
+    return BurstSpec(
+        manifest.burst_id,
+        manifest.seed,
+        manifest.orders,
+        manifest.chunk_orders,
+        manifest.anchor_ms,
+        manifest.over_seconds,
+        dict(manifest.overrides),
+    )
+
+
+def payments_due(scenario: Any, manifest: Any, start_ms: int, end_ms: int) -> list[Any]:
+    """A fanned-out burst's payment attempts (:class:`~bms_core.contract.Payment`) with a time
+    in ``[start_ms, end_ms)``: the truth reconcile counts. ``scenario`` is the burst's own.
+
+    Only chunks whose payments can fall in the window are looked at, and of those only the
+    orders paying in it are planned in full.
+    """
+    from bms_core.due_payments import attempt_times, due_plans, payments_of_due
+    from bms_core.payments import MAX_PAYMENT_DELAY_MS
+
+    spec = spec_of(manifest)
+    out: list[Any] = []
+    for chunk in range(spec.chunks):
+        anchor = spec.chunk_anchor_ms(chunk)
+        if anchor - 1000 >= end_ms or anchor + MAX_PAYMENT_DELAY_MS < start_ms:
+            continue
+        candidates = attempt_times(
+            scenario, spec.burst_id, scenario.seed, anchor // 1000, spec.indexes(chunk)
+        )
+        out += payments_of_due(scenario, due_plans(scenario, candidates, start_ms, end_ms))
+    return out
+
+
 def run_emit_burst_chunk(
     message: Any,
     bookings: Any,

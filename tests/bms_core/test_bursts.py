@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from typing import Any
@@ -129,6 +130,9 @@ def test_manifest_survives_the_entity_round_trip() -> None:
     assert entity["PartitionKey"] == bursts.partition_for_anchor(NOW)
     assert entity["RowKey"] == "bexample01"
     assert bursts.BurstManifest.from_entity(entity) == manifest
+    fanned = dataclasses.replace(manifest, chunk_orders=5000, over_seconds=60)
+    assert bursts.BurstManifest.from_entity(fanned.to_entity()) == fanned
+    assert fanned.fanned_out and not manifest.fanned_out
 
 
 # --- against a real Azurite -------------------------------------------------------------------

@@ -327,3 +327,76 @@ def test_burst_progress_answers_503_when_storage_is_unreadable() -> None:
     response = endpoints.run_burst_status(req, progress=Broken())
     assert response.status_code == 503
     assert "storage down" in json.loads(response.get_body())["error"]
+
+
+def _fanned(orders: int, over_seconds: int, anchor: int) -> Any:
+    from bms_core import bursts
+
+    spec = BurstSpec("bfanned0001", 7, orders, 5000, anchor, over_seconds, {})
+    return bursts.BurstManifest(
+        spec.burst_id,
+        7,
+        orders,
+        anchor,
+        {},
+        anchor - 1000,
+        spec.last_booking_ms + generator.MAX_PAYMENT_DELAY_MS,
+        0,
+        0,
+        anchor,
+        chunk_orders=5000,
+        over_seconds=over_seconds,
+    )
+
+
+def test_the_payments_tick_leaves_a_fanned_out_burst_to_its_chunks() -> None:
+    from bms_core import emit
+    from tests.bms_core.invocation import timer
+
+    anchor = NOW - NOW % 1000
+    start = anchor - anchor % 10_000 + 10_000
+    out = Collector()
+    report = emit.run_emit_payments(
+        timer(start, next_ms=start + 60_000),
+        out,
+        settings=app_settings(),
+        manifests=ActiveBursts([_fanned(20_000, 0, anchor)]),
+        now_ms=start + 60_001,
+        queue=flash.MemoryWorkQueue(),
+    )
+    assert report.bursts == 0
+    assert not [b for b in out.get() or [] if "bfanned" in b]
+
+
+def test_reconcile_counts_a_fanned_out_burst_as_its_chunks_send_it() -> None:
+    """Over 0 s a fanned-out burst holds the orders of an inline burst of the same size; spread
+    over 90 s, its rows per minute are those of its chunks' own orders."""
+    from bms_core import bursts, reconcile
+
+    scenario = app_settings().scenario
+    anchor = NOW - NOW % 1000
+    start, end = anchor - anchor % 60_000, anchor - anchor % 60_000 + 20 * 60_000
+    fanned = _fanned(12_000, 0, anchor)
+    inline = bursts.BurstManifest("bfanned0001", 7, 12_000, anchor, {}, 0, 1, 0, 0, anchor)
+    got = reconcile.expected_rows_per_minute(scenario, start, end, [fanned])
+    assert got == reconcile.expected_rows_per_minute(scenario, start, end, [inline])
+    assert sum(got.values()) > 12_000
+
+    spread = _fanned(12_000, 90, anchor)
+    spec = flash.spec_of(spread)
+    burst_scenario = bursts.scenario_of(scenario, spread)
+    want: Counter[int] = Counter()
+    for chunk in range(spec.chunks):
+        plans = generator.burst_chunk_plans(
+            burst_scenario, spec.burst_id, spec.chunk_anchor_ms(chunk), spec.indexes(chunk)
+        )
+        for plan in plans:
+            order = generator.order_of(burst_scenario, plan)
+            booked = timefmt.parse_ms(order.booking.booking_time)
+            for payment in order.payments:
+                paid = timefmt.parse_ms(payment.payment_time)
+                if start <= paid < end and 0 <= paid - booked <= 900_000:
+                    want[(paid - start) // 60_000] += len(order.booking.event_details.seats)
+    timer_orders = reconcile.expected_rows_per_minute(scenario, start, end, [])
+    got = reconcile.expected_rows_per_minute(scenario, start, end, [spread])
+    assert got - timer_orders == want
