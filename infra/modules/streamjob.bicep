@@ -1,0 +1,177 @@
+// The Stream Analytics job, built from the VS Code project in asa/ so the query, the job
+// configuration and the input/output definitions exist once:
+//   * the query is asa/bms_join.asaql, loaded as text;
+//   * job settings come from asa/JobConfig.json (locale, event ordering, error policy,
+//     compatibility level, SKU, content storage, identity);
+//   * each input comes from asa/Inputs/Input_<alias>.json: alias, hub, consumer group,
+//     authentication mode, serialization, encoding, compression and partition key;
+//   * the joined output comes from asa/Outputs/Output_joined.json: alias, hub, partition key,
+//     property columns, authentication mode, serialization, encoding and format;
+//   * the two warehouse outputs take alias, table and authentication mode from
+//     asa/Outputs/Output_synapse-*.json. Without Synapse they keep their aliases (the query
+//     needs them) and write line-separated JSON to a blob container instead.
+// What cannot come from asa/: the placeholders there (namespace, workspace, pool) are filled
+// with the deployed resources, and the VS Code file format names some values differently from
+// ARM ("Data Stream" is "Stream"; "Event Hub" is Microsoft.EventHub/EventHub; "Azure Synapse
+// Analytics" is Microsoft.Sql/Server/DataWarehouse).
+
+param location string
+param tags object
+param jobName string
+param eventHubsNamespaceName string
+
+@description('Streaming units in ARM units: 3 = 1/3 SU V2, 7 = 2/3, 10 = 1 SU V2, then 10 per SU V2.')
+param streamingUnits int
+
+param deploySynapse bool
+@description('Synapse SQL endpoint, <workspace>.sql.azuresynapse.net (empty without Synapse).')
+param synapseServer string
+param synapseDatabase string
+
+param storageAccountName string
+param warehouseContainerName string
+
+var config = loadJsonContent('../../asa/JobConfig.json')
+var query = loadTextContent('../../asa/bms_join.asaql')
+var inputFiles = [
+  loadJsonContent('../../asa/Inputs/Input_bookings.json')
+  loadJsonContent('../../asa/Inputs/Input_payments.json')
+]
+var joinedOutput = loadJsonContent('../../asa/Outputs/Output_joined.json')
+var warehouseOutputs = [
+  loadJsonContent('../../asa/Outputs/Output_synapse-seats.json')
+  loadJsonContent('../../asa/Outputs/Output_synapse-orders.json')
+]
+
+var inputs = [
+  for input in inputFiles: {
+    name: input.Name
+    properties: {
+      type: input.Type == 'Data Stream' ? 'Stream' : 'Reference'
+      datasource: {
+        type: 'Microsoft.EventHub/EventHub'
+        properties: {
+          serviceBusNamespace: eventHubsNamespaceName
+          eventHubName: input.EventHubProperties.EventHubName
+          consumerGroupName: input.EventHubProperties.ConsumerGroupName
+          authenticationMode: input.EventHubProperties.AuthenticationMode
+        }
+      }
+      serialization: {
+        type: input.Serialization.Type
+        properties: {
+          encoding: input.Serialization.Encoding
+        }
+      }
+      compression: {
+        type: input.CompressionType
+      }
+      partitionKey: input.PartitionKey
+    }
+  }
+]
+
+var joined = {
+  name: joinedOutput.Name
+  properties: {
+    datasource: {
+      type: 'Microsoft.EventHub/EventHub'
+      properties: {
+        serviceBusNamespace: eventHubsNamespaceName
+        eventHubName: joinedOutput.EventHubProperties.EventHubName
+        partitionKey: joinedOutput.EventHubProperties.PartitionKey
+        propertyColumns: joinedOutput.EventHubProperties.PropertyColumns
+        authenticationMode: joinedOutput.EventHubProperties.AuthenticationMode
+      }
+    }
+    serialization: {
+      type: joinedOutput.Serialization.Type
+      properties: {
+        encoding: joinedOutput.Serialization.Encoding
+        format: joinedOutput.Serialization.Format
+      }
+    }
+  }
+}
+
+var synapseOutputs = [
+  for output in warehouseOutputs: {
+    name: output.Name
+    properties: {
+      datasource: {
+        type: 'Microsoft.Sql/Server/DataWarehouse'
+        properties: {
+          server: synapseServer
+          database: synapseDatabase
+          table: output.DataWarehouseProperties.Table
+          authenticationMode: output.DataWarehouseProperties.AuthenticationMode
+        }
+      }
+    }
+  }
+]
+
+var blobOutputs = [
+  for output in warehouseOutputs: {
+    name: output.Name
+    properties: {
+      datasource: {
+        type: 'Microsoft.Storage/Blob'
+        properties: {
+          storageAccounts: [
+            {
+              accountName: storageAccountName
+            }
+          ]
+          container: warehouseContainerName
+          pathPattern: '${output.Name}/{date}/{time}'
+          dateFormat: 'yyyy/MM/dd'
+          timeFormat: 'HH'
+          authenticationMode: output.DataWarehouseProperties.AuthenticationMode
+        }
+      }
+      serialization: {
+        type: 'Json'
+        properties: {
+          encoding: 'UTF8'
+          format: 'LineSeparated'
+        }
+      }
+    }
+  }
+]
+
+resource job 'Microsoft.StreamAnalytics/streamingjobs@2021-10-01-preview' = {
+  name: jobName
+  location: location
+  tags: union(tags, config.Tags)
+  identity: {
+    type: config.UseSystemAssignedIdentity ? 'SystemAssigned' : 'None'
+  }
+  properties: {
+    sku: {
+      name: config.Sku.Name
+    }
+    jobType: 'Cloud'
+    compatibilityLevel: config.CompatibilityLevel
+    dataLocale: config.DataLocale
+    outputErrorPolicy: config.OutputErrorPolicy
+    eventsLateArrivalMaxDelayInSeconds: config.EventsLateArrivalMaxDelayInSeconds
+    eventsOutOfOrderMaxDelayInSeconds: config.EventsOutOfOrderMaxDelayInSeconds
+    eventsOutOfOrderPolicy: config.EventsOutOfOrderPolicy
+    contentStoragePolicy: config.ContentStoragePolicy
+    outputStartMode: 'JobStartTime'
+    inputs: inputs
+    outputs: concat([joined], deploySynapse ? synapseOutputs : blobOutputs)
+    transformation: {
+      name: 'Transformation'
+      properties: {
+        streamingUnits: streamingUnits
+        query: query
+      }
+    }
+  }
+}
+
+output jobName string = job.name
+output principalId string = job.identity.principalId
