@@ -19,7 +19,7 @@ param environmentName string
 })
 param location string
 
-@description('Object id of the user running azd: Entra admin of the Synapse workspace when deployed.')
+@description('Object id of the user running azd: reads the findings tables, and is the Entra admin of the Synapse workspace when deployed.')
 param principalId string = ''
 
 @allowed([
@@ -243,6 +243,8 @@ module access 'modules/access.bicep' = {
   params: {
     appPrincipalId: app.outputs.identityPrincipalId
     jobPrincipalId: streamJob.outputs.principalId
+    userPrincipalId: principalId
+    userPrincipalType: principalType
     eventHubsNamespaceName: eventHubs.outputs.namespaceName
     bookingsHubName: bookingsHubName
     paymentsHubName: paymentsHubName

@@ -37,6 +37,7 @@ ROLE = {
     "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
     "Storage Queue Data Contributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
     "Storage Table Data Contributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
+    "Storage Table Data Reader": "76199698-9eea-4c19-bc75-cec21354c6b6",
     "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
 }
 HUB = "Microsoft.EventHub/namespaces/eventhubs"
@@ -364,6 +365,7 @@ def test_each_role_assignment_has_its_role_on_its_one_resource() -> None:
             CONTAINER,
             (st, "default", access.args["warehouseContainerName"]),
         ),
+        ("userPrincipalId", ROLE["Storage Table Data Reader"], ACCOUNT, (st,)),
     }
     assert _assignments(access) == expected
 

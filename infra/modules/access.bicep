@@ -15,9 +15,21 @@
 //   Azure Event Hubs Data Receiver  hubs bookings, payments
 //   Azure Event Hubs Data Sender    hub joined
 //   Storage Blob Data Contributor   warehouse container       only without Synapse
+// The user running azd (when azd passes its id):
+//   Storage Table Data Reader       storage account           read findings and summaries
 
 param appPrincipalId string
 param jobPrincipalId string
+
+@description('The user running azd, given read access to the findings; empty for none.')
+param userPrincipalId string
+
+@allowed([
+  'User'
+  'Group'
+  'ServicePrincipal'
+])
+param userPrincipalType string
 
 param eventHubsNamespaceName string
 param bookingsHubName string
@@ -40,6 +52,7 @@ var roleIds = {
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  storageTableDataReader: '76199698-9eea-4c19-bc75-cec21354c6b6'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
 }
 
@@ -216,5 +229,17 @@ resource jobWritesWarehouseBlobs 'Microsoft.Authorization/roleAssignments@2022-0
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageBlobDataContributor)
     principalId: jobPrincipalId
     principalType: 'ServicePrincipal'
+  }
+}
+
+// --- the user running azd -----------------------------------------------------------------------
+
+resource userReadsTables 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(userPrincipalId)) {
+  name: guid(storageAccount.id, userPrincipalId, roleIds.storageTableDataReader)
+  scope: storageAccount
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageTableDataReader)
+    principalId: userPrincipalId
+    principalType: userPrincipalType
   }
 }
