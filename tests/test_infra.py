@@ -465,6 +465,12 @@ def test_parameters_file_uses_azd_conventions() -> None:
     assert set(values) <= set(params)
     required = {name for name, p in params.items() if p["default"] is None}
     assert required <= set(values)
+    for name, value in values.items():  # "${BMS_X=default}": azd's default is the template's
+        fallback = re.fullmatch(r"\$\{\w+=(.*)\}", value)
+        if fallback:
+            default = params[name]["default"]
+            expected = str(default).lower() if isinstance(default, bool) else str(default)
+            assert fallback.group(1) == expected, name
 
 
 def test_azure_yaml_names_the_function_service_and_the_infra() -> None:

@@ -9,8 +9,12 @@ are safe to repeat:
    against the dedicated pool, signed in as you (the workspace's Entra admin). The
    authentication keyword is ``ActiveDirectoryDefault`` unless ``BMS_SQL_AUTHENTICATION`` says
    otherwise (e.g. ``ActiveDirectoryInteractive`` for a browser sign-in).
-2. The Stream Analytics job is started through Azure Resource Manager with your azd sign-in
-   (a job that already runs is left alone). A job bills per hour while it runs.
+2. The Stream Analytics job is started through Azure Resource Manager with your own sign-in
+   (``azd auth login`` or ``az login``; a job that already runs is left alone). A job bills per
+   hour while it runs.
+
+Without azd, set those variables yourself (``AZURE_SUBSCRIPTION_ID``, ``AZURE_RESOURCE_GROUP``,
+``STREAM_JOB_NAME`` and, with Synapse, ``SYNAPSE_*``) and run ``python infra/hooks/postprovision.py``.
 """
 
 from __future__ import annotations
@@ -87,9 +91,10 @@ def job_url(env: Mapping[str, str], action: str = "") -> str:
 
 def start_job(env: Mapping[str, str]) -> str:
     """Start the job unless it runs already; returns what was done."""
-    from azure.identity import AzureDeveloperCliCredential
+    from azure.identity import DefaultAzureCredential
 
-    token = AzureDeveloperCliCredential().get_token(f"{ARM}/.default").token
+    credential = DefaultAzureCredential(exclude_managed_identity_credential=True)
+    token = credential.get_token(f"{ARM}/.default").token
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     with urllib.request.urlopen(urllib.request.Request(job_url(env), headers=headers)) as reply:
         state = json.load(reply)["properties"].get("jobState", "")
