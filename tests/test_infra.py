@@ -1,34 +1,37 @@
 """The azd template (``azure.yaml``, ``infra/``) checked offline against the code it deploys.
 
-No Bicep compiler or Azure here: every ``.bicep`` file is parsed with ``pycep-parser`` and the
-parsed templates are read structurally. Expectations come from the code (``bms_core.settings``,
-``bms_core.names``, ``asa/``), so renaming a hub, a table, a setting or an ASA input without the
-template fails here. Built-in role definition ids are Azure facts (the same in every tenant).
-
-pycep returns an identifier and a string literal alike (``bookingsHubName`` and
-``'bookings'`` are both plain strings), so :class:`Template` resolves a plain string that names a
-parameter or variable of the file and keeps any other string as a literal.
+No Bicep compiler or Azure here: every ``.bicep`` file is parsed with ``pycep-parser``
+(``tests/infra_templates.py``) and the parsed templates are read structurally. Expectations come
+from the code (``bms_core.settings``, ``bms_core.names``, ``asa/``), so renaming a hub, a table, a
+setting or an ASA input without the template fails here. Built-in role definition ids are Azure
+facts (the same in every tenant).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from functools import cache
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
-from pycep import BicepParser
 
 from bms_core import names, settings
+from tests.infra_templates import (
+    BICEP_FILES,
+    INFRA,
+    MAIN,
+    REPO,
+    Template,
+    app_settings,
+    assignments,
+    loaded_files,
+    main,
+    module,
+    parse,
+    storage_names,
+)
 from tests.test_deploy_package import package_files
-
-REPO = Path(__file__).resolve().parents[1]
-INFRA = REPO / "infra"
-MAIN = INFRA / "main.bicep"
-BICEP_FILES = sorted(INFRA.rglob("*.bicep"))
 
 ROLE = {
     "Azure Event Hubs Data Sender": "2b629674-e913-4c01-ae53-ef4638d8f975",
@@ -45,98 +48,6 @@ QUEUE = "Microsoft.Storage/storageAccounts/queueServices/queues"
 CONTAINER = "Microsoft.Storage/storageAccounts/blobServices/containers"
 ACCOUNT = "Microsoft.Storage/storageAccounts"
 COMPONENT = "Microsoft.Insights/components"
-
-
-class Opaque(str):
-    """A value only Azure knows (a resource id, a module output, a function call)."""
-
-
-class Template:
-    """One parsed ``.bicep`` file with the parameter values its caller passes."""
-
-    def __init__(self, path: Path, args: dict[str, Any] | None = None) -> None:
-        self.path = path
-        self.doc = parse(path)
-        self.args = args or {}
-
-    @property
-    def params(self) -> dict[str, Any]:
-        return dict(self.doc.get("parameters") or {})
-
-    @property
-    def resources(self) -> dict[str, Any]:
-        return dict(self.doc.get("resources") or {})
-
-    @property
-    def modules(self) -> dict[str, Any]:
-        return dict(self.doc.get("modules") or {})
-
-    def value(self, node: Any) -> Any:
-        """``node`` with parameter and variable references replaced by their values."""
-        if isinstance(node, str):
-            variables = self.doc.get("variables") or {}
-            if node in variables:
-                return self.value(variables[node]["value"])
-            if node in self.args:  # a parameter the caller passed, or a loop's item
-                return self.args[node]
-            if node in self.params:
-                return self.value(self.params[node]["default"])
-            return re.sub(r"\$\{(\w+)\}", lambda m: str(self.value(m.group(1))), node)
-        if isinstance(node, list):
-            return [self.value(item) for item in node]
-        if isinstance(node, dict) and not {"function", "operator"} & set(node):
-            return {key.strip("'"): self.value(item) for key, item in node.items()}
-        return Opaque(json.dumps(node, sort_keys=True, default=str))
-
-    def body(self, resource: dict[str, Any]) -> dict[str, Any]:
-        """A resource's or module's properties, through a condition or a loop."""
-        config: dict[str, Any] = resource["config"]
-        while "config" in config and ("condition" in config or "loop_type" in config):
-            config = config["config"]
-        return config
-
-    def module(self, symbol: str) -> Template:
-        module = self.modules[symbol]
-        path = (self.path.parent / module["detail"]["path"]).resolve()
-        params = self.body(module)["params"]
-        return Template(path, {name: self.value(node) for name, node in params.items()})
-
-    def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
-        return {k: r for k, r in self.resources.items() if r["type"] == kind}
-
-    def name_of(self, symbol: str) -> tuple[str, ...]:
-        """``(parent name, ..., name)`` of a resource, following ``parent``."""
-        body = self.body(self.resources[symbol])
-        own = str(self.value(body["name"]))
-        parent = body.get("parent")
-        return (*self.name_of(parent), own) if parent else (own,)
-
-
-@cache
-def parse(path: Path) -> dict[str, Any]:
-    parsed: dict[str, Any] = BicepParser().parse(file_path=path)
-    return parsed
-
-
-def main() -> Template:
-    return Template(MAIN)
-
-
-def module(symbol: str) -> Template:
-    return main().module(symbol)
-
-
-def app_settings() -> dict[str, Any]:
-    app = module("app")
-    (config,) = (app.body(r) for r in app.of_type("Microsoft.Web/sites/config").values())
-    assert config["name"] == "appsettings"
-    merged = config["properties"]["function"]
-    assert merged["type"] == "union"
-    result: dict[str, Any] = {}
-    for part in merged["parameters"].values():
-        if part is not None:
-            result.update(app.value(part))
-    return result
 
 
 # --- the files ---------------------------------------------------------------------------------
@@ -162,6 +73,17 @@ def test_no_key_sas_or_connection_string_is_read_or_output() -> None:
             assert forbidden not in text, f"{path.name} calls {forbidden}"
         for secret in ("AccountKey=", "SharedAccessKey", "@secure", "Password="):
             assert secret not in text, f"{path.name} mentions {secret}"
+
+
+def test_outputs_name_resources_not_secrets() -> None:
+    """The one connection string passed between modules is Application Insights', which holds
+    no secret once local authentication is disabled (ingestion then needs an Entra token)."""
+    for path in BICEP_FILES:
+        for name in parse(path).get("outputs") or {}:
+            if name == "applicationInsightsConnectionString":
+                continue
+            for word in ("key", "secret", "password", "sas", "connection", "token"):
+                assert word not in name.lower(), f"{path.name}: output {name}"
 
 
 def test_shared_keys_and_local_auth_are_disabled_everywhere() -> None:
@@ -217,24 +139,8 @@ def test_namespace_is_standard_with_throughput_parameters() -> None:
 
 
 # --- storage -------------------------------------------------------------------------------------
-def _storage_names(kind: str) -> set[str]:
-    storage = module("storage")
-    found: set[str] = set()
-    for symbol, resource in storage.of_type(kind).items():
-        body = storage.body(resource)
-        loop = resource["config"].get("loop_type")
-        if loop:
-            items = storage.value(loop["detail"]["array_name"])
-            item = loop["detail"]["item_name"]
-            for value in items:
-                found.add(Template(storage.path, {**storage.args, item: value}).value(body["name"]))
-        else:
-            found.add(storage.name_of(symbol)[-1])
-    return found
-
-
 def test_every_table_and_queue_the_code_uses_exists() -> None:
-    tables = _storage_names("Microsoft.Storage/storageAccounts/tableServices/tables")
+    tables = storage_names("Microsoft.Storage/storageAccounts/tableServices/tables")
     assert set(names.TABLES) <= tables
     assert {
         names.BURSTS_TABLE,
@@ -242,13 +148,13 @@ def test_every_table_and_queue_the_code_uses_exists() -> None:
         names.VALIDATION_SUMMARY_TABLE,
         names.RECONCILE_TABLE,
     } <= tables
-    queues = _storage_names(QUEUE)
+    queues = storage_names(QUEUE)
     for queue in names.QUEUES:
         assert {queue, f"{queue}-poison"} <= queues
 
 
 def test_deployment_package_container_is_the_apps_deployment_source() -> None:
-    containers = _storage_names(CONTAINER)
+    containers = storage_names(CONTAINER)
     app = module("app")
     (site,) = app.of_type("Microsoft.Web/sites").values()
     storage = site["config"]["properties"]["functionAppConfig"]["deployment"]["storage"]
@@ -316,25 +222,6 @@ def test_function_app_is_flex_consumption_python_with_parameters() -> None:
 
 
 # --- role assignments ----------------------------------------------------------------------------
-def _assignments(template: Template) -> set[tuple[str, str, str, tuple[str, ...]]]:
-    found = set()
-    role_ids = template.value("roleIds") if "roleIds" in (template.doc["variables"] or {}) else {}
-    for resource in template.of_type("Microsoft.Authorization/roleAssignments").values():
-        body = template.body(resource)
-        role_ref = body["properties"]["roleDefinitionId"]["function"]
-        assert role_ref["type"] == "subscription_resource_id"
-        name = role_ref["parameters"]["resource_name_1"]
-        if isinstance(name, dict):  # roleIds.<role>
-            name = role_ids[name["operator"]["operands"]["operand_2"]]
-        name = template.value(name)
-        scope = body["scope"]
-        assert isinstance(scope, str) and scope in template.resources, f"scope {scope!r}"
-        target = template.resources[scope]["type"], *template.name_of(scope)
-        principal = body["properties"]["principalId"]
-        found.add((str(principal), str(name), target[0], tuple(target[1:])))
-    return found
-
-
 def test_each_role_assignment_has_its_role_on_its_one_resource() -> None:
     access = module("access")
     ns = access.args["eventHubsNamespaceName"]
@@ -367,7 +254,7 @@ def test_each_role_assignment_has_its_role_on_its_one_resource() -> None:
         ),
         ("userPrincipalId", ROLE["Storage Table Data Reader"], ACCOUNT, (st,)),
     }
-    assert _assignments(access) == expected
+    assert assignments(access) == expected
 
 
 def test_principals_are_the_apps_identity_and_the_jobs_identity() -> None:
@@ -384,34 +271,15 @@ def test_no_role_is_assigned_outside_the_access_and_synapse_modules() -> None:
         if path.name not in ("access.bicep", "synapse.bicep"):
             assert "Microsoft.Authorization/roleAssignments" not in kinds, path.name
     synapse = module("synapse")
-    ((principal, role, kind, target),) = _assignments(synapse)
+    ((principal, role, kind, target),) = assignments(synapse)
     assert "workspace" in principal and "principalId" in principal
     assert (role, kind, target[-1]) == (ROLE["Storage Blob Data Contributor"], CONTAINER, "synapse")
 
 
 # --- the Stream Analytics job -------------------------------------------------------------------
-def _loads(template: Template) -> dict[str, list[Path]]:
-    found: dict[str, list[Path]] = {}
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            function = node.get("function")
-            if isinstance(function, dict) and function.get("type", "").startswith("load_"):
-                path = (template.path.parent / function["parameters"]["file_path"]).resolve()
-                found.setdefault(function["type"], []).append(path)
-            for item in node.values():
-                walk(item)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(template.doc)
-    return found
-
-
 def test_job_query_config_inputs_and_outputs_come_from_asa() -> None:
     job = module("streamJob")
-    loads = _loads(job)
+    loads = loaded_files(job)
     asa = REPO / "asa"
     project = json.loads((asa / "asaproj.json").read_text())
     wanted = {c["subType"]: [] for c in project["configurations"]}
@@ -435,7 +303,7 @@ def test_query_aliases_are_all_defined_by_loaded_files() -> None:
     query = (asa / "bms_join.asaql").read_text()
     sources = set(re.findall(r"FROM\s+\[([^\]]+)\]", query))
     sinks = set(re.findall(r"INTO\s+\[([^\]]+)\]", query))
-    loaded = _loads(module("streamJob"))["load_json_content"]
+    loaded = loaded_files(module("streamJob"))["load_json_content"]
     aliases = {json.loads(p.read_text()).get("Name") for p in loaded}
     assert sources | sinks <= aliases
 
