@@ -59,13 +59,14 @@ param messageRetentionInDays int = 1
 ])
 param pythonVersion string = '3.11'
 
+@description('Memory of each instance, MB.')
 @allowed([
-  512
   2048
   4096
 ])
 param instanceMemoryMB int = 2048
 
+@description('Upper bound of scale-out (Flex Consumption accepts 40 to 1000); it also bounds the bill.')
 @minValue(40)
 @maxValue(1000)
 param maximumInstanceCount int = 40
@@ -127,7 +128,7 @@ var appSettings = {
   BMS_ORDERS_PER_MINUTE: '600'
 }
 
-resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+resource rg 'Microsoft.Resources/resourceGroups@2021-04-01' = {
   name: 'rg-${environmentName}'
   location: location
   tags: tags
