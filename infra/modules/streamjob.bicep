@@ -1,19 +1,26 @@
-// The Stream Analytics job, built from the VS Code project in asa/ so the query, the job
-// configuration and the input/output definitions exist once:
-//   * the query is asa/bms_join.asaql, loaded as text;
-//   * job settings come from asa/JobConfig.json (locale, event ordering, error policy,
-//     compatibility level, SKU, content storage, identity);
-//   * each input comes from asa/Inputs/Input_<alias>.json: alias, hub, consumer group,
-//     authentication mode, serialization, encoding, compression and partition key;
-//   * the joined output comes from asa/Outputs/Output_joined.json: alias, hub, partition key,
-//     property columns, authentication mode, serialization, encoding and format;
-//   * the two warehouse outputs take alias, table and authentication mode from
-//     asa/Outputs/Output_synapse-*.json. Without Synapse they keep their aliases (the query
-//     needs them) and write line-separated JSON to a blob container instead.
-// What cannot come from asa/: the placeholders there (namespace, workspace, pool) are filled
-// with the deployed resources, and the VS Code file format names some values differently from
-// ARM ("Data Stream" is "Stream"; "Event Hub" is Microsoft.EventHub/EventHub; "Azure Synapse
-// Analytics" is Microsoft.Sql/Server/DataWarehouse).
+// The Stream Analytics job, built from the VS Code project in asa/ so that the query, the job
+// configuration and the input/output definitions exist once. What comes from asa/:
+//   * the query: asa/bms_join.asaql, loaded as text, unchanged;
+//   * from asa/JobConfig.json: DataLocale, OutputErrorPolicy, EventsLateArrivalMaxDelayInSeconds,
+//     EventsOutOfOrderMaxDelayInSeconds, EventsOutOfOrderPolicy, CompatibilityLevel, Sku.Name,
+//     ContentStoragePolicy, UseSystemAssignedIdentity and Tags. Sku.StreamingUnits counts SU V2
+//     while ARM counts 3, 7, 10, 20 ... (1/3, 2/3, 1, 2 SU V2), so it is the parameter
+//     streamingUnits, whose default a test holds to 10 x the file's value;
+//   * from asa/Inputs/Input_<alias>.json: Name (the alias), Type, EventHubName,
+//     ConsumerGroupName, AuthenticationMode, Serialization.Type and .Encoding, CompressionType,
+//     PartitionKey;
+//   * from asa/Outputs/Output_joined.json: Name, EventHubName, PartitionKey, PropertyColumns,
+//     AuthenticationMode, Serialization.Type, .Encoding and .Format;
+//   * from asa/Outputs/Output_synapse-*.json: Name, Table, AuthenticationMode. Without Synapse the
+//     two outputs keep their aliases (the query writes to them) and write line-separated JSON to
+//     a blob container of the app's storage account instead.
+// What does not come from asa/, and why: the placeholders there (ServiceBusNamespace, Server,
+// Database) are the deployed namespace, workspace and pool; the SharedAccessPolicy*, User and
+// Password fields are null in asa/ (every connection is by managed identity) and have no
+// counterpart here; the VS Code file names types differently from ARM (DataSourceType
+// "Event Hub" is Microsoft.EventHub/EventHub, "Azure Synapse Analytics" is
+// Microsoft.Sql/Server/DataWarehouse, Type "Data Stream" is Stream). Inputs/Local_*.json and
+// Test/ are for local runs only.
 
 param location string
 param tags object
