@@ -167,3 +167,32 @@ def loaded_files(template: Template) -> dict[str, list[Path]]:
 
     walk(template.doc)
     return found
+
+
+def accessors(node: Any) -> set[str]:
+    """Every ``a.b.c`` property access in an expression tree, as dotted text."""
+    found: set[str] = set()
+
+    def chain(expr: Any) -> str | None:
+        if isinstance(expr, str):
+            return expr
+        operator = expr.get("operator") if isinstance(expr, dict) else None
+        if operator and operator["type"] == "property_accessor":
+            left = chain(operator["operands"]["operand_1"])
+            right = chain(operator["operands"]["operand_2"])
+            return f"{left}.{right}" if left and right else None
+        return None
+
+    def walk(expr: Any) -> None:
+        if isinstance(expr, dict):
+            text = chain(expr)
+            if text and "." in text:
+                found.add(text)
+            for item in expr.values():
+                walk(item)
+        elif isinstance(expr, list):
+            for item in expr:
+                walk(item)
+
+    walk(node)
+    return found

@@ -23,6 +23,7 @@ from tests.infra_templates import (
     MAIN,
     REPO,
     Template,
+    accessors,
     app_settings,
     assignments,
     loaded_files,
@@ -296,6 +297,60 @@ def test_job_query_config_inputs_and_outputs_come_from_asa() -> None:
     for key in ("compatibilityLevel", "dataLocale", "outputErrorPolicy", "eventsOutOfOrderPolicy"):
         assert "config" in json.dumps(properties[key]), key
     assert "config" in json.dumps(resource["config"]["identity"])
+
+
+def _fields(document: dict[str, object], prefix: str) -> set[str]:
+    """``prefix.Field.Sub`` for every field of a JSON document (nested objects too)."""
+    found: set[str] = set()
+    for key, value in document.items():
+        found.add(f"{prefix}.{key}")
+        if isinstance(value, dict):
+            found |= _fields(value, f"{prefix}.{key}")
+    return found
+
+
+def test_inputs_and_outputs_are_mapped_field_by_field_from_asa() -> None:
+    job = module("streamJob")
+    variables = job.doc["variables"]
+    asa = REPO / "asa"
+    input_fields = {
+        "input.Name",
+        "input.Type",
+        "input.EventHubProperties.EventHubName",
+        "input.EventHubProperties.ConsumerGroupName",
+        "input.EventHubProperties.AuthenticationMode",
+        "input.Serialization.Type",
+        "input.Serialization.Encoding",
+        "input.CompressionType",
+        "input.PartitionKey",
+    }
+    assert input_fields <= accessors(variables["inputs"])
+    for path in (asa / "Inputs").glob("Input_*.json"):
+        assert input_fields <= _fields(json.loads(path.read_text()), "input"), path.name
+    joined_fields = {
+        "joinedOutput.Name",
+        "joinedOutput.EventHubProperties.EventHubName",
+        "joinedOutput.EventHubProperties.PartitionKey",
+        "joinedOutput.EventHubProperties.PropertyColumns",
+        "joinedOutput.EventHubProperties.AuthenticationMode",
+        "joinedOutput.Serialization.Type",
+        "joinedOutput.Serialization.Encoding",
+        "joinedOutput.Serialization.Format",
+    }
+    assert joined_fields <= accessors(variables["joined"])
+    document = json.loads((asa / "Outputs" / "Output_joined.json").read_text())
+    assert joined_fields <= _fields(document, "joinedOutput")
+    warehouse_fields = {
+        "output.Name",
+        "output.DataWarehouseProperties.Table",
+        "output.DataWarehouseProperties.AuthenticationMode",
+    }
+    assert warehouse_fields <= accessors(variables["synapseOutputs"])
+    for path in (asa / "Outputs").glob("Output_synapse-*.json"):
+        assert warehouse_fields <= _fields(json.loads(path.read_text()), "output"), path.name
+    for name in ("inputs", "joined", "synapseOutputs", "blobOutputs"):
+        assert "ServiceBusNamespace" not in json.dumps(variables[name])  # the placeholder
+        assert "SharedAccessPolicyKey" not in json.dumps(variables[name])
 
 
 def test_query_aliases_are_all_defined_by_loaded_files() -> None:

@@ -50,11 +50,17 @@ var warehouseOutputs = [
   loadJsonContent('../../asa/Outputs/Output_synapse-orders.json')
 ]
 
+// VS Code's input types, as ARM names them.
+var inputTypes = {
+  'Data Stream': 'Stream'
+  'Reference Data': 'Reference'
+}
+
 var inputs = [
   for input in inputFiles: {
     name: input.Name
     properties: {
-      type: input.Type == 'Data Stream' ? 'Stream' : 'Reference'
+      type: inputTypes[input.Type]
       datasource: {
         type: 'Microsoft.EventHub/EventHub'
         properties: {
