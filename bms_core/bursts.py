@@ -23,6 +23,7 @@ from typing import Any, Final
 
 from bms_core import names
 from bms_core.orderid import MAX_SEED
+from bms_core.storage import StorageConnection
 
 SEED_MAX: Final = MAX_SEED
 REQUEST_FIELDS: Final = ("orders", "seed", "scenario")
@@ -198,22 +199,26 @@ MS_PER_HOUR: Final = 3_600_000
 
 
 class ManifestStore:
-    """Burst manifests in Azure Table storage (``azure-data-tables``, imported lazily)."""
+    """Burst manifests in Azure Table storage (``azure-data-tables``, imported lazily).
 
-    def __init__(self, connection_string: str, table: str = names.BURSTS_TABLE) -> None:
-        self._connection_string = connection_string
+    ``connection`` is a connection string (Azurite, tests, the local runner) or a
+    :class:`~bms_core.storage.StorageConnection`, which also carries the managed identity form.
+    """
+
+    def __init__(
+        self, connection: str | StorageConnection, table: str = names.BURSTS_TABLE
+    ) -> None:
+        if isinstance(connection, str):
+            connection = StorageConnection(connection_string=connection)
+        self._connection = connection
         self._table_name = table
         self._client: Any = None
 
     def _table(self) -> Any:
         if self._client is None:
-            from azure.data.tables import TableClient
-
-            client = TableClient.from_connection_string(
-                self._connection_string, table_name=self._table_name
-            )
             from azure.core.exceptions import ResourceExistsError
 
+            client = self._connection.table_client(self._table_name)
             with contextlib.suppress(ResourceExistsError):
                 client.create_table()
             self._client = client

@@ -36,6 +36,13 @@ BURSTS_TABLE: Final = "bmsbursts"
 FINDINGS_TABLE: Final = "bmsfindings"
 VALIDATION_SUMMARY_TABLE: Final = "bmsvalidation"
 RECONCILE_TABLE: Final = "bmsreconcile"
+TABLES: Final = (BURSTS_TABLE, FINDINGS_TABLE, VALIDATION_SUMMARY_TABLE, RECONCILE_TABLE)
+
+# --- Queue storage ------------------------------------------------------------------------
+BURST_QUEUE: Final = "bms-burst-chunks"
+"""Flash-sale bursts are fanned out in chunks through this queue on ``AzureWebJobsStorage``
+(the host names its poison queue ``bms-burst-chunks-poison``)."""
+QUEUES: Final = (BURST_QUEUE,)
 
 # --- local endpoints ----------------------------------------------------------------------
 LOCAL_EVENTHUBS_PORT: Final = 5672
