@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Final
@@ -266,26 +265,3 @@ def scenario_of(scenario: Any, manifest: BurstManifest) -> Any:
     changes: dict[str, object] = dict(manifest.overrides)
     changes["seed"] = manifest.seed
     return scenario.with_overrides(changes)
-
-
-_store: ManifestStore | None = None
-
-
-def current_store(settings: Any) -> ManifestStore:
-    """The process-wide manifest store on ``AzureWebJobsStorage`` (or what :func:`use_store` set)."""
-    global _store
-    if _store is None:
-        _store = ManifestStore(settings.require_storage())
-    return _store
-
-
-@contextmanager
-def use_store(store: ManifestStore) -> Iterator[ManifestStore]:
-    """Within the block every handler uses ``store`` (tests, the local runner)."""
-    global _store
-    previous = _store
-    _store = store
-    try:
-        yield store
-    finally:
-        _store = previous

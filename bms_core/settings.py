@@ -212,18 +212,8 @@ def malformed(env: Mapping[str, str] | None = None) -> str | None:
     return None
 
 
-_cached: Settings | None = None
-
-
 def current() -> Settings:
-    """Settings of this process, read and validated on first use and then kept."""
-    global _cached
-    if _cached is None:
-        _cached = Settings.from_env()
-    return _cached
+    """Settings of the running :mod:`bms_core.runtime` (this process's environment in Azure)."""
+    from bms_core import runtime
 
-
-def reset() -> None:
-    """Forget the cached settings (tests, or after the environment changed)."""
-    global _cached
-    _cached = None
+    return runtime.current().settings

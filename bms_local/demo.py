@@ -2,10 +2,11 @@
 
 Every tick of the simulated clock (the timers' 10 s schedule) does what Azure would:
 
-1. the real handlers of ``function_app.py`` run through :class:`bms_local.host.LocalHost`:
-   ``emit_bookings`` and ``emit_payments`` (and, once, ``POST /api/burst``) send with the real
-   ``azure-eventhub`` SDK over AMQP to the local Event Hubs emulator; burst manifests go to
-   Azurite;
+1. the real handlers of ``function_app.py`` run through :class:`bms_local.host.LocalHost`
+   under a runtime whose clock is the simulated one: ``emit_bookings`` and ``emit_payments``
+   (and, once, ``POST /api/burst``) set their Event Hubs outputs, which the local host sends as
+   the Functions host does (keyless batches, real ``azure-eventhub`` SDK over AMQP) to the local
+   Event Hubs emulator; burst manifests go to Azurite;
 2. the reference stream job reads both hubs with the SDK (consumer group ``asa``), each event
    arriving at the tick it was sent, and joins them;
 3. joined rows land in the SQLite warehouse built from ``sql/`` and, packed as ASA packs them,
@@ -26,13 +27,13 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bms_core import clock, names
+from bms_core import names
 from bms_core.money import to_paise
 from bms_core.timefmt import format_ms
 from bms_local.demo_truth import DRAIN_MINUTES
@@ -89,25 +90,6 @@ class Progress:
         sys.stderr.flush()
 
 
-@contextmanager
-def _env(values: dict[str, str]) -> Iterator[None]:
-    """Set app settings for the handlers of this process; restore afterwards."""
-    from bms_core import settings
-
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    settings.reset()
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        settings.reset()
-
-
 def app_settings(eventhubs: str, storage: str, options: DemoOptions) -> dict[str, str]:
     """The app settings the handlers run with locally (what local.settings.json would hold)."""
     values = {
@@ -124,6 +106,13 @@ def app_settings(eventhubs: str, storage: str, options: DemoOptions) -> dict[str
     return values
 
 
+def host_env(values: dict[str, str]) -> dict[str, str]:
+    """The environment the local host runs the app in: defaults, this process's, ``values``."""
+    from bms_core.settings import DEFAULTS
+
+    return {**DEFAULTS, **os.environ, **values}
+
+
 def run_demo(options: DemoOptions, *, log: Callable[[str], None] = print) -> DemoReport:
     """Run the pipeline on a simulated clock and return the reconciled report."""
     from bms_local.azurite import start_azurite
@@ -136,11 +125,8 @@ def run_demo(options: DemoOptions, *, log: Callable[[str], None] = print) -> Dem
         stack.callback(azurite.stop)
         emulator = start_emulator_process(log_path=workdir / "eventhubs.log")
         stack.callback(emulator.stop)
-        settings_values = app_settings(
-            emulator.connection_string, azurite.connection_string, options
-        )
-        stack.enter_context(_env(settings_values))
-        run = _Run(options, emulator.connection_string, azurite.connection_string, workdir, log)
+        env = host_env(app_settings(emulator.connection_string, azurite.connection_string, options))
+        run = _Run(options, env, workdir, log)
         stack.callback(run.close)
         report = run.execute()
     report.wall_seconds = round(time.monotonic() - started, 2)
@@ -153,37 +139,31 @@ class _Run:
     def __init__(
         self,
         options: DemoOptions,
-        eventhubs: str,
-        storage: str,
+        env: dict[str, str],
         workdir: Path,
         log: Callable[[str], None],
     ) -> None:
-        from bms_core import bursts
-        from bms_core import settings as settings_module
-        from bms_core.emit import use_sink
-        from bms_core.sending import EventHubSink
+        from bms_core.runtime import Runtime
         from bms_local.host import LocalHost
-        from bms_local.pipeline import HubReader, RecordingSink
+        from bms_local.pipeline import HubReader, SentEvents
+        from bms_local.sending import EventHubSink
         from bms_local.stream_job import StreamJob
         from bms_local.warehouse import Warehouse
 
         self.options = options
         self.log = log
-        self.storage = storage
-        self.settings = settings_module.current()
+        eventhubs = env[names.EVENTHUB_CONNECTION_SETTING]
+        self.storage = env[names.STORAGE_CONNECTION_SETTING]
+        runtime = Runtime(env, clock=lambda: self.now_ms)
+        self.settings = runtime.settings
         self.scenario = self.settings.scenario
         self.start_ms = options.start_ms or default_start_ms(options.minutes)
         self.start_ms -= self.start_ms % 60_000
         self.end_ms = self.start_ms + options.minutes * 60_000
         self.now_ms = self.start_ms
-        self._sink_scope = use_sink(RecordingSink(EventHubSink(), clock=lambda: self.now_ms))
-        self.sink: RecordingSink = self._sink_scope.__enter__()
-        self.joined_sink = EventHubSink()
-        self._clock_scope = clock.use_clock(lambda: self.now_ms)
-        self._clock_scope.__enter__()
-        self._store_scope = bursts.use_store(bursts.ManifestStore(storage))
-        self._store_scope.__enter__()
-        self.host = LocalHost(background_outputs=True)
+        self.sent = SentEvents()
+        self.joined_sink = EventHubSink(env=env)
+        self.host = LocalHost(env=env, runtime=runtime, background_outputs=True)
         self.job = StreamJob()
         self.warehouse = Warehouse(workdir / "warehouse.sqlite")
         self.readers = {
@@ -210,16 +190,15 @@ class _Run:
         }
 
     def close(self) -> None:
-        from bms_core.sending import close_producers
         from bms_local.pipeline import close_readers
+        from bms_local.sending import close_producers
 
         close_readers(self.readers.values())
-        self.host.close()
-        close_producers()
-        self.warehouse.close()
-        self._store_scope.__exit__(None, None, None)
-        self._clock_scope.__exit__(None, None, None)
-        self._sink_scope.__exit__(None, None, None)
+        try:
+            self.host.close()
+        finally:
+            close_producers()
+            self.warehouse.close()
 
     # --- the simulated clock ------------------------------------------------------------------
     def execute(self) -> DemoReport:
@@ -249,13 +228,17 @@ class _Run:
         return build_report(self)
 
     def _timer(self, name: str, last_ms: int, now_ms: int) -> None:
-        before = {hub: self.sink.log(hub).events for hub in ("bookings", "payments")}
-        self.host.timer(name, last_ms=last_ms, next_ms=now_ms + TICK_MS)
+        invocation = self.host.timer(name, last_ms=last_ms, next_ms=now_ms + TICK_MS)
         minute = (now_ms - 1 - self.start_ms) // 60_000
-        for hub in ("bookings", "payments"):
-            sent = self.sink.log(hub).events - before[hub]
-            if sent:
-                self.sent_per_minute[hub][minute] += sent
+        for hub, bodies in self._record(invocation).items():
+            self.sent_per_minute[hub][minute] += len(bodies)
+
+    def _record(self, invocation: Any) -> dict[str, list[bytes]]:
+        """Note the events the invocation's Event Hubs outputs carry, sent now."""
+        sent = self.host.eventhub_events(invocation)
+        for hub, bodies in sent.items():
+            self.sent.record(hub, bodies, self.now_ms)
+        return sent
 
     def _burst(self, orders: int) -> None:
         import json
@@ -263,6 +246,7 @@ class _Run:
         invocation = self.host.http(
             "burst", method="POST", body=json.dumps({"orders": orders}).encode()
         )
+        self._record(invocation)
         response = invocation.result
         body = json.loads(response.get_body())
         if response.status_code != 202:
@@ -276,8 +260,8 @@ class _Run:
         """Move what has arrived through the job, warehouse, joined hub and validator.
 
         Events are taken as they arrive (the SDK's receive latency overlaps the next ticks);
-        each one's arrival time on the simulated clock comes from its sequence number. With
-        ``wait`` it blocks until every event sent so far has gone all the way through.
+        each one arrived, on the simulated clock, at the tick whose invocation's output carried
+        it. With ``wait`` it blocks until every event sent so far has gone all the way through.
         """
         from bms_local.stream_job import Arrival
 
@@ -285,16 +269,13 @@ class _Run:
         for hub, kind in (("bookings", "booking"), ("payments", "payment")):
             reader = self.readers[hub]
             if wait:
-                batch = reader.take(self.sink.log(hub).events - self.received[hub])
+                batch = reader.take(self.sent.log(hub).events - self.received[hub])
             else:
                 batch = reader.take_available(0.0)
             self.received[hub] += len(batch)
             for received in batch:
-                event = received.event
-                arrival_ms = self.sink.marks.arrival_ms(
-                    hub, received.partition, event.sequence_number
-                )
-                body = b"".join(event.body)
+                body = b"".join(received.event.body)
+                arrival_ms = self.sent.arrival_ms(hub, body)
                 arrivals.append(Arrival(kind, body, arrival_ms, received.partition))
         arrivals.sort(key=lambda a: a.arrival_ms or 0)
         self._join(arrivals)

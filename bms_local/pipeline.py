@@ -1,7 +1,7 @@
 """The local pipeline's moving parts, shared by ``demo`` (simulated clock) and ``up`` (wall clock).
 
-* :class:`RecordingSink` wraps the real Event Hubs sink and remembers what was sent (per hub,
-  per event id), which is how the demo reconciles counts exactly.
+* :class:`SentEvents` remembers what the functions' Event Hubs outputs carried (per hub, per
+  event id) and when, which is how the demo reconciles counts exactly.
 * :class:`HubReader` consumes one hub (every partition) with the real SDK into a queue;
   :meth:`HubReader.take` waits until a known number of events has arrived.
 * :func:`pack_rows` packs joined rows into line-separated JSON events, as ASA's Event Hubs
@@ -10,18 +10,16 @@
 
 from __future__ import annotations
 
-import bisect
 import json
 import queue
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from bms_core.partitioning import partition_for
-from bms_core.sending import EventSink, Sendable, SendResult
 
 ASA_MAX_ROWS_PER_EVENT = 100
 """Rows per joined-hub event; ASA packs line-separated rows up to the message size limit."""
@@ -35,67 +33,48 @@ class SentLog:
     malformed: int = 0
     copies: Counter[str] = field(default_factory=Counter)
     """event_id -> how many times it was sent (2 for a duplicate delivery)."""
-    failed: list[tuple[str | None, str]] = field(default_factory=list)
 
     @property
     def duplicates(self) -> int:
         return sum(n - 1 for n in self.copies.values() if n > 1)
 
 
-class ArrivalMarks:
-    """When each event reached a hub partition, on the caller's clock, by sequence number.
+class SentEvents:
+    """What the functions' Event Hubs outputs carried, per hub, and when, on the caller's clock.
 
-    Event Hubs numbers a partition's events 0, 1, 2, ... in the order they are stored. After
-    every send the sink notes how many events each partition holds and the (simulated) time;
-    a received event's ``sequence_number`` then says exactly when it arrived.
+    An event's arrival time is the time its invocation's output was recorded; a received event
+    finds it by hub and body (copies of one body queue up in the order they were recorded).
+    Well-formed events are counted by ``event_id``; a body the contract rejects is malformed.
     """
 
     def __init__(self) -> None:
-        self._totals: dict[tuple[str, int], list[int]] = {}
-        self._times: dict[tuple[str, int], list[int]] = {}
-        self._count: Counter[tuple[str, int]] = Counter()
-
-    def note(self, hub: str, per_partition: dict[int, int], at_ms: int) -> None:
-        for partition, sent in per_partition.items():
-            key = (hub, partition)
-            self._count[key] += sent
-            self._totals.setdefault(key, []).append(self._count[key])
-            self._times.setdefault(key, []).append(at_ms)
-
-    def arrival_ms(self, hub: str, partition: int, sequence_number: int) -> int:
-        key = (hub, partition)
-        index = bisect.bisect_right(self._totals[key], sequence_number)
-        return self._times[key][index]
-
-
-class RecordingSink:
-    """A sink that passes everything to ``inner`` and logs what was actually sent."""
-
-    def __init__(self, inner: EventSink, clock: Callable[[], int] | None = None) -> None:
-        self.inner = inner
         self.hubs: dict[str, SentLog] = {}
-        self.marks = ArrivalMarks()
-        self._clock = clock
+        self._times: dict[tuple[str, bytes], deque[int]] = {}
         self._lock = threading.Lock()
 
-    def send(self, hub: str, events: Sequence[Sendable]) -> SendResult:
-        result = self.inner.send(hub, events)
-        failed_ids = Counter(event_id for event_id, _ in result.failed)
+    def record(self, hub: str, bodies: Iterable[bytes], at_ms: int) -> None:
+        from bms_core.contract import decode_event
+
         with self._lock:
-            if self._clock is not None:
-                self.marks.note(hub, result.per_partition, self._clock())
             log = self.hubs.setdefault(hub, SentLog())
-            log.failed.extend(result.failed)
-            for event in events:
-                if failed_ids[event.event_id] > 0:
-                    failed_ids[event.event_id] -= 1
-                    continue
+            for body in bodies:
+                self._times.setdefault((hub, body), deque()).append(at_ms)
                 log.events += 1
-                if event.event_id is None:
+                try:
+                    event_id = decode_event(body).event_id
+                except Exception:
                     log.malformed += 1
                 else:
-                    log.copies[event.event_id] += 1
-        return result
+                    log.copies[event_id] += 1
+
+    def arrival_ms(self, hub: str, body: bytes) -> int:
+        """When ``body`` was sent to ``hub`` (each recorded copy answers once)."""
+        with self._lock:
+            times = self._times[(hub, body)]
+            when = times.popleft()
+            if not times:
+                del self._times[(hub, body)]
+            return when
 
     def log(self, hub: str) -> SentLog:
         return self.hubs.setdefault(hub, SentLog())
