@@ -254,6 +254,13 @@ def test_each_role_assignment_has_its_role_on_its_one_resource() -> None:
             (st, "default", access.args["warehouseContainerName"]),
         ),
         ("userPrincipalId", ROLE["Storage Table Data Reader"], ACCOUNT, (st,)),
+        # the user's own command-line tools: publish sends, tail reads every hub
+        ("userPrincipalId", ROLE["Azure Event Hubs Data Sender"], HUB, (ns, names.BOOKINGS_HUB)),
+        ("userPrincipalId", ROLE["Azure Event Hubs Data Sender"], HUB, (ns, names.PAYMENTS_HUB)),
+        *(
+            ("userPrincipalId", ROLE["Azure Event Hubs Data Receiver"], HUB, (ns, hub))
+            for hub in (names.BOOKINGS_HUB, names.PAYMENTS_HUB, names.JOINED_HUB)
+        ),
     }
     assert assignments(access) == expected
 

@@ -17,6 +17,9 @@
 //   Storage Blob Data Contributor   warehouse container       only without Synapse
 // The user running azd (when azd passes its id):
 //   Storage Table Data Reader       storage account           read findings and summaries
+//   Azure Event Hubs Data Sender    hubs bookings, payments   python -m bms_core publish
+//   Azure Event Hubs Data Receiver  hubs bookings, payments,  python -m bms_core tail
+//                                   joined
 
 param appPrincipalId string
 param jobPrincipalId string
@@ -239,6 +242,56 @@ resource userReadsTables 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
   scope: storageAccount
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.storageTableDataReader)
+    principalId: userPrincipalId
+    principalType: userPrincipalType
+  }
+}
+
+resource userSendsBookings 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(userPrincipalId)) {
+  name: guid(bookingsHub.id, userPrincipalId, roleIds.eventHubsDataSender)
+  scope: bookingsHub
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.eventHubsDataSender)
+    principalId: userPrincipalId
+    principalType: userPrincipalType
+  }
+}
+
+resource userSendsPayments 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(userPrincipalId)) {
+  name: guid(paymentsHub.id, userPrincipalId, roleIds.eventHubsDataSender)
+  scope: paymentsHub
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.eventHubsDataSender)
+    principalId: userPrincipalId
+    principalType: userPrincipalType
+  }
+}
+
+resource userReceivesBookings 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(userPrincipalId)) {
+  name: guid(bookingsHub.id, userPrincipalId, roleIds.eventHubsDataReceiver)
+  scope: bookingsHub
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.eventHubsDataReceiver)
+    principalId: userPrincipalId
+    principalType: userPrincipalType
+  }
+}
+
+resource userReceivesPayments 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(userPrincipalId)) {
+  name: guid(paymentsHub.id, userPrincipalId, roleIds.eventHubsDataReceiver)
+  scope: paymentsHub
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.eventHubsDataReceiver)
+    principalId: userPrincipalId
+    principalType: userPrincipalType
+  }
+}
+
+resource userReceivesJoined 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(userPrincipalId)) {
+  name: guid(joinedHub.id, userPrincipalId, roleIds.eventHubsDataReceiver)
+  scope: joinedHub
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleIds.eventHubsDataReceiver)
     principalId: userPrincipalId
     principalType: userPrincipalType
   }
