@@ -2,28 +2,21 @@
 
 Where each part of the query lives:
 
-============================================================  ==================================
-query                                                         code
-============================================================  ==================================
-``FROM [bookings]`` / ``FROM [payments]`` (Event Hubs inputs)  :class:`.Arrival` (kind, body,
-                                                              enqueued time, partition)
-``CleanBookings`` / ``CleanPayments``: ``TRY_CAST``,           :func:`.intake.usable`,
-``WHERE`` (an unusable event is dropped and counted)          :mod:`.clean`; counts ``rejected:*``
-``TIMESTAMP BY booking_time`` / ``payment_time``              :func:`.intake.usable` (event time)
-event ordering (``JobConfig.json``: late arrival, out of      :class:`.policy.Timeline`, one per
-order, Adjust/Drop; early arrival), per input partition       input partition; ``adjusted:*`` /
-                                                              ``dropped:*``
-``JOIN ... ON b.order_id = p.order_id`` (any partitions)      :meth:`.JoinState.add`
-``DATEDIFF(second, b, p) BETWEEN 0 AND 900`` (inclusive,      :meth:`.JoinState.add`, on the
-on the adjusted times)                                        times after the ordering policy
-every matching pair; duplicates joined again, counted         :meth:`.JoinState.add`;
-                                                              ``duplicate:*``
-``System.Timestamp() AS joined_at``: the later of the two     :attr:`.JoinedPair.joined_at_ms`
-``Paired`` / ``SeatRows`` / the three ``SELECT ... INTO``      :meth:`.JoinedPair.rows`
-                                                              (``bms_core.projection``)
-state kept only while a later event could match              :meth:`StreamJob._evict`;
-                                                              ``unmatched:*``
-============================================================  ==================================
+==============================================  ===================================================
+query                                           code
+==============================================  ===================================================
+``FROM [bookings]``, ``FROM [payments]``        :class:`.Arrival`; :mod:`.sources` (files, hubs)
+``CleanBookings``/``CleanPayments``: TRY_CAST   :func:`.intake.usable`, :mod:`.clean` (exact path)
+``WHERE`` drops an unusable event               ``rejected:*`` counts, :attr:`StreamJob.rejects`
+``TIMESTAMP BY booking_time``/``payment_time``  :func:`.intake.usable` returns the event time
+JobConfig event ordering, per input partition   :meth:`.Timeline.admit`; ``adjusted:``/``dropped:``
+``ON b.order_id = p.order_id`` (any partition)  :meth:`.JoinState.add`, by order id
+``DATEDIFF(second, b, p) BETWEEN 0 AND 900``    :meth:`.JoinState.add`, on the adjusted times
+every matching pair, duplicates too             :meth:`.JoinState.add`; ``duplicate:*`` counts
+``System.Timestamp() AS joined_at``             :attr:`.JoinedPair.joined_at_ms` (the later time)
+``Paired``, ``SeatRows``, ``SELECT ... INTO``   :meth:`.JoinedPair.rows` (``bms_core.projection``)
+state held while a later event could match      :meth:`StreamJob._evict`; ``unmatched:*`` counts
+==============================================  ===================================================
 
 Arrivals are taken in the order given, which is arrival order: pairs come out as the matches
 become known (when the later of the two events is admitted). Feeding events one at a time, in
