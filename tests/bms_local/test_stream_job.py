@@ -269,3 +269,19 @@ def test_an_order_id_holding_a_newline_joins_only_its_own_payment() -> None:
     assert sorted((p.booking["order_id"], p.payment["order_id"]) for p in pairs) == sorted(
         (i, i) for i in ids
     )
+
+
+def test_a_partition_first_heard_from_late_is_taken_to_arrive_with_the_slowest_one() -> None:
+    """The job reads every partition as it goes: a partition that shows up only now cannot
+    be further behind than the slowest one already known, so its first event is judged late
+    against that clock, not against its own older enqueued time."""
+    job = StreamJob(OrderingPolicy(late_arrival_s=60, out_of_order_s=10))
+    ten_minutes = T0 + 600_000
+    job.feed(Arrival("booking", encode(sample_booking("o-a", ten_minutes)), ten_minutes, 0))
+    job.feed(_p("o-a", ten_minutes, arrival_ms=ten_minutes, partition=0))
+    newcomer = Arrival("booking", encode(sample_booking("o-b", T0)), T0, 1)  # enqueued at T0
+    job.feed(newcomer)
+    assert job.counts["adjusted:booking.late"] == 1  # taken as arriving ten minutes on
+    pairs = job.feed(_p("o-b", T0 + 30_000, arrival_ms=ten_minutes, partition=2))
+    assert [p.joined_at_ms for p in pairs] == [T0 + 540_000]  # both adjusted to arrival - 60 s
+    assert pairs[0].order_row()["payment_delay_ms"] == 30_000  # the payload keeps its times
