@@ -31,7 +31,8 @@ ASA's does), and a partition first heard from later starts its clock at the slow
 event more than a window below the floor can neither match nor repeat anything still to come,
 so it is let go, and counted as unmatched if it never matched. A partition that falls silent
 holds the floor back until :meth:`StreamJob.advance` (live sources call it when idle) or the
-end of input.
+end of input. Without a late-arrival policy (``late_arrival_s=-1``) there is no floor, and
+nothing is let go before :meth:`StreamJob.flush`.
 """
 
 from __future__ import annotations

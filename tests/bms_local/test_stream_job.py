@@ -285,3 +285,14 @@ def test_a_partition_first_heard_from_late_is_taken_to_arrive_with_the_slowest_o
     pairs = job.feed(_p("o-b", T0 + 30_000, arrival_ms=ten_minutes, partition=2))
     assert [p.joined_at_ms for p in pairs] == [T0 + 540_000]  # both adjusted to arrival - 60 s
     assert pairs[0].order_row()["payment_delay_ms"] == 30_000  # the payload keeps its times
+
+
+def test_without_a_late_arrival_policy_nothing_is_let_go_before_the_end() -> None:
+    job = StreamJob(OrderingPolicy(late_arrival_s=-1))
+    for i in range(600):  # every 10 s for 100 minutes, none paid
+        at = T0 + i * 10_000
+        job.feed(Arrival("booking", encode(sample_booking(f"o-{i}", at)), at, i % 4))
+    job.advance(T0 + 7_200_000)
+    assert job.held_events == 600
+    job.flush()
+    assert job.held_events == 0 and job.counts["unmatched:booking"] == 600
