@@ -20,7 +20,7 @@ from bms_core.emission import stream_plans
 from bms_core.generator import plans_in, slot_at, slot_bounds, slot_order_count
 from bms_core.orderid import TIMER_NAMESPACE
 from bms_core.orderplan import OrderPlan, plan_orders, timings
-from bms_core.payments import MAX_PAYMENT_DELAY_MS, OUTCOMES, schedule
+from bms_core.payments import MAX_PAYMENT_DELAY_MS, OUTCOMES, Attempt, schedule
 from bms_core.scenario import Scenario
 
 Span = tuple[int, int]
@@ -98,9 +98,9 @@ def _lookback_plans(scenario: Scenario, start_ms: int, span: Span, lo: int) -> l
     timed.sort(key=lambda item: item[1][0])  # stable, like plans_in
     kept = [item for item in timed if item[1][0] >= start_ms][:taken]
     indexes = []
-    for index, (booking_ms, words, record) in kept:
-        attempts = schedule(scenario, cat, words, booking_ms, record)[1]
-        if attempts and attempts[-1].time_ms >= lo:
+    for index, (booking_ms, record) in kept:
+        attempts = schedule(cat, booking_ms, record)[1]
+        if attempts and Attempt(*attempts[-1]).time_ms >= lo:
             indexes.append(index)
     return plan_orders(scenario, cat, TIMER_NAMESPACE, seed, slot, indexes)
 
