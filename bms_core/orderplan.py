@@ -147,9 +147,11 @@ PlanRow = tuple[
 """An :class:`OrderPlan`'s fields as a plain tuple, what the event stream reads: unpacking a
 plain tuple is several times cheaper than unpacking a NamedTuple. Its attempts are plain
 tuples too (:data:`~bms_core.payments.AttemptFields`)."""
-BOOKING_MS_FIELD: Final = OrderPlan._fields.index("booking_ms")
-OUTCOME_FIELD: Final = OrderPlan._fields.index("outcome")
+BOOKING_MS_FIELD: Final = 2
+OUTCOME_FIELD: Final = 17
 """Where a :data:`PlanRow` holds its booking time and its outcome."""
+assert OrderPlan._fields[BOOKING_MS_FIELD] == "booking_ms"
+assert OrderPlan._fields[OUTCOME_FIELD] == "outcome"
 
 
 def plan_rows(
