@@ -1,7 +1,7 @@
 """Sending events to Event Hubs with ``order_id`` routing, behind a swappable sink.
 
 Why not the Functions output binding: in Python it cannot set a partition key
-(azure-functions-python-worker issue 654), and DESIGN decision 2 needs every booking and its
+(azure-functions-python-worker issue 654), and the join needs every booking and its
 payments on the same partition index of both hubs. So the emitting functions call a sink:
 
 * :class:`EventHubSink` — the real ``azure-eventhub`` producer, created lazily (cold start) and
