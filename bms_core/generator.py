@@ -266,8 +266,8 @@ def plans_from(scenario: Scenario, start_ms: int, orders: int) -> Iterator[PlanR
     return chain.from_iterable(_slots_from(scenario, start_ms, orders))
 
 
-def _rows_in(scenario: Scenario, slot: int) -> list[PlanRow]:
-    """:func:`plans_in` as plain tuples (what :func:`stream` hands to the emission)."""
+def rows_in(scenario: Scenario, slot: int) -> list[PlanRow]:
+    """:func:`plans_in` as plain tuples (what the event stream reads)."""
     count = slot_order_count(scenario, slot)
     cat = catalog(scenario)
     rows = plan_rows(scenario, cat, TIMER_NAMESPACE, scenario.seed, slot, range(count))
@@ -281,7 +281,7 @@ def _slots_from(scenario: Scenario, start_ms: int, orders: int) -> Iterator[list
     left = orders
     first = True
     while left > 0:
-        plans = _rows_in(scenario, slot)
+        plans = rows_in(scenario, slot)
         if first:
             plans = [p for p in plans if _BOOKING_MS(p) >= start_ms]
             first = False

@@ -1,8 +1,8 @@
 """An order as plain numbers and indexes (an :class:`OrderPlan`).
 
-Planning is the one place that turns an order's draws (:class:`~bms_core.entropy.OrderDraws`)
-into decisions: when it is booked, by whom, for which show, which seats at what price, and how
-it is paid (:func:`bms_core.payments.schedule`). Two renderers read a plan:
+Planning is the one place that turns an order's draws (:class:`~bms_core.entropy.BookingDraws`)
+into decisions: when it is booked, by whom, for which show, which seats at what price; how it
+is paid comes from the payment model (:func:`bms_core.payments.schedule`). Two renderers read a plan:
 :mod:`bms_core.plan_events` builds the validated :mod:`bms_core.contract` Structs (model API,
 validator), and :mod:`bms_core.wire` writes the same JSON bytes directly (the fast sending path).
 """
