@@ -15,7 +15,6 @@ Outcomes: ``paid_first_try`` (one Success), ``paid_after_retry`` (1-2 Failed the
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from typing import Final, NamedTuple
 
 from bms_core import entropy
@@ -47,7 +46,6 @@ _RETRY_CUTS: Final = entropy.thresholds(RETRY_FAILURES_WEIGHTS)
 _ABANDON_CUTS: Final = entropy.thresholds(ABANDON_FAILURES_WEIGHTS)
 
 
-_new = tuple.__new__
 LATE_SPAN_MS: Final = LATE_DELAY_MS[1] + 1 - LATE_DELAY_MS[0]
 """Late first attempts come ``LATE_DELAY_MS[0] + (draw * LATE_SPAN_MS >> 32)`` after booking."""
 _SAME_METHOD_CUT: Final = entropy.cut(SAME_METHOD_ON_RETRY)
@@ -104,10 +102,10 @@ def retries(
     of its method's reasons.
     """
     if outcome == PAID_AFTER_RETRY:
-        failures = 1 + bisect_right(_RETRY_CUTS, later.failures)
+        failures = 1 + pick(_RETRY_CUTS, later.failures)
         count = failures + 1
     else:
-        failures = count = 1 + bisect_right(_ABANDON_CUTS, later.failures)
+        failures = count = 1 + pick(_ABANDON_CUTS, later.failures)
     gaps = (later.gap_before_2, later.gap_before_3)
     keeps = (later.keep_method_2, later.keep_method_3)
     switches = (later.method_2, later.method_3)
