@@ -96,19 +96,6 @@ class WireMemo(NamedTuple):
     ``key ^ (key >> 30)`` of the city key: the first step of its customers' mix)."""
 
 
-class Picks(NamedTuple):
-    """Pick tables (:func:`bms_core.entropy.pick_table`) of the catalog's cut points."""
-
-    city: tuple[int, ...]
-    type: tuple[int, ...]
-    category: tuple[int, ...]
-    seat: tuple[int, ...]
-    method: tuple[int, ...]
-    channel: tuple[int, ...]
-    outcome: tuple[int, ...]
-    day: tuple[int, ...]
-
-
 class Catalog(NamedTuple):
     """Everything derived from one scenario; tuples indexed by the generator."""
 
@@ -150,8 +137,6 @@ class Catalog(NamedTuple):
     """Longest gap between attempts, ms."""
     slot_rate: tuple[float, ...]
     """Expected orders per slot by IST (weekday * 24 + hour), Monday = 0."""
-    picks: Picks
-    """:func:`~bms_core.entropy.pick_table` of each ``*_cuts`` (the planner's hot path)."""
     memo: WireMemo
     """The wire encoder's memo, filled as events are written (the one mutable part)."""
 
@@ -222,7 +207,6 @@ def catalog(scenario: Scenario) -> Catalog:
     seat_cuts = entropy.thresholds(scenario.seats_per_order_weights)
     outcome_cuts = entropy.thresholds([outcome_weights.get(o, 0.0) for o in OUTCOME_NAMES])
     day_cuts = entropy.thresholds(DAY_OFFSET_WEIGHTS)
-    table = entropy.pick_table
     delays = _delay_table(scenario)
     return Catalog(
         cities=cities,
@@ -257,16 +241,6 @@ def catalog(scenario: Scenario) -> Catalog:
         late_cut=entropy.cut(scenario.late_payment_rate),
         gap_max_ms=round(scenario.retry_gap_max_seconds * 1000),
         slot_rate=_slot_rates(scenario),
-        picks=Picks(
-            table(city_cuts),
-            table(type_cuts),
-            table(category_cuts),
-            table(seat_cuts),
-            table(method_cuts),
-            table(channel_cuts),
-            table(outcome_cuts),
-            table(day_cuts),
-        ),
         memo=WireMemo(
             tuple({} for _ in cities),
             {},

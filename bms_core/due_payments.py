@@ -30,13 +30,13 @@ def attempt_times(
     """``(key, attempt times)`` of orders ``0 .. count-1`` that have attempts."""
     cat = catalog(scenario)
     out = []
-    for index, (booking_ms, words, record) in enumerate(
+    for index, (booking_ms, record) in enumerate(
         timings(scenario, namespace, seed, slot, range(count))
     ):
-        attempts = schedule(scenario, cat, words, booking_ms, record)[1]
+        attempts = schedule(cat, booking_ms, record)[1]
         if attempts:
             key = OrderKey(namespace, seed, slot, index)
-            out.append((key, tuple(a.time_ms for a in attempts)))
+            out.append((key, tuple(time_ms for _, time_ms, _, _, _ in attempts)))
     return out
 
 
