@@ -224,7 +224,9 @@ class BurstManifest:
             "seed": int64(self.seed),
             "orders": self.orders,
             "anchor_ms": int64(self.anchor_ms),
-            "overrides": json.dumps(dict(self.overrides), sort_keys=True),
+            # Not \u-escaped: Table storage holds 32K UTF-16 units a property, and a mix at its
+            # limits (200 names of 60 non-ASCII characters) fits only as plain text.
+            "overrides": json.dumps(dict(self.overrides), sort_keys=True, ensure_ascii=False),
             "first_payment_due_ms": int64(self.first_payment_due_ms),
             "last_payment_due_ms": int64(self.last_payment_due_ms),
             "payments_scheduled": self.payments_scheduled,

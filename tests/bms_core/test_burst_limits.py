@@ -14,6 +14,7 @@ import json
 import statistics
 import time
 import tracemalloc
+import uuid
 from typing import Any
 
 import pytest
@@ -378,3 +379,26 @@ def test_burst_fuzz_answers_every_body_in_bounded_time_and_memory(
             f"{time_bound * 1000:.0f} ms / {memory_bound / 1e6:.0f} MB (a fresh {MAX_MIX_ENTRIES}-city burst x3 / x2)"
         )
     assert sum(tried.values()) >= 1000
+
+
+@pytest.mark.azurite
+def test_a_burst_at_every_limit_stores_its_manifest(azurite: Any) -> None:
+    """200 cities of 60 Devanagari characters fit the body limit and Table storage's 64 KiB
+    property limit (the manifest keeps its overrides as UTF-8 JSON, not \\u escapes)."""
+    stem = ("पुणे" * 15)[: MAX_NAME_CHARS - 3]
+    names = {f"{stem}{i:03d}": 1.0 for i in range(MAX_MIX_ENTRIES)}
+    body = json.dumps({"orders": 1, "scenario": {"city_mix": names}}, ensure_ascii=False).encode()
+    assert len(body) <= bursts.MAX_BODY_BYTES
+    store = bursts.ManifestStore(azurite.connection_string, table=f"limits{uuid.uuid4().hex[:8]}")
+    response = endpoints.run_burst(
+        http("POST", "burst", body),
+        Collector(),
+        Collector(),
+        settings=SETTINGS,
+        manifests=store,
+        now_ms=NOW,
+    )
+    got = json.loads(response.get_body())
+    assert response.status_code == 202, got
+    manifest = store.get(got["burst_id"], NOW)
+    assert manifest is not None and dict(manifest.overrides)["city_mix"] == names
