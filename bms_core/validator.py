@@ -26,7 +26,8 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -37,7 +38,9 @@ from bms_core import joined_check as jc
 
 log = logging.getLogger("bms.validator")
 MAX_TEXT: Final = 1000
-MANIFEST_CACHE_SIZE: Final = 1024
+MANIFEST_CACHE_BYTES: Final = 8 * 1024 * 1024
+"""The most bytes of burst manifests a process keeps (their overrides counted at 4 bytes per
+character of their JSON, plus 1 KiB each); least recently used first out."""
 MAX_ORDER_ID: Final = 80
 """No order id is longer (a burst id, a seed and two numbers in base 36, and three dashes)."""
 
@@ -139,19 +142,38 @@ class Truth:
             return None, str(exc)
 
 
-def cached_manifests(store_factory: Callable[[], Any]) -> ManifestLookup:
-    """A manifest lookup that reads each burst once per process (found ones are kept)."""
-    cache: dict[tuple[str, int], Any] = {}
+def cached_manifests(
+    store_factory: Callable[[], Any], budget: int = MANIFEST_CACHE_BYTES
+) -> ManifestLookup:
+    """A manifest lookup that reads each burst once per process while it stays in the cache.
+
+    Bursts that have no manifest are remembered too (a manifest is written before its burst's
+    bookings are sent, so a row's burst is never found later), so rows naming made-up bursts
+    cost one storage read per burst id, not one per row.
+    """
+    cache: OrderedDict[tuple[str, int], tuple[Any, int]] = OrderedDict()
+    lock = threading.Lock()
+    held = 0
 
     def lookup(burst_id: str, anchor_ms: int) -> Any:
+        nonlocal held
         key = (burst_id, anchor_ms // 3_600_000)
-        if key in cache:
-            return cache[key]
+        with lock:
+            entry = cache.get(key)
+            if entry is not None:
+                cache.move_to_end(key)
+                return entry[0]
         manifest = store_factory().get(burst_id, anchor_ms)
+        size = 1024 + len(burst_id)
         if manifest is not None:
-            if len(cache) >= MANIFEST_CACHE_SIZE:
-                cache.clear()
-            cache[key] = manifest
+            size += 4 * len(json.dumps(dict(manifest.overrides), default=str))
+        with lock:
+            if key not in cache:
+                cache[key] = (manifest, size)
+                held += size
+                while held > budget and cache:
+                    _, (_, old_size) = cache.popitem(last=False)
+                    held -= old_size
         return manifest
 
     return lookup

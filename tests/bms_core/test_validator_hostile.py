@@ -286,3 +286,27 @@ def test_validator_fuzz_never_raises_and_keeps_checking_the_good_rows(
             f"{int(stats['worst_extra_bytes']) / 1e6:.1f} MB over its {baseline_peak / 1e6:.1f} MB"
         )
     assert stats["inputs"] >= 1000
+
+
+def test_the_manifest_cache_is_bounded_in_bytes_and_remembers_missing_bursts() -> None:
+    from types import SimpleNamespace
+
+    from bms_core import validator
+
+    reads: list[str] = []
+    big = SimpleNamespace(overrides={"city_mix": {f"City {i}": 1 for i in range(200)}})
+
+    class Store:
+        def get(self, burst_id: str, anchor_ms: int) -> Any:
+            reads.append(burst_id)
+            return big if burst_id.startswith("big") else None
+
+    lookup = validator.cached_manifests(lambda: Store(), budget=100_000)
+    for _ in range(3):
+        assert lookup("made-up", 0) is None
+    assert reads == ["made-up"]
+    for n in range(50):
+        assert lookup(f"big{n}", 0) is big
+    reads.clear()
+    assert lookup("big49", 0) is big and reads == []
+    assert lookup("big0", 0) is big and reads == ["big0"]  # evicted long ago: read again
