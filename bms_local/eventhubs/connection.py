@@ -13,8 +13,9 @@ and the session incoming window the client grants, and stop filling the socket b
 Memory per connection is bounded: a frame is at most :data:`MAX_FRAME_SIZE` (the size we
 announce in ``open``; :data:`HANDSHAKE_MAX_FRAME` before it), at most :data:`MAX_SESSIONS`
 sessions and :data:`MAX_LINKS` links per session (announced as ``channel-max`` and
-``handle-max``), and all partly received messages of a connection together at most
-:data:`MAX_PARTIAL_BYTES`. A peer past any of these is closed with an AMQP error.
+``handle-max``), all partly received messages of a connection together at most
+:data:`MAX_PARTIAL_BYTES`, and at most :data:`MAX_PENDING_REPLIES` management replies waiting
+for credit. A peer past any of these is closed with an AMQP error.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ MAX_SESSIONS = 256
 MAX_LINKS = 1024
 MAX_PARTIAL_BYTES = 4 * (MAX_MESSAGE_SIZE + MAX_FRAME_SIZE)
 """All partly received (multi-frame) messages of one connection together."""
+MAX_PENDING_REPLIES = 1000
+"""Management and CBS replies a connection may leave unread (no credit on its reply link)."""
 _SIZE = struct.Struct(">I")
 
 
@@ -254,6 +257,10 @@ class Connection:
         link.partial_first, link.partial = None, bytearray()
         link.delivery_count += 1
         link.credit -= 1
+        if link.kind == "request" and self._pending_replies() >= MAX_PENDING_REPLIES:
+            raise F.FramingError(
+                f"more than {MAX_PENDING_REPLIES} management replies not taken (no link credit)"
+            )
         outcome = self.server.receive(link, int(first[3] or 0), data)
         if not first[4]:  # unsettled: tell the sender the outcome
             self.send(F.DISPOSITION, [True, UInt(first[1]), None, True, outcome, None], channel)
@@ -396,6 +403,14 @@ class Connection:
         session.remote_incoming_window -= 1
         link.delivery_count += 1
         link.credit -= 1
+
+    def _pending_replies(self) -> int:
+        return sum(
+            len(link.pending)
+            for session in self.sessions.values()
+            for link in session.links.values()
+            if link.sender
+        )
 
     def _discard_partial(self, link: Link) -> None:
         self.partial_bytes -= len(link.partial)

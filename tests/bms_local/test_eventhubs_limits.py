@@ -169,3 +169,37 @@ def test_partly_sent_messages_of_a_connection_are_bounded() -> None:
         assert sent > MAX_PARTIAL_BYTES - 2 * len(chunk)
     finally:
         server.stop()
+
+
+def test_management_replies_nobody_takes_are_bounded() -> None:
+    """Management requests whose reply link never gives credit: the connection is closed once
+    MAX_PENDING_REPLIES replies wait, instead of queueing replies without end."""
+    from proton import Message, ProtonException
+    from proton.utils import BlockingConnection, ConnectionClosed, LinkDetached
+
+    from bms_local.eventhubs.connection import MAX_PENDING_REPLIES
+
+    server = start_emulator()
+    conn = BlockingConnection(f"amqp://127.0.0.1:{server.port}", allowed_mechs="ANONYMOUS")
+    try:
+        conn.create_receiver("$management", name="replies", credit=0)
+        sender = conn.create_sender("$management")
+        request = Message(
+            body=None,
+            reply_to="replies",
+            properties={
+                "operation": "READ",
+                "name": BOOKINGS_HUB,
+                "type": "com.microsoft:eventhub",
+            },
+        )
+        sent = 0
+        with pytest.raises((ConnectionClosed, LinkDetached, ProtonException)):
+            for sent in range(MAX_PENDING_REPLIES + 50):
+                request.id = sent
+                sender.send(request, timeout=10)
+        assert MAX_PENDING_REPLIES - 5 <= sent <= MAX_PENDING_REPLIES + 5
+    finally:
+        with contextlib.suppress(Exception):
+            conn.close()
+        server.stop()
