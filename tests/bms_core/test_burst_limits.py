@@ -366,6 +366,8 @@ def test_burst_fuzz_answers_every_body_in_bounded_time_and_memory(
             if status != 202:
                 assert isinstance(got.get("error"), str) and isinstance(got.get("field"), str)
             assert size <= MAX_ANSWER_BYTES
+            if elapsed > time_bound:  # once more: a pause of the machine is not the input's cost
+                elapsed = min(elapsed, _measure(body)[0])
             assert elapsed <= time_bound, (elapsed, time_bound, body[:200])
             assert peak <= memory_bound, (peak, memory_bound, body[:200])
 
