@@ -310,3 +310,12 @@ def test_the_manifest_cache_is_bounded_in_bytes_and_remembers_missing_bursts() -
     reads.clear()
     assert lookup("big49", 0) is big and reads == []
     assert lookup("big0", 0) is big and reads == ["big0"]  # evicted long ago: read again
+
+
+def test_the_longest_order_id_is_within_what_the_validator_decodes() -> None:
+    from bms_core import orderid, validator
+
+    longest_burst = "b" + "z" * 16
+    assert orderid.is_burst_id(longest_burst)
+    key = orderid.OrderKey(longest_burst, orderid.MAX_SEED, orderid.MAX_SLOT, orderid.MAX_INDEX)
+    assert len(orderid.encode_order_id(key)) <= validator.MAX_ORDER_ID
