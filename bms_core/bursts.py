@@ -12,7 +12,7 @@ booking), and a burst order id carries its anchor second, so a lookup is a point
 
 A request is bounded before any work starts: at most :data:`MAX_BODY_BYTES` (64 KiB, else 413),
 JSON nested at most :data:`MAX_DEPTH` deep, integers of at most
-:data:`~bms_core.quoting.MAX_INT_DIGITS` digits, scenario knobs by name with the scenario's
+:data:`~bms_core.untrusted.MAX_INT_DIGITS` digits, scenario knobs by name with the scenario's
 own limits (mixes of at most 200 entries, printable city names of at most 60 characters,
 weights in 0 .. 1e9). Every violation is a 4xx naming the field and the limit; a bad value is
 quoted by a short excerpt only.
@@ -22,15 +22,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Final
 
-from bms_core import names
+from bms_core import names, untrusted
 from bms_core.orderid import MAX_SEED
-from bms_core.quoting import excerpt, parse_json_int
 from bms_core.storage import StorageConnection
 
 SEED_MAX: Final = MAX_SEED
@@ -39,7 +37,6 @@ MAX_BODY_BYTES: Final = 64 * 1024
 """The largest request body; a larger one is refused with 413 before it is parsed."""
 MAX_DEPTH: Final = 8
 """The deepest JSON nesting a request may have (a scenario mix as pairs needs 4)."""
-_STRING_OR_BRACKET: Final = re.compile(r'"(?:[^"\\]|\\.)*"|([\[\]{}])', re.DOTALL)
 
 
 class BurstRequestError(ValueError):
@@ -91,10 +88,10 @@ def parse_burst_request(body: bytes, max_orders: int) -> BurstRequest:
         text = body.decode(json.detect_encoding(body))
     except (UnicodeDecodeError, LookupError):
         raise not_json from None
-    if _depth_over(text, MAX_DEPTH):
+    if untrusted.nested_deeper_than(text, MAX_DEPTH):
         raise BurstRequestError("body", f"request body is nested more than {MAX_DEPTH} levels deep")
     try:
-        data = json.loads(text, parse_int=parse_json_int)
+        data = json.loads(text, parse_int=untrusted.parse_json_int)
     except (ValueError, RecursionError):
         raise not_json from None
     if not isinstance(data, dict):
@@ -103,14 +100,16 @@ def parse_burst_request(body: bytes, max_orders: int) -> BurstRequest:
     if unknown:
         raise BurstRequestError(
             _field_name(unknown[0]),
-            f"unknown field {excerpt(unknown[0])}; allowed: {', '.join(REQUEST_FIELDS)} "
+            f"unknown field {untrusted.excerpt(unknown[0])}; allowed: {', '.join(REQUEST_FIELDS)} "
             "(scenario knobs go inside 'scenario')",
         )
     if "orders" not in data:
         raise BurstRequestError("orders", "orders is required: the number of orders to send")
     orders = data["orders"]
     if not _whole_number(orders):
-        raise BurstRequestError("orders", f"orders must be a whole number, got {excerpt(orders)}")
+        raise BurstRequestError(
+            "orders", f"orders must be a whole number, got {untrusted.excerpt(orders)}"
+        )
     if orders < 1:
         raise BurstRequestError("orders", f"orders must be at least 1, got {orders}")
     if orders > max_orders:
@@ -121,7 +120,9 @@ def parse_burst_request(body: bytes, max_orders: int) -> BurstRequest:
     seed = data.get("seed")
     if seed is not None:
         if not _whole_number(seed):
-            raise BurstRequestError("seed", f"seed must be a whole number, got {excerpt(seed)}")
+            raise BurstRequestError(
+                "seed", f"seed must be a whole number, got {untrusted.excerpt(seed)}"
+            )
         if not 0 <= seed <= SEED_MAX:
             raise BurstRequestError("seed", f"seed must be between 0 and {SEED_MAX}, got {seed}")
     overrides = data.get("scenario", {})
@@ -135,32 +136,16 @@ def parse_burst_request(body: bytes, max_orders: int) -> BurstRequest:
         if knob not in FIELDS:
             raise BurstRequestError(
                 f"scenario.{_field_name(knob)}",
-                f"unknown scenario field {excerpt(knob)}; known: {', '.join(FIELDS)}",
+                f"unknown scenario field {untrusted.excerpt(knob)}; known: {', '.join(FIELDS)}",
             )
     return BurstRequest(orders=orders, seed=seed, overrides=overrides)
-
-
-def _depth_over(text: str, limit: int) -> bool:
-    """Whether JSON ``text`` nests arrays and objects more than ``limit`` deep (strings skipped)."""
-    depth = 0
-    for match in _STRING_OR_BRACKET.finditer(text):
-        bracket = match.group(1)
-        if bracket is None:
-            continue
-        if bracket in "[{":
-            depth += 1
-            if depth > limit:
-                return True
-        else:
-            depth -= 1
-    return False
 
 
 def _field_name(name: str) -> str:
     """A client's field name as it can appear in an answer's ``field``: short and printable."""
     if len(name) <= 40 and name.isascii() and name.isprintable():
         return name
-    return excerpt(name, 20)
+    return untrusted.excerpt(name, 20)
 
 
 def apply_overrides(scenario: Any, request: BurstRequest) -> Any:

@@ -30,7 +30,7 @@ from typing import Any, Final
 from bms_core.joined import SEAT_COLUMNS, Column
 from bms_core.money import parse_paise
 from bms_core.names import JOIN_WINDOW_SECONDS
-from bms_core.quoting import excerpt, parse_json_int
+from bms_core.untrusted import excerpt, parse_json_int
 
 # --- rules ------------------------------------------------------------------------------------
 COPIED: Final = "copied"
@@ -236,7 +236,7 @@ def show(value: Any) -> str:
     """``value`` as JSON for a finding, at most about :data:`EXCERPT` characters.
 
     Scalars and small containers are shown whole; a long string by its start; anything else
-    (deep, large or unencodable) by a description from :func:`bms_core.quoting.excerpt`.
+    (deep, large or unencodable) by a description from :func:`bms_core.untrusted.excerpt`.
     """
     if isinstance(value, str):
         if len(value) <= EXCERPT:

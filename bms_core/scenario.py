@@ -59,7 +59,7 @@ Settings (environment variable -> field, default, allowed values):
 Every weight (shapes and mixes) is a finite number in 0 .. 1e9; weights are relative, so the
 bound costs nothing and keeps every sum finite. A mix has at most 200 entries (the catalog of a
 scenario grows by about 200 KB per city). A value at fault is quoted in errors by a short
-excerpt only (:func:`bms_core.quoting.excerpt`).
+excerpt only (:func:`bms_core.untrusted.excerpt`).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ from typing import Final
 import msgspec
 
 from bms_core.contract import CHANNELS, EVENT_TYPES, PAYMENT_METHODS, SEAT_CATEGORIES
-from bms_core.quoting import excerpt
+from bms_core.untrusted import excerpt
 
 OUTCOME_NAMES: Final = ("paid_first_try", "paid_after_retry", "failed_abandoned", "never_paid")
 MAX_SEED: Final = 2**63 - 1

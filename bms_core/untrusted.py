@@ -1,14 +1,17 @@
-"""How a bad value is quoted back to whoever sent it: a short, printable, bounded excerpt.
+"""Reading what a client or a hub sent, at a cost bounded before the work starts.
 
-Error messages and findings name the value at fault without echoing it whole: a 5 MB string, a
-4,000-digit integer or a list nested a thousand deep become a few dozen ASCII characters, at a
-cost that does not grow with the value. JSON numbers with more digits than any field accepts are
-kept as :class:`LongNumber` by the parsers (never turned into an ``int``), so no check ever
-converts or prints a huge integer.
+* :func:`excerpt`: error messages and findings name the value at fault without echoing it
+  whole: a 5 MB string, a 4,000-digit integer or a list nested a thousand deep become a few
+  dozen ASCII characters, at a cost that does not grow with the value.
+* :func:`parse_json_int`: JSON numbers with more digits than any field accepts are kept as
+  :class:`LongNumber` by the parsers (never turned into an ``int``), so no check ever converts
+  or prints a huge integer.
+* :func:`nested_deeper_than`: how deep JSON text nests, found with one scan before parsing.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 EXCERPT_CHARS: Final = 40
@@ -35,6 +38,25 @@ def parse_json_int(text: str) -> int | LongNumber:
     if len(text) > MAX_INT_DIGITS + 1:
         return LongNumber(text)
     return int(text)
+
+
+_STRING_OR_BRACKET: Final = re.compile(r'"(?:[^"\\]|\\.)*"|([\[\]{}])', re.DOTALL)
+
+
+def nested_deeper_than(text: str, limit: int) -> bool:
+    """Whether JSON ``text`` nests arrays and objects more than ``limit`` deep (strings skipped)."""
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(text):
+        bracket = match.group(1)
+        if bracket is None:
+            continue
+        if bracket in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
 
 
 def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
