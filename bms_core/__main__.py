@@ -11,4 +11,4 @@ import sys
 from bms_core.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main("bms_core", sys.argv[1:]))
+    sys.exit(main(sys.argv[1:]))

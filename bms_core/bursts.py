@@ -13,6 +13,13 @@ Table design (``names.BURSTS_TABLE``): ``PartitionKey`` is the UTC hour of the a
 (``YYYYMMDDHH``), ``RowKey`` the burst id. Listing bursts with payments due in a window reads
 only the hours that can hold them (no payment is more than ``MAX_PAYMENT_DELAY_MS`` after its
 booking), and a burst order id carries its anchor second, so a lookup is a point read.
+
+A request is bounded before any work starts: at most :data:`MAX_BODY_BYTES` (64 KiB, else 413),
+JSON nested at most :data:`MAX_DEPTH` deep, integers of at most
+:data:`~bms_core.untrusted.MAX_INT_DIGITS` digits, scenario knobs by name with the scenario's
+own limits (mixes of at most 200 entries, printable city names of at most 60 characters,
+weights in 0 .. 1e9). Every violation is a 4xx naming the field and the limit; a bad value is
+quoted by a short excerpt only.
 """
 
 from __future__ import annotations
@@ -24,22 +31,29 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Final
 
-from bms_core import names
+from bms_core import names, untrusted
 from bms_core.orderid import MAX_SEED
+from bms_core.storage import StorageConnection
 
 SEED_MAX: Final = MAX_SEED
 REQUEST_FIELDS: Final = ("orders", "seed", "over_seconds", "scenario")
+MAX_BODY_BYTES: Final = 64 * 1024
+"""The largest request body; a larger one is refused with 413 before it is parsed."""
+MAX_DEPTH: Final = 8
+"""The deepest JSON nesting a request may have (a scenario mix as pairs needs 4)."""
 MAX_OVER_SECONDS: Final = 3600
 """A burst spreads its orders over at most an hour."""
 
 
 class BurstRequestError(ValueError):
-    """A bad burst request: ``field`` names the JSON field at fault (``body`` for the whole)."""
+    """A bad burst request: ``field`` names the JSON field at fault (``body`` for the whole);
+    ``status`` is the HTTP status to answer with (400, or 413 for a body over the limit)."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+        self.status = status
 
     def as_json(self) -> dict[str, str]:
         return {"error": self.message, "field": self.field}
@@ -62,31 +76,47 @@ def _whole_number(value: object) -> bool:
 def parse_burst_request(body: bytes, max_orders: int) -> BurstRequest:
     """Parse and check a request body; every problem raises :class:`BurstRequestError`.
 
-    Scenario overrides are checked by name and value against the scenario later
-    (:func:`apply_overrides`), where the scenario's own rules live.
+    Size, nesting depth and scenario knob names are checked here, before parsing builds
+    anything big; knob values are checked against the scenario later (:func:`apply_overrides`),
+    where the scenario's own rules live.
     """
+    if len(body) > MAX_BODY_BYTES:
+        raise BurstRequestError(
+            "body",
+            f"request body is {len(body)} bytes; the limit is {MAX_BODY_BYTES} bytes",
+            status=413,
+        )
     if not body.strip():
         raise BurstRequestError("body", 'request body is empty; send JSON like {"orders": 100}')
+    not_json = BurstRequestError(
+        "body", 'request body is not valid JSON; send JSON like {"orders": 100}'
+    )
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise BurstRequestError(
-            "body", 'request body is not valid JSON; send JSON like {"orders": 100}'
-        ) from None
+        text = body.decode(json.detect_encoding(body))
+    except (UnicodeDecodeError, LookupError):
+        raise not_json from None
+    if untrusted.nested_deeper_than(text, MAX_DEPTH):
+        raise BurstRequestError("body", f"request body is nested more than {MAX_DEPTH} levels deep")
+    try:
+        data = json.loads(text, parse_int=untrusted.parse_json_int)
+    except (ValueError, RecursionError):
+        raise not_json from None
     if not isinstance(data, dict):
         raise BurstRequestError("body", "request body must be a JSON object")
     unknown = sorted(set(data) - set(REQUEST_FIELDS))
     if unknown:
         raise BurstRequestError(
-            unknown[0],
-            f"unknown field {unknown[0]!r}; allowed: {', '.join(REQUEST_FIELDS)} "
+            _field_name(unknown[0]),
+            f"unknown field {untrusted.excerpt(unknown[0])}; allowed: {', '.join(REQUEST_FIELDS)} "
             "(scenario knobs go inside 'scenario')",
         )
     if "orders" not in data:
         raise BurstRequestError("orders", "orders is required: the number of orders to send")
     orders = data["orders"]
     if not _whole_number(orders):
-        raise BurstRequestError("orders", f"orders must be a whole number, got {orders!r}")
+        raise BurstRequestError(
+            "orders", f"orders must be a whole number, got {untrusted.excerpt(orders)}"
+        )
     if orders < 1:
         raise BurstRequestError("orders", f"orders must be at least 1, got {orders}")
     if orders > max_orders:
@@ -97,13 +127,16 @@ def parse_burst_request(body: bytes, max_orders: int) -> BurstRequest:
     seed = data.get("seed")
     if seed is not None:
         if not _whole_number(seed):
-            raise BurstRequestError("seed", f"seed must be a whole number, got {seed!r}")
+            raise BurstRequestError(
+                "seed", f"seed must be a whole number, got {untrusted.excerpt(seed)}"
+            )
         if not 0 <= seed <= SEED_MAX:
             raise BurstRequestError("seed", f"seed must be between 0 and {SEED_MAX}, got {seed}")
     over_seconds = data.get("over_seconds", 0)
     if not _whole_number(over_seconds):
         raise BurstRequestError(
-            "over_seconds", f"over_seconds must be a whole number, got {over_seconds!r}"
+            "over_seconds",
+            f"over_seconds must be a whole number, got {untrusted.excerpt(over_seconds)}",
         )
     if not 0 <= over_seconds <= MAX_OVER_SECONDS:
         raise BurstRequestError(
@@ -115,7 +148,22 @@ def parse_burst_request(body: bytes, max_orders: int) -> BurstRequest:
         raise BurstRequestError("scenario", "scenario must be a JSON object of scenario knobs")
     if "seed" in overrides:
         raise BurstRequestError("scenario.seed", "give the seed as the top-level field 'seed'")
+    from bms_core.scenario import FIELDS
+
+    for knob in overrides:
+        if knob not in FIELDS:
+            raise BurstRequestError(
+                f"scenario.{_field_name(knob)}",
+                f"unknown scenario field {untrusted.excerpt(knob)}; known: {', '.join(FIELDS)}",
+            )
     return BurstRequest(orders=orders, seed=seed, overrides=overrides, over_seconds=over_seconds)
+
+
+def _field_name(name: str) -> str:
+    """A client's field name as it can appear in an answer's ``field``: short and printable."""
+    if len(name) <= 40 and name.isascii() and name.isprintable():
+        return name
+    return untrusted.excerpt(name, 20)
 
 
 def apply_overrides(scenario: Any, request: BurstRequest) -> Any:
@@ -186,7 +234,9 @@ class BurstManifest:
             "seed": int64(self.seed),
             "orders": self.orders,
             "anchor_ms": int64(self.anchor_ms),
-            "overrides": json.dumps(dict(self.overrides), sort_keys=True),
+            # Not \u-escaped: Table storage holds 32K UTF-16 units a property, and a mix at its
+            # limits (200 names of 60 non-ASCII characters) fits only as plain text.
+            "overrides": json.dumps(dict(self.overrides), sort_keys=True, ensure_ascii=False),
             "first_payment_due_ms": int64(self.first_payment_due_ms),
             "last_payment_due_ms": int64(self.last_payment_due_ms),
             "payments_scheduled": self.payments_scheduled,
@@ -225,22 +275,26 @@ MS_PER_HOUR: Final = 3_600_000
 
 
 class ManifestStore:
-    """Burst manifests in Azure Table storage (``azure-data-tables``, imported lazily)."""
+    """Burst manifests in Azure Table storage (``azure-data-tables``, imported lazily).
 
-    def __init__(self, connection_string: str, table: str = names.BURSTS_TABLE) -> None:
-        self._connection_string = connection_string
+    ``connection`` is a connection string (Azurite, tests, the local runner) or a
+    :class:`~bms_core.storage.StorageConnection`, which also carries the managed identity form.
+    """
+
+    def __init__(
+        self, connection: str | StorageConnection, table: str = names.BURSTS_TABLE
+    ) -> None:
+        if isinstance(connection, str):
+            connection = StorageConnection(connection_string=connection)
+        self._connection = connection
         self._table_name = table
         self._client: Any = None
 
     def _table(self) -> Any:
         if self._client is None:
-            from azure.data.tables import TableClient
-
-            client = TableClient.from_connection_string(
-                self._connection_string, table_name=self._table_name
-            )
             from azure.core.exceptions import ResourceExistsError
 
+            client = self._connection.table_client(self._table_name)
             with contextlib.suppress(ResourceExistsError):
                 client.create_table()
             self._client = client

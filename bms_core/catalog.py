@@ -3,12 +3,18 @@
 :func:`catalog` is cached per (hashable, frozen) :class:`~bms_core.scenario.Scenario`, so the
 generator's hot loop only indexes tuples. Show and venue texts come from the Faker pools, which
 are built on first use (:func:`bms_core.pools.pools`).
+
+A catalog costs about :data:`CATALOG_BYTES_PER_CITY` per city of the scenario's mix (a test
+measures it), and bursts bring scenarios of their own, so the cache is bounded in bytes
+(:data:`CATALOG_CACHE_BYTES`, least recently used first out), not in entries. Nothing in a
+catalog depends on the seed, so scenarios that differ only in their seed share one catalog.
 """
 
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+import threading
+from collections import OrderedDict
 from itertools import pairwise
 from typing import Final, NamedTuple
 
@@ -96,19 +102,6 @@ class WireMemo(NamedTuple):
     ``key ^ (key >> 30)`` of the city key: the first step of its customers' mix)."""
 
 
-class Picks(NamedTuple):
-    """Pick tables (:func:`bms_core.entropy.pick_table`) of the catalog's cut points."""
-
-    city: tuple[int, ...]
-    type: tuple[int, ...]
-    category: tuple[int, ...]
-    seat: tuple[int, ...]
-    method: tuple[int, ...]
-    channel: tuple[int, ...]
-    outcome: tuple[int, ...]
-    day: tuple[int, ...]
-
-
 class Catalog(NamedTuple):
     """Everything derived from one scenario; tuples indexed by the generator."""
 
@@ -150,8 +143,6 @@ class Catalog(NamedTuple):
     """Longest gap between attempts, ms."""
     slot_rate: tuple[float, ...]
     """Expected orders per slot by IST (weekday * 24 + hour), Monday = 0."""
-    picks: Picks
-    """:func:`~bms_core.entropy.pick_table` of each ``*_cuts`` (the planner's hot path)."""
     memo: WireMemo
     """The wire encoder's memo, filled as events are written (the one mutable part)."""
 
@@ -180,9 +171,78 @@ def _slug(city: str) -> str:
     return "-".join(p for p in text.split("-") if p)[:20] or "city"
 
 
-@lru_cache(maxsize=32)
+CATALOG_BYTES_PER_CITY: Final = 256 * 1024
+"""An upper bound of a catalog's size per city of its mix, before its wire memo fills."""
+CATALOG_CACHE_BYTES: Final = 96 * 1024 * 1024
+"""The most bytes of catalogs kept (by :data:`CATALOG_BYTES_PER_CITY`): the app's scenario and
+a couple of bursts with mixes of the largest size."""
+_RECENT_SCENARIOS: Final = 64
+
+
+def catalog_bytes(scenario: Scenario) -> int:
+    """The size a catalog of ``scenario`` is accounted at in the cache."""
+    return (len(scenario.city_mix) + 2) * CATALOG_BYTES_PER_CITY
+
+
+class _Cache:
+    """Catalogs by seedless scenario within :data:`CATALOG_CACHE_BYTES`, plus a small map from
+    the exact scenarios asked for (the hot path: one dict lookup)."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.lock = threading.Lock()
+        self.built: OrderedDict[Scenario, tuple[Catalog, int]] = OrderedDict()
+        self.recent: dict[Scenario, Catalog] = {}
+        self.bytes = 0
+
+    def get(self, scenario: Scenario) -> Catalog:
+        found = self.recent.get(scenario)
+        if found is not None:
+            return found
+        key = scenario if scenario.seed == 1 else msgspec.structs.replace(scenario, seed=1)
+        with self.lock:
+            entry = self.built.get(key)
+            if entry is not None:
+                self.built.move_to_end(key)
+                self._remember(scenario, entry[0])
+                return entry[0]
+        made = _build(key)
+        cost = catalog_bytes(key)
+        with self.lock:
+            if key not in self.built and cost <= self.budget:
+                self.built[key] = (made, cost)
+                self.bytes += cost
+                while self.bytes > self.budget:
+                    _, (old, old_cost) = self.built.popitem(last=False)
+                    self.bytes -= old_cost
+                    for name in [s for s, c in self.recent.items() if c is old]:
+                        del self.recent[name]
+                self._remember(scenario, made)
+            elif key in self.built:
+                made = self.built[key][0]
+        return made
+
+    def _remember(self, scenario: Scenario, built: Catalog) -> None:
+        if len(self.recent) >= _RECENT_SCENARIOS:
+            self.recent.clear()
+        self.recent[scenario] = built
+
+    def clear(self) -> None:
+        with self.lock:
+            self.built.clear()
+            self.recent.clear()
+            self.bytes = 0
+
+
+_cache = _Cache(CATALOG_CACHE_BYTES)
+
+
 def catalog(scenario: Scenario) -> Catalog:
-    """The precomputed tables of ``scenario`` (built once per distinct scenario)."""
+    """The precomputed tables of ``scenario``: built once, kept within the cache's byte budget."""
+    return _cache.get(scenario)
+
+
+def _build(scenario: Scenario) -> Catalog:
     cities, city_cuts = _split(scenario.city_mix)
     types, type_cuts = _split(scenario.event_type_mix)
     categories, category_cuts = _split(scenario.seat_category_mix)
@@ -222,7 +282,6 @@ def catalog(scenario: Scenario) -> Catalog:
     seat_cuts = entropy.thresholds(scenario.seats_per_order_weights)
     outcome_cuts = entropy.thresholds([outcome_weights.get(o, 0.0) for o in OUTCOME_NAMES])
     day_cuts = entropy.thresholds(DAY_OFFSET_WEIGHTS)
-    table = entropy.pick_table
     delays = _delay_table(scenario)
     return Catalog(
         cities=cities,
@@ -257,16 +316,6 @@ def catalog(scenario: Scenario) -> Catalog:
         late_cut=entropy.cut(scenario.late_payment_rate),
         gap_max_ms=round(scenario.retry_gap_max_seconds * 1000),
         slot_rate=_slot_rates(scenario),
-        picks=Picks(
-            table(city_cuts),
-            table(type_cuts),
-            table(category_cuts),
-            table(seat_cuts),
-            table(method_cuts),
-            table(channel_cuts),
-            table(outcome_cuts),
-            table(day_cuts),
-        ),
         memo=WireMemo(
             tuple({} for _ in cities),
             {},

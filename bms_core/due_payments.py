@@ -31,13 +31,13 @@ def attempt_times(
     cat = catalog(scenario)
     indexes = range(count) if isinstance(count, int) else count
     out = []
-    for index, (booking_ms, words, record) in zip(
+    for index, (booking_ms, record) in zip(
         indexes, timings(scenario, namespace, seed, slot, indexes), strict=True
     ):
-        attempts = schedule(scenario, cat, words, booking_ms, record)[1]
+        attempts = schedule(cat, booking_ms, record)[1]
         if attempts:
             key = OrderKey(namespace, seed, slot, index)
-            out.append((key, tuple(a.time_ms for a in attempts)))
+            out.append((key, tuple(time_ms for _, time_ms, _, _, _ in attempts)))
     return out
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 from bms_core import entropy, wire
 from bms_core.catalog import Catalog
 from bms_core.entropy import SCALE
-from bms_core.orderplan import OrderPlan, PlanRow
+from bms_core.orderplan import BOOKING_MS_FIELD, OrderPlan, PlanRow
 from bms_core.payments import Attempt
 from bms_core.wire import booking_body, payment_body
 
@@ -67,15 +67,15 @@ def malformed_body(body: bytes, kind: str) -> bytes:
 def _extras(scenario: Scenario, original: Emitted, record: bytes, which: int) -> list[Emitted]:
     """The duplicate and/or malformed extra that follow ``original``, as its draws decide.
 
-    ``record`` is the order's (:data:`bms_core.entropy.RECORD` bytes); ``which`` is 0 for the
-    booking and the attempt number for a payment.
+    ``record`` is the order's (:mod:`bms_core.entropy`); ``which`` is 0 for the booking and the
+    attempt number for a payment.
     """
     out: list[Emitted] = []
-    words = entropy.all_words(record)
-    if words[entropy.DUPLICATE[which]] < scenario.duplicate_rate * SCALE:
+    duplicate, malformed, kind_draw = entropy.extra_draws(record, which)
+    if duplicate < scenario.duplicate_rate * SCALE:
         out.append(original)
-    if words[entropy.MALFORMED[which]] < scenario.malformed_rate * SCALE:
-        bad = MALFORMED_KINDS[words[entropy.MALFORMED_KIND + which] % len(MALFORMED_KINDS)]
+    if malformed < scenario.malformed_rate * SCALE:
+        bad = MALFORMED_KINDS[kind_draw % len(MALFORMED_KINDS)]
         kind, key, body, due, _ = original
         out.append(Emitted(kind, key, malformed_body(body, bad), due, None))
     return out
@@ -139,17 +139,16 @@ def _stream_batches(
 ) -> Iterator[list[Emitted]]:
     dup_cut = entropy.cut(scenario.duplicate_rate)
     bad_cut = entropy.cut(scenario.malformed_rate)
-    duplicate = entropy.DUPLICATE
-    malformed = entropy.MALFORMED
-    later_words = entropy.later_words
-    hot_bytes = entropy.HOT_BYTES
-    hot = entropy.HOT
+    extra_draws = entropy.extra_draws
     later: dict[int, list[_Keyed]] = {}
+    """Payments not yet handed over, by bucket of their time."""
     waiting = later.get
     carry: list[_Keyed] = []
     low = -1
     shift = _BUCKET_SHIFT
     sort_key = itemgetter(0)
+    # what the loop reads per event, as locals: this loop is most of generation's time, and a
+    # local is measurably cheaper than a global or attribute here
     new = _new
     emitted = Emitted
     minute_ms = wire.MINUTE_MS
@@ -191,17 +190,14 @@ def _stream_batches(
             ).encode()
             event = new(emitted, ("booking", oid, body, booking_ms, oid + "-b"))
             add((time_text, event))
-            # words 16-19: DUPLICATE[0], MALFORMED[0], DUPLICATE[1], MALFORMED[1]
-            dup_booking, bad_booking, dup_first, bad_first = delivery
-            if dup_booking < dup_cut or bad_booking < bad_cut:
+            booking_duplicate, booking_malformed, first_duplicate, first_malformed = delivery
+            if booking_duplicate < dup_cut or booking_malformed < bad_cut:
                 for extra in _extras(scenario, event, record, 0):
                     add((time_text, extra))
             if not attempts:
                 continue
             total = n * (price + fee + gst)
             amount = amounts.get(total) or wire.amount_text(total)
-            if len(attempts) > 1:
-                extra_words = later_words(record, hot_bytes)  # [i] is word HOT + i
             # the payments: wire.payment_body, inlined
             for number, due, method, status, reason in attempts:
                 pid = oid + pid_ends[number]
@@ -221,17 +217,17 @@ def _stream_batches(
                 key = f"{minute_text}{second_text}{pid}"
                 bucket.append((key, event))
                 if number == 1:
-                    dup_word, bad_word = dup_first, bad_first
+                    duplicate, malformed = first_duplicate, first_malformed
                 else:
-                    dup_word = extra_words[duplicate[number] - hot]
-                    bad_word = extra_words[malformed[number] - hot]
-                if dup_word < dup_cut or bad_word < bad_cut:
+                    duplicate, malformed, _ = extra_draws(record, number)
+                if duplicate < dup_cut or malformed < bad_cut:
                     extras = _extras(scenario, event, record, number)
                     for tag, extra in zip(_EXTRA_TAGS, extras, strict=False):
                         bucket.append((key + tag, extra))
         # everything before the last booking's millisecond can go: no later booking precedes it
-        top = plans[-1][2] >> shift  # the last booking's time
-        for k in range(low if low >= 0 else plans[0][2] >> shift, top + 1):
+        top = plans[-1][BOOKING_MS_FIELD] >> shift  # the last booking's bucket
+        first = plans[0][BOOKING_MS_FIELD] >> shift
+        for k in range(low if low >= 0 else first, top + 1):
             reached = later.pop(k, None)
             if reached is not None:
                 items += reached

@@ -67,7 +67,7 @@ def run_burst(
         request = bursts.parse_burst_request(req.get_body() or b"", settings.burst_max_orders)
         scenario = bursts.apply_overrides(settings.scenario, request)
     except bursts.BurstRequestError as exc:
-        return _answer(400, exc.as_json())
+        return _answer(exc.status, exc.as_json())
 
     now = runtime.current().clock() if now_ms is None else now_ms
     anchor_ms = now - now % 1000

@@ -8,28 +8,11 @@ most one block's digest (:func:`record`), so random access stays cheap. No state
 from one order to the next, and the bytes never depend on the process, the platform's
 ``hash()`` randomisation (``PYTHONHASHSEED``) or the order in which things are generated.
 
-A record is 48 little-endian 32-bit words. The first :data:`HOT` are what every order uses
-(:func:`hot_words`; the planner unpacks only :data:`PLANNED` of them and reads categorical
-draws by their top byte, :data:`TOP_BYTES`); the rest only retries and delivery extras need
-(:func:`later_words`, :func:`all_words`):
-
-====  ================================  ====  ==========================================
-word  decides                           word  decides
-====  ================================  ====  ==========================================
-0     booking time within the slot      12    outcome
-1     city                              13    first payment method
-2     customer (regular bit, number)    14    first attempt late?
-3     event type                        15    first attempt delay
-4     venue (2 bits) and show           16,17 booking: duplicate?, malformed?
-5     show day                          18,19 attempt 1: duplicate?, malformed?
-6     show start minute                 20    failures before success / abandoning
-7     channel                           21,22 gap before attempts 2, 3
-8     seats                             23,24 attempts 2, 3 keep the method?
-9     seat category                     25,26 attempts 2, 3 method otherwise
-10    row                               27-29 failure reasons of attempts 1-3
-11    first seat number                 30-33 attempts 2, 3: duplicate?, then malformed?
--     -                                 34-37 malformed kind (booking, attempts 1-3)
-====  ================================  ====  ==========================================
+A record is 48 little-endian 32-bit words, each a draw named for what it decides. The classes
+:class:`BookingDraws`, :class:`PaymentDraws`, :class:`DeliveryDraws` and :class:`RetryDraws`
+*are* the layout: their fields, in that order, are words 0, 1, 2, ...; the last ten words are
+spare. Each part is read on its own (:func:`booking_draws`, ...), so an order unpacks only the
+draws its path needs.
 """
 
 from __future__ import annotations
@@ -40,22 +23,8 @@ import struct
 from bisect import bisect_right
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Final
+from typing import Final, NamedTuple
 
-HOT: Final = 20
-"""Words 0 .. HOT-1 are unpacked for every order."""
-FAILURES: Final = 20
-GAP: Final = 20
-SAME_METHOD: Final = 22
-RETRY_METHOD: Final = 24
-"""Attempt ``k + 1`` (k = 1, 2) uses words ``GAP + k``, ``SAME_METHOD + k``, ``RETRY_METHOD + k``."""
-REASON: Final = 27
-"""Attempt ``k + 1`` (k = 0 .. 2) fails with the reason of word ``REASON + k``."""
-DUPLICATE: Final = (16, 18, 30, 32)
-MALFORMED: Final = (17, 19, 31, 33)
-"""Indexed by ``which``: 0 for the booking, the attempt number for a payment."""
-MALFORMED_KIND: Final = 34
-"""Kind of the malformed extra of ``which`` is word ``MALFORMED_KIND + which``."""
 ORDER: Final = 1
 SLOT_SIZE: Final = 2
 TEXT: Final = 3
@@ -72,44 +41,126 @@ BLOCK: Final = 16
 """Orders per hash call."""
 _KEY: Final = struct.Struct("<QQQB")
 _WORDS: Final = struct.Struct(f"<{WORDS}I")
-_HOT: Final = struct.Struct(f"<{HOT}I")
 _TEXT_WORDS: Final = struct.Struct("<16I")
 _shake = hashlib.shake_128
 _MASK64: Final = (1 << 64) - 1
 
-hot_words = _HOT.unpack_from
-"""``hot_words(record)``: the first :data:`HOT` words of an order's record."""
-HOT_BYTES: Final = HOT * 4
-PLANNED: Final = (0, 2, 4, 6, 10, 11, 14, 15, 16, 17, 18, 19)
-"""The hot words the planner unpacks for every order (:data:`planned_words`), in this order.
-It reads the other hot words' top bytes (:data:`TOP_BYTES`) and, rarely, one whole
-(:func:`word`)."""
+
+class BookingDraws(NamedTuple):
+    """Words 0-11 of an order's record: what its booking is."""
+
+    booking_time: int
+    """Where in its slot (or burst second) the booking lies."""
+    city: int
+    customer: int
+    """Lowest bit: one of the city's regulars or any of its customers; the rest: which one."""
+    event_type: int
+    venue_and_show: int
+    """Lowest two bits: the venue (its index is its tier); the rest: the show at that venue."""
+    show_day: int
+    """How many days after the booking's IST date the show is."""
+    show_start: int
+    """Which of the event type's start times."""
+    channel: int
+    seats: int
+    seat_category: int
+    row: int
+    first_seat: int
 
 
-def _skipping(words: tuple[int, ...]) -> struct.Struct:
-    parts = []
-    at = 0
-    for w in words:
-        if w > at:
-            parts.append(f"{4 * (w - at)}x")
-        parts.append("I")
-        at = w + 1
-    return struct.Struct("<" + "".join(parts))
+class PaymentDraws(NamedTuple):
+    """Words 12-15: how the order is paid first."""
+
+    outcome: int
+    method: int
+    """The first attempt's payment method."""
+    late: int
+    """Below the catalog's ``late_cut``: the first attempt comes after the join window."""
+    delay: int
+    """The first attempt's delay after the booking."""
 
 
-planned_words = _skipping(PLANNED).unpack_from
-"""``planned_words(record)``: the words :data:`PLANNED` of an order's record, in that order."""
-_WORD: Final = struct.Struct("<I")
+class DeliveryDraws(NamedTuple):
+    """Words 16-19: whether the booking and the first attempt are sent twice, or followed by
+    a malformed copy."""
+
+    booking_duplicate: int
+    booking_malformed: int
+    first_payment_duplicate: int
+    first_payment_malformed: int
 
 
-def word(record: bytes, index: int) -> int:
-    """Word ``index`` of an order's record."""
-    return int(_WORD.unpack_from(record, 4 * index)[0])
+class RetryDraws(NamedTuple):
+    """Words 20-37: what only retries and rarer delivery extras use."""
+
+    failures: int
+    """How many attempts fail before success (or before the customer gives up)."""
+    gap_before_2: int
+    gap_before_3: int
+    keep_method_2: int
+    """Below the payment model's cut, attempt 2 keeps the method; otherwise it takes
+    ``method_2``'s."""
+    keep_method_3: int
+    method_2: int
+    method_3: int
+    reason_1: int
+    """Which of the method's failure reasons attempt 1 fails with (if it fails)."""
+    reason_2: int
+    reason_3: int
+    duplicate_2: int
+    malformed_2: int
+    duplicate_3: int
+    malformed_3: int
+    malformed_kind_booking: int
+    malformed_kind_1: int
+    malformed_kind_2: int
+    malformed_kind_3: int
 
 
-later_words = struct.Struct(f"<{MALFORMED_KIND - HOT}I").unpack_from
-"""``later_words(record, HOT_BYTES)[i]`` is word ``HOT + i``, up to ``MALFORMED_KIND - 1``
-(retries and delivery extras), without unpacking all :data:`WORDS`."""
+_LAYOUT: Final = (BookingDraws, PaymentDraws, DeliveryDraws, RetryDraws)
+"""The record's words in order: each class's fields follow the previous class's."""
+assert sum(len(part._fields) for part in _LAYOUT) <= WORDS
+
+
+def _reader(part: type[tuple[int, ...]]) -> struct.Struct:
+    """A struct that unpacks ``part``'s words straight from a record (skipping the earlier
+    parts' bytes), so reading a part is one C call."""
+    before = 0
+    for each in _LAYOUT:
+        if each is part:
+            return struct.Struct(f"<{4 * before}x{len(part._fields)}I")
+        before += len(each._fields)
+    raise ValueError(part)
+
+
+booking_draws = _reader(BookingDraws).unpack_from
+"""``booking_draws(record)``: the fields of :class:`BookingDraws` as a plain tuple, in order."""
+payment_draws = _reader(PaymentDraws).unpack_from
+"""``payment_draws(record)``: the fields of :class:`PaymentDraws` as a plain tuple, in order."""
+delivery_draws = _reader(DeliveryDraws).unpack_from
+"""``delivery_draws(record)``: the fields of :class:`DeliveryDraws` as a plain tuple."""
+_retry = _reader(RetryDraws).unpack_from
+_new = tuple.__new__
+
+
+def retry_draws(record: bytes) -> RetryDraws:
+    """The order's :class:`RetryDraws` (only failing orders and rarer extras need them)."""
+    return _new(RetryDraws, _retry(record))
+
+
+def extra_draws(record: bytes, which: int) -> tuple[int, int, int]:
+    """``(duplicate?, malformed?, malformed kind)`` draws of one event of an order: its booking
+    (``which`` 0) or payment attempt ``which`` (1 .. 3)."""
+    first, later = _new(DeliveryDraws, delivery_draws(record)), retry_draws(record)
+    if which == 0:
+        return first.booking_duplicate, first.booking_malformed, later.malformed_kind_booking
+    if which == 1:
+        return first.first_payment_duplicate, first.first_payment_malformed, later.malformed_kind_1
+    if which == 2:
+        return later.duplicate_2, later.malformed_2, later.malformed_kind_2
+    return later.duplicate_3, later.malformed_3, later.malformed_kind_3
+
+
 all_words = _WORDS.unpack
 """``all_words(record)``: all :data:`WORDS` words of an order's record."""
 
@@ -189,33 +240,9 @@ def thresholds(weights: Sequence[float]) -> tuple[int, ...]:
     return tuple(cuts)
 
 
-def pick(cuts: tuple[int, ...], draw: int) -> int:
-    """Index chosen by ``draw`` (uniform in ``[0, SCALE)``) with the weights behind ``cuts``."""
-    return bisect_right(cuts, draw)
-
-
-PICK_SHIFT: Final = 24
-"""A pick table has one entry per ``draw >> PICK_SHIFT`` (256 buckets of the draw range): the
-draw's top byte, which the planner reads straight from the record (:data:`TOP_BYTES`)."""
-TOP_BYTES: Final = tuple(4 * word + 3 for word in range(WORDS))
-"""``record[TOP_BYTES[w]] == words[w] >> PICK_SHIFT`` (words are little-endian): an int
-below 256 without unpacking or shifting."""
-
-
-def pick_table(cuts: tuple[int, ...]) -> tuple[int, ...]:
-    """``table[draw >> PICK_SHIFT]``: :func:`pick` of every draw in that bucket, or -1 when a
-    cut falls inside the bucket (then call :func:`pick`).
-
-    One tuple index instead of a bisect call on the hot path; the result is the same.
-    """
-    width = 1 << PICK_SHIFT
-    table = []
-    i = 0
-    for low in range(0, SCALE, width):
-        while i < len(cuts) and cuts[i] <= low:
-            i += 1
-        table.append(i if i == len(cuts) or cuts[i] >= low + width else -1)
-    return tuple(table)
+pick: Final = bisect_right
+"""``pick(cuts, draw)``: the index that ``draw`` (uniform in ``[0, SCALE)``) chooses under the
+weights behind ``cuts`` (:func:`thresholds`), i.e. how many cuts lie at or below the draw."""
 
 
 def cut(probability: float) -> int:

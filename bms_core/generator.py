@@ -22,10 +22,10 @@ delay model.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from itertools import chain
 from operator import itemgetter
-from typing import Final, NamedTuple, TypeVar
+from typing import Final, NamedTuple
 
 from bms_core.catalog import catalog
 from bms_core.contract import Booking, Payment
@@ -40,6 +40,7 @@ from bms_core.orderid import (
     encode_order_id,
 )
 from bms_core.orderplan import (
+    BOOKING_MS_FIELD,
     BURST_SPREAD_MS,
     OrderPlan,
     PlanRow,
@@ -80,7 +81,7 @@ __all__ = [
 ]
 
 MAX_BURST_ORDERS: Final = MAX_INDEX + 1
-_BOOKING_MS: Final = itemgetter(2)
+_BOOKING_MS: Final = itemgetter(BOOKING_MS_FIELD)
 
 
 class Order(NamedTuple):
@@ -293,18 +294,18 @@ def stream(scenario: Scenario, start_ms: int, orders: int) -> Iterator[Emitted]:
     """
     if orders > 0 and scenario.orders_per_minute == 0:
         raise ValueError("orders_per_minute is 0: there are no timer orders to stream")
-    batches = _slots_from(scenario, start_ms, orders, _rows_in)
+    batches = _slots_from(scenario, start_ms, orders)
     return stream_batches(scenario, catalog(scenario), batches)
 
 
 def plans_from(scenario: Scenario, start_ms: int, orders: int) -> Iterator[PlanRow]:
-    """Plans (as :data:`PlanRow`, what :func:`stream` emits from) of the first ``orders`` timer
-    orders booked at or after ``start_ms``, by time."""
-    return chain.from_iterable(_slots_from(scenario, start_ms, orders, _rows_in))
+    """Plans (as :data:`~bms_core.orderplan.PlanRow`, what :func:`stream` emits from) of the
+    first ``orders`` timer orders booked at or after ``start_ms``, by time."""
+    return chain.from_iterable(_slots_from(scenario, start_ms, orders))
 
 
-def _rows_in(scenario: Scenario, slot: int) -> list[PlanRow]:
-    """:func:`plans_in` as plain tuples (what :func:`stream` hands to the emission)."""
+def rows_in(scenario: Scenario, slot: int) -> list[PlanRow]:
+    """:func:`plans_in` as plain tuples (what the event stream reads)."""
     count = slot_order_count(scenario, slot)
     cat = catalog(scenario)
     rows = plan_rows(scenario, cat, TIMER_NAMESPACE, scenario.seed, slot, range(count))
@@ -312,21 +313,13 @@ def _rows_in(scenario: Scenario, slot: int) -> list[PlanRow]:
     return rows
 
 
-_Plan = TypeVar("_Plan", bound=PlanRow)
-
-
-def _slots_from(
-    scenario: Scenario,
-    start_ms: int,
-    orders: int,
-    plans_of: Callable[[Scenario, int], list[_Plan]],
-) -> Iterator[list[_Plan]]:
+def _slots_from(scenario: Scenario, start_ms: int, orders: int) -> Iterator[list[PlanRow]]:
     """The first ``orders`` timer orders booked at or after ``start_ms``, a list per slot."""
     slot = slot_at(scenario, start_ms)
     left = orders
     first = True
     while left > 0:
-        plans = plans_of(scenario, slot)
+        plans = rows_in(scenario, slot)
         if first:
             plans = [p for p in plans if _BOOKING_MS(p) >= start_ms]
             first = False

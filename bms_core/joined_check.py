@@ -10,6 +10,11 @@ Pure functions, no I/O: :mod:`bms_core.validator` drives them per batch.
 * :func:`compare_row` compares an actual row with the expected one (from
   :func:`bms_core.projection.seat_rows` on the regenerated events), normalising times to epoch
   ms and money to paise, and names the rule each difference breaks.
+
+Every function here takes whatever the hub delivered: any JSON (nested up to the parser's
+recursion limit, huge numbers, lone surrogates, megabyte strings) gives an answer in time that
+grows at most with the text's length, and a value is quoted in a finding by a short excerpt
+(:func:`show`) only.
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from bms_core.joined import SEAT_COLUMNS, Column
+from bms_core.money import parse_paise
 from bms_core.names import JOIN_WINDOW_SECONDS
+from bms_core.untrusted import excerpt, parse_json_int
 
 # --- rules ------------------------------------------------------------------------------------
 COPIED: Final = "copied"
@@ -66,6 +72,12 @@ NOT_COMPARED: Final = frozenset({"joined_at"})
 """``joined_at`` is when the job joined the pair; nothing can regenerate it."""
 SCHEMA_VERSION: Final = 1
 COLUMNS: Final[dict[str, Column]] = {c.name: c for c in SEAT_COLUMNS}
+EXCERPT: Final = 200
+"""Characters of a bad piece of a batch a finding quotes."""
+MAX_KEY_TEXT: Final = 200
+"""A ``payment_event_id`` or ``seat_index`` longer than this does not name a row."""
+MAX_TIME_TEXT: Final = 64
+"""The longest text read as a time (ASA writes 28 characters)."""
 
 
 def rule_for(column: str) -> str:
@@ -112,12 +124,12 @@ def parse_events(bodies: Iterable[bytes]) -> tuple[list[Row], list[Malformed]]:
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError as exc:
-            bad.append(Malformed(f"event {n}", repr(body[:200]), f"not UTF-8: {exc}"))
+            bad.append(Malformed(f"event {n}", excerpt(body, EXCERPT), f"not UTF-8: {exc}"))
             continue
         whole = _loads(text)
         if isinstance(whole, list):
             for m, item in enumerate(whole):
-                _add(rows, bad, f"event {n} item {m}", item, json.dumps(item)[:200])
+                _add(rows, bad, f"event {n} item {m}", item, show(item))
             continue
         if isinstance(whole, dict):
             rows.append(Row(f"event {n}", whole))
@@ -126,7 +138,7 @@ def parse_events(bodies: Iterable[bytes]) -> tuple[list[Row], list[Malformed]]:
         if not lines:
             bad.append(Malformed(f"event {n}", "", "empty body"))
         for m, line in enumerate(lines):
-            _add(rows, bad, f"event {n} line {m}", _loads(line), line[:200])
+            _add(rows, bad, f"event {n} line {m}", _loads(line), excerpt(line, EXCERPT))
     return rows, bad
 
 
@@ -134,9 +146,10 @@ _NOT_JSON: Final = object()
 
 
 def _loads(text: str) -> Any:
+    """JSON ``text``, or ``_NOT_JSON``; nesting past the recursion limit is not JSON we read."""
     try:
-        return json.loads(text)
-    except ValueError:
+        return json.loads(text, parse_int=parse_json_int)
+    except (ValueError, RecursionError):
         return _NOT_JSON
 
 
@@ -155,7 +168,7 @@ def sampled(order_id: str, rate: float) -> bool:
         return True
     if rate <= 0.0:
         return False
-    digest = hashlib.blake2b(order_id.encode("utf-8"), digest_size=8).digest()
+    digest = hashlib.blake2b(order_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(digest, "big") < rate * 2**64
 
 
@@ -163,8 +176,12 @@ def row_key(data: Mapping[str, Any], where: str) -> str:
     """``<payment_event_id>/<seat_index>`` when present, else the row's place in the batch."""
     payment = data.get("payment_event_id")
     seat = data.get("seat_index")
-    if isinstance(payment, str) and payment and seat is not None:
+    if not isinstance(payment, str) or not payment or len(payment) > MAX_KEY_TEXT:
+        return where
+    if isinstance(seat, str) and len(seat) <= MAX_KEY_TEXT:
         return f"{payment}/{seat}"
+    if isinstance(seat, int | float) and not isinstance(seat, bool):
+        return f"{payment}/{excerpt(seat)}"
     return where
 
 
@@ -174,43 +191,38 @@ _FRACTION: Final = re.compile(r"(\.\d{1,6})\d*")
 
 def to_ms(value: Any) -> int | None:
     """Epoch ms of an ISO-8601 time in any precision (ASA writes 7 digits); None if not one."""
-    if isinstance(value, bool) or not isinstance(value, str):
+    if isinstance(value, bool) or not isinstance(value, str) or len(value) > MAX_TIME_TEXT:
         return None
     text = _FRACTION.sub(r"\1", value.strip().replace("Z", "+00:00"))
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    except (ValueError, OverflowError):
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
     return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
 
 
 def to_paise(value: Any) -> int | None:
-    """Paise of a money value (number or numeric text); None unless exact to the paisa."""
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        amount = Decimal(str(value)) * 100
-    except InvalidOperation:
-        return None
-    if not amount.is_finite() or amount != amount.to_integral_value():
-        return None
-    return int(amount)
+    """Paise of a money value (number or plain numeric text); None unless exact to the paisa
+    and within ``DECIMAL(12,2)`` (:func:`bms_core.money.parse_paise`)."""
+    return parse_paise(value)
 
 
 def normalise(column: str, value: Any) -> Any:
     """A comparable form of ``value`` for ``column`` (times in ms, money in paise)."""
     if value is None:
         return None
+    if isinstance(value, dict | list):
+        return ("unparseable", show(value))
     sql_type = COLUMNS[column].sql_type if column in COLUMNS else ""
     if sql_type.startswith("DATETIME"):
         ms = to_ms(value)
-        return ("unparseable", value) if ms is None else ms
+        return ("unparseable", show(value)) if ms is None else ms
     if sql_type.startswith("DECIMAL"):
         paise = to_paise(value)
-        return ("unparseable", value) if paise is None else paise
+        return ("unparseable", show(value)) if paise is None else paise
     if sql_type == "INT":
         if isinstance(value, bool):
             return ("unparseable", value)
@@ -220,8 +232,25 @@ def normalise(column: str, value: Any) -> Any:
     return value
 
 
-def _show(value: Any) -> str:
-    return json.dumps(value, default=str)
+def show(value: Any) -> str:
+    """``value`` as JSON for a finding, at most about :data:`EXCERPT` characters.
+
+    Scalars and small containers are shown whole; a long string by its start; anything else
+    (deep, large or unencodable) by a description from :func:`bms_core.untrusted.excerpt`.
+    """
+    if isinstance(value, str):
+        if len(value) <= EXCERPT:
+            return json.dumps(value)
+        return json.dumps(value[:EXCERPT]) + f"... ({len(value)} characters)"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return excerpt(value)
+    if isinstance(value, dict | list) and len(value) > 16:
+        return excerpt(value)
+    try:
+        text = json.dumps(value, default=repr)
+    except (ValueError, RecursionError, TypeError):
+        return excerpt(value)
+    return text if len(text) <= EXCERPT else text[:EXCERPT] + "..."
 
 
 # --- per-row checks -------------------------------------------------------------------------------
@@ -230,7 +259,7 @@ def schema_findings(key: str, data: Mapping[str, Any]) -> list[Finding]:
     found: list[Finding] = []
     version = data.get("schema_version", SCHEMA_VERSION)
     if version != SCHEMA_VERSION:
-        found.append(Finding(key, SCHEMA, "schema_version", _show(SCHEMA_VERSION), _show(version)))
+        found.append(Finding(key, SCHEMA, "schema_version", show(SCHEMA_VERSION), show(version)))
     for column in SEAT_COLUMNS:
         if column.name not in data:
             found.append(Finding(key, SCHEMA, column.name, "present", "missing"))
@@ -267,6 +296,6 @@ def compare_row(key: str, actual: Mapping[str, Any], expected: Mapping[str, Any]
         have = normalise(name, have_raw)
         if want != have:
             found.append(
-                Finding(key, rule_for(name), name, _show(expected.get(name)), _show(actual[name]))
+                Finding(key, rule_for(name), name, show(expected.get(name)), show(actual[name]))
             )
     return found

@@ -42,11 +42,21 @@ FINDINGS_TABLE: Final = "bmsfindings"
 VALIDATION_SUMMARY_TABLE: Final = "bmsvalidation"
 RECONCILE_TABLE: Final = "bmsreconcile"
 BURST_PROGRESS_TABLE: Final = "bmsburstprogress"
+TABLES: Final = (
+    BURSTS_TABLE,
+    FINDINGS_TABLE,
+    VALIDATION_SUMMARY_TABLE,
+    RECONCILE_TABLE,
+    BURST_PROGRESS_TABLE,
+)
 
-# --- Storage queues -----------------------------------------------------------------------
-BURST_QUEUE = "bms-burst-chunks"
+# --- Queue storage ------------------------------------------------------------------------
+BURST_QUEUE: Final = "bms-burst-chunks"
+"""Flash-sale bursts are fanned out in chunks through this queue on ``AzureWebJobsStorage``
+(the host names its poison queue ``bms-burst-chunks-poison``)."""
 BURST_POISON_QUEUE: Final = BURST_QUEUE + "-poison"
 """Where the host moves a message that failed ``maxDequeueCount`` times (its own naming)."""
+QUEUES: Final = (BURST_QUEUE,)
 
 # --- local endpoints ----------------------------------------------------------------------
 LOCAL_EVENTHUBS_PORT: Final = 5672

@@ -1,10 +1,10 @@
 """Publish generated bookings and payments to Event Hubs, with exact accounting.
 
 Schedule. Every event is sent no earlier than its event time (``due_ms``), so event times are
-never in the future of the moment they are sent. With the default start (now) that is the
-real-time schedule: the publisher sleeps until each event is due. A start in
-the past (``--start`` or ``--backfill``) makes all past events due at once, so they go out as
-fast as the connection allows, then the run continues in real time.
+never in the future of the moment they are sent (docs/architecture.md, "Event time"). With the
+default start (now) that is the real-time schedule: the publisher sleeps until each event is
+due. A start in the past (``--start`` or ``--backfill``) makes all past events due at once, so
+they go out as fast as the connection allows, then the run continues in real time.
 
 What ASA does to backfilled event times. The job uses ``TIMESTAMP BY booking_time`` /
 ``payment_time`` with the event-ordering policy of its inputs: *late arrival tolerance*

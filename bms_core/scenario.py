@@ -20,8 +20,9 @@ Settings (environment variable -> field, default, allowed values):
     7 comma-separated non-negative weights, Monday..Sunday IST, relative to their mean.
     Default: Friday evening rise and weekend peaks.
 ``BMS_CITY_MIX`` -> ``city_mix``
-    ``name:weight,...`` any city names (1-60 characters, no ``:`` or ``,``). Default: Indian
-    metros weighted above tier-2 cities.
+    ``name:weight,...`` any city names (1-60 printable characters: no control, format or
+    surrogate characters, no ``:`` or ``,``, no leading or trailing space), at most 200 of
+    them. Default: Indian metros weighted above tier-2 cities.
 ``BMS_EVENT_TYPE_MIX`` -> ``event_type_mix``
     ``type:weight,...`` over Movie, Concert, Play, Sports, Comedy. Default: Movie dominant.
 ``BMS_SEAT_CATEGORY_MIX`` -> ``seat_category_mix``
@@ -54,6 +55,11 @@ Settings (environment variable -> field, default, allowed values):
 ``BMS_MALFORMED_RATE`` -> ``malformed_rate`` (0)
     Number 0 .. 0.5: share of events followed by a deliberately malformed one (bad JSON, bad
     timestamp, missing field, wrong type) for testing consumers. Off by default.
+
+Every weight (shapes and mixes) is a finite number in 0 .. 1e9; weights are relative, so the
+bound costs nothing and keeps every sum finite. A mix has at most 200 entries (the catalog of a
+scenario grows by about 200 KB per city). A value at fault is quoted in errors by a short
+excerpt only (:func:`bms_core.untrusted.excerpt`).
 """
 
 from __future__ import annotations
@@ -66,9 +72,16 @@ from typing import Final
 import msgspec
 
 from bms_core.contract import CHANNELS, EVENT_TYPES, PAYMENT_METHODS, SEAT_CATEGORIES
+from bms_core.untrusted import excerpt
 
 OUTCOME_NAMES: Final = ("paid_first_try", "paid_after_retry", "failed_abandoned", "never_paid")
 MAX_SEED: Final = 2**63 - 1
+MAX_MIX_ENTRIES: Final = 200
+"""The most entries a mix may have (cities included)."""
+MAX_NAME_CHARS: Final = 60
+"""The longest city name, in characters."""
+MAX_WEIGHT: Final = 1e9
+"""The largest weight in a shape or a mix (weights are relative; this keeps sums finite)."""
 
 Mix = tuple[tuple[str, float], ...]
 """Named weights, e.g. ``(("UPI", 60.0), ("Wallet", 10.0))``; used relative to their sum."""
@@ -179,7 +192,11 @@ class Scenario(msgspec.Struct, frozen=True, kw_only=True, cache_hash=True):
         values = msgspec.structs.asdict(self)
         for name, value in overrides.items():
             if name not in _CHECKS:
-                raise ScenarioError(name, f"unknown scenario field; known: {', '.join(_CHECKS)}")
+                short = isinstance(name, str) and len(name) <= MAX_NAME_CHARS
+                raise ScenarioError(
+                    name if short else excerpt(name),
+                    f"unknown scenario field; known: {', '.join(_CHECKS)}",
+                )
             values[name] = _coerce(name, value)
         return Scenario(**values)
 
@@ -214,12 +231,15 @@ def load_scenario(env: Mapping[str, str] | None = None) -> Scenario:
 
 def _number(name: str, value: object, low: float, high: float, *, integer: bool = False) -> None:
     kind = "an integer" if integer else "a number"
+    problem = f"must be {kind} in {low:g} .. {high:g}, got {excerpt(value)}"
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ScenarioError(name, f"must be {kind} in {low:g} .. {high:g}, got {value!r}")
+        raise ScenarioError(name, problem)
     if integer and not isinstance(value, int):
-        raise ScenarioError(name, f"must be {kind} in {low:g} .. {high:g}, got {value!r}")
+        raise ScenarioError(name, problem)
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise ScenarioError(name, problem)
     if not math.isfinite(value) or not low <= value <= high:
-        raise ScenarioError(name, f"must be {kind} in {low:g} .. {high:g}, got {value!r}")
+        raise ScenarioError(name, problem)
 
 
 def _ranged(low: float, high: float, *, integer: bool = False) -> Callable[[str, object], None]:
@@ -231,18 +251,16 @@ def _ranged(low: float, high: float, *, integer: bool = False) -> Callable[[str,
 
 def _check_seed(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
-        raise ScenarioError(name, f"must be an integer in 0 .. 2**63-1, got {value!r}")
+        raise ScenarioError(name, f"must be an integer in 0 .. 2**63-1, got {excerpt(value)}")
 
 
 def _weights(name: str, value: object, count: int, what: str) -> None:
-    allowed = f"{count} non-negative weights ({what}), at least one positive"
+    allowed = f"{count} non-negative weights ({what}) up to {MAX_WEIGHT:g}, at least one positive"
     if not isinstance(value, tuple) or len(value) != count:
-        raise ScenarioError(name, f"must be {allowed}, got {value!r}")
+        raise ScenarioError(name, f"must be {allowed}, got {excerpt(value)}")
     for weight in value:
-        if isinstance(weight, bool) or not isinstance(weight, int | float):
-            raise ScenarioError(name, f"must be {allowed}, got {value!r}")
-        if not math.isfinite(weight) or weight < 0:
-            raise ScenarioError(name, f"must be {allowed}, got {weight!r}")
+        if not _weight_ok(weight):
+            raise ScenarioError(name, f"must be {allowed}, got {excerpt(weight)}")
     if sum(value) <= 0:
         raise ScenarioError(name, f"must be {allowed}, all are zero")
 
@@ -258,35 +276,59 @@ def _mix(allowed_names: tuple[str, ...] | None) -> Callable[[str, object], None]
     allowed = "any names" if allowed_names is None else ", ".join(allowed_names)
 
     def check(name: str, value: object) -> None:
-        rule = f"name:weight pairs over {allowed}; weights >= 0, at least one positive"
+        rule = (
+            f"name:weight pairs over {allowed}; weights in 0 .. {MAX_WEIGHT:g}, "
+            "at least one positive"
+        )
         if not isinstance(value, tuple) or not value:
-            raise ScenarioError(name, f"must be {rule}, got {value!r}")
+            raise ScenarioError(name, f"must be {rule}, got {excerpt(value)}")
+        if len(value) > MAX_MIX_ENTRIES:
+            raise ScenarioError(
+                name, f"has {len(value)} entries; a mix has at most {MAX_MIX_ENTRIES}"
+            )
         seen: set[str] = set()
         for pair in value:
             if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str)):
-                raise ScenarioError(name, f"must be {rule}, got {pair!r}")
+                raise ScenarioError(name, f"must be {rule}, got {excerpt(pair)}")
             key, weight = pair
             if allowed_names is not None and key not in allowed_names:
-                raise ScenarioError(name, f"must be {rule}; {key!r} is not one of them")
+                raise ScenarioError(name, f"must be {rule}; {excerpt(key)} is not one of them")
             if allowed_names is None and not _valid_city(key):
                 raise ScenarioError(
-                    name, f"city names are 1-60 characters without ':' or ',', got {key!r}"
+                    name,
+                    f"city names are 1-{MAX_NAME_CHARS} printable characters without ':' or ',' "
+                    f"or surrounding spaces, got {excerpt(key)}",
                 )
             if key in seen:
-                raise ScenarioError(name, f"must be {rule}; {key!r} appears twice")
+                raise ScenarioError(name, f"must be {rule}; {excerpt(key)} appears twice")
             seen.add(key)
-            if isinstance(weight, bool) or not isinstance(weight, int | float):
-                raise ScenarioError(name, f"must be {rule}, got {pair!r}")
-            if not math.isfinite(weight) or weight < 0:
-                raise ScenarioError(name, f"must be {rule}; {key!r} has weight {weight!r}")
+            if not _weight_ok(weight):
+                raise ScenarioError(
+                    name, f"must be {rule}; {excerpt(key)} has weight {excerpt(weight)}"
+                )
         if sum(w for _, w in value) <= 0:
             raise ScenarioError(name, f"must be {rule}; all weights are zero")
 
     return check
 
 
+def _weight_ok(weight: object) -> bool:
+    if isinstance(weight, bool) or not isinstance(weight, int | float):
+        return False
+    if isinstance(weight, int) and weight.bit_length() > 64:
+        return False
+    return math.isfinite(weight) and 0 <= weight <= MAX_WEIGHT
+
+
 def _valid_city(name: str) -> bool:
-    return 1 <= len(name) <= 60 and name == name.strip() and not set(name) & {":", ",", "\n"}
+    """1-60 printable characters (no controls, bidi overrides, lone surrogates), no ``:``/``,``."""
+    return (
+        1 <= len(name) <= MAX_NAME_CHARS
+        and name.isprintable()
+        and name == name.strip()
+        and ":" not in name
+        and "," not in name
+    )
 
 
 _CHECKS: Final[dict[str, Callable[[str, object], None]]] = {
@@ -328,7 +370,7 @@ def _coerce(name: str, value: object) -> object:
             try:
                 return int(value.strip().replace("_", ""))
             except ValueError:
-                raise ScenarioError(name, f"must be an integer, got {value!r}") from None
+                raise ScenarioError(name, f"must be an integer, got {excerpt(value)}") from None
         return value
     if name in _WEIGHT_FIELDS:
         if isinstance(value, str):
@@ -346,7 +388,7 @@ def _coerce(name: str, value: object) -> object:
         return value
     if isinstance(value, str):
         return _parse_float(name, value)
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() <= 64:
         return float(value)
     return value
 
@@ -355,7 +397,7 @@ def _parse_float(name: str, text: str) -> float:
     try:
         return float(text.strip())
     except ValueError:
-        raise ScenarioError(name, f"must be a number, got {text!r}") from None
+        raise ScenarioError(name, f"must be a number, got {excerpt(text)}") from None
 
 
 def _parse_mix(name: str, text: str) -> Mix:
@@ -363,7 +405,9 @@ def _parse_mix(name: str, text: str) -> Mix:
     for part in text.split(","):
         key, sep, weight = part.rpartition(":")
         if not sep or not key.strip():
-            raise ScenarioError(name, f"must be name:weight pairs separated by ',', got {part!r}")
+            raise ScenarioError(
+                name, f"must be name:weight pairs separated by ',', got {excerpt(part)}"
+            )
         pairs.append((key.strip(), _parse_float(name, weight)))
     return tuple(pairs)
 

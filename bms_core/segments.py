@@ -17,10 +17,10 @@ from typing import NamedTuple
 
 from bms_core.catalog import catalog
 from bms_core.emission import stream_plans
-from bms_core.generator import plans_in, slot_at, slot_bounds, slot_order_count
+from bms_core.generator import plans_in, rows_in, slot_at, slot_bounds, slot_order_count
 from bms_core.orderid import TIMER_NAMESPACE
-from bms_core.orderplan import OrderPlan, plan_orders, timings
-from bms_core.payments import MAX_PAYMENT_DELAY_MS, OUTCOMES, schedule
+from bms_core.orderplan import BOOKING_MS_FIELD, OUTCOME_FIELD, PlanRow, plan_rows, timings
+from bms_core.payments import MAX_PAYMENT_DELAY_MS, OUTCOMES, Attempt, schedule
 from bms_core.scenario import Scenario
 
 Span = tuple[int, int]
@@ -83,12 +83,12 @@ def split(scenario: Scenario, spans: list[Span], parts: int) -> list[Segment]:
     return segments
 
 
-def _taken_plans(scenario: Scenario, start_ms: int, span: Span) -> list[OrderPlan]:
+def _taken_plans(scenario: Scenario, start_ms: int, span: Span) -> list[PlanRow]:
     slot, taken = span
-    return [p for p in plans_in(scenario, slot) if p.booking_ms >= start_ms][:taken]
+    return [p for p in rows_in(scenario, slot) if p[BOOKING_MS_FIELD] >= start_ms][:taken]
 
 
-def _lookback_plans(scenario: Scenario, start_ms: int, span: Span, lo: int) -> list[OrderPlan]:
+def _lookback_plans(scenario: Scenario, start_ms: int, span: Span, lo: int) -> list[PlanRow]:
     """Plans of a look-back slot that still have an attempt at or after ``lo``, in stream order."""
     slot, taken = span
     cat = catalog(scenario)
@@ -98,22 +98,22 @@ def _lookback_plans(scenario: Scenario, start_ms: int, span: Span, lo: int) -> l
     timed.sort(key=lambda item: item[1][0])  # stable, like plans_in
     kept = [item for item in timed if item[1][0] >= start_ms][:taken]
     indexes = []
-    for index, (booking_ms, words, record) in kept:
-        attempts = schedule(scenario, cat, words, booking_ms, record)[1]
-        if attempts and attempts[-1].time_ms >= lo:
+    for index, (booking_ms, record) in kept:
+        attempts = schedule(cat, booking_ms, record)[1]
+        if attempts and Attempt(*attempts[-1]).time_ms >= lo:
             indexes.append(index)
-    return plan_orders(scenario, cat, TIMER_NAMESPACE, seed, slot, indexes)
+    return plan_rows(scenario, cat, TIMER_NAMESPACE, seed, slot, indexes)
 
 
 def _plans(
     scenario: Scenario, start_ms: int, segment: Segment, outcomes: list[int]
-) -> Iterator[OrderPlan]:
+) -> Iterator[PlanRow]:
     if segment.lo_ms is not None:
         for span in segment.lookback:
             yield from _lookback_plans(scenario, start_ms, span, segment.lo_ms)
     for span in segment.spans:
         for plan in _taken_plans(scenario, start_ms, span):
-            outcomes[plan.outcome] += 1
+            outcomes[plan[OUTCOME_FIELD]] += 1
             yield plan
 
 

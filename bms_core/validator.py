@@ -9,8 +9,13 @@ comes from its manifest row, looked up once per burst and cached) and compares t
 (order, payment) pair is in the batch (``seat_count`` says how many), their ``seat_amount``
 must add up to the order amount exactly.
 
-Bad data becomes findings (rule, row key, expected, actual), never an exception. Storage errors
-while reading a manifest do raise, so the host's retry policy runs the batch again.
+Bad data becomes findings (rule, row key, expected, actual), never an exception: a row that
+cannot be checked at all (whatever the reason) is one ``unchecked`` finding quoting a short
+excerpt, and the batch's other rows are still checked and summarised. Every value is read with
+bounded cost (money by :func:`bms_core.money.parse_paise`, which refuses exponents and more
+digits than ``DECIMAL(12,2)``; an ``order_id`` longer than :data:`MAX_ORDER_ID` is not decoded),
+so one row costs at most one order's regeneration. Storage errors while reading a manifest do
+raise, so the host's retry policy runs the batch again.
 
 Output: findings and one summary per batch as Table storage entities (JSON arrays for the
 table output bindings), and one JSON log line with the summary.
@@ -21,7 +26,8 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -32,7 +38,11 @@ from bms_core import joined_check as jc
 
 log = logging.getLogger("bms.validator")
 MAX_TEXT: Final = 1000
-MANIFEST_CACHE_SIZE: Final = 1024
+MANIFEST_CACHE_BYTES: Final = 8 * 1024 * 1024
+"""The most bytes of burst manifests a process keeps (their overrides counted at 4 bytes per
+character of their JSON, plus 1 KiB each); least recently used first out."""
+MAX_ORDER_ID: Final = 80
+"""No order id is longer (a burst id, a seed and two numbers in base 36, and three dashes)."""
 
 ManifestLookup = Callable[[str, int], Any]
 """``(burst_id, anchor_ms) -> BurstManifest | None``."""
@@ -132,19 +142,38 @@ class Truth:
             return None, str(exc)
 
 
-def cached_manifests(store_factory: Callable[[], Any]) -> ManifestLookup:
-    """A manifest lookup that reads each burst once per process (found ones are kept)."""
-    cache: dict[tuple[str, int], Any] = {}
+def cached_manifests(
+    store_factory: Callable[[], Any], budget: int = MANIFEST_CACHE_BYTES
+) -> ManifestLookup:
+    """A manifest lookup that reads each burst once per process while it stays in the cache.
+
+    Bursts that have no manifest are remembered too (a manifest is written before its burst's
+    bookings are sent, so a row's burst is never found later), so rows naming made-up bursts
+    cost one storage read per burst id, not one per row.
+    """
+    cache: OrderedDict[tuple[str, int], tuple[Any, int]] = OrderedDict()
+    lock = threading.Lock()
+    held = 0
 
     def lookup(burst_id: str, anchor_ms: int) -> Any:
+        nonlocal held
         key = (burst_id, anchor_ms // 3_600_000)
-        if key in cache:
-            return cache[key]
+        with lock:
+            entry = cache.get(key)
+            if entry is not None:
+                cache.move_to_end(key)
+                return entry[0]
         manifest = store_factory().get(burst_id, anchor_ms)
+        size = 1024 + len(burst_id)
         if manifest is not None:
-            if len(cache) >= MANIFEST_CACHE_SIZE:
-                cache.clear()
-            cache[key] = manifest
+            size += 4 * len(json.dumps(dict(manifest.overrides), default=str))
+        with lock:
+            if key not in cache:
+                cache[key] = (manifest, size)
+                held += size
+                while held > budget and cache:
+                    _, (_, old_size) = cache.popitem(last=False)
+                    held -= old_size
         return manifest
 
     return lookup
@@ -156,7 +185,7 @@ def validate_batch(
     """Check one batch; returns findings and counts, never raises on data."""
     from bms_core import contract, projection
 
-    body_list = list(bodies)
+    body_list = [body if isinstance(body, bytes) else bytes(body or b"") for body in bodies]
     result = BatchResult(batch_id)
     result.counts["events"] = len(body_list)
     rows, malformed = jc.parse_events(body_list)
@@ -168,39 +197,56 @@ def validate_batch(
     seen: Counter[str] = Counter()
     groups: dict[tuple[str, str], dict[Any, Any]] = {}
     for row in rows:
-        key = jc.row_key(row.data, row.where)
-        seen[key] += 1
-        if seen[key] > 1:
-            result.counts["duplicates"] += 1
-            result.findings.append(
-                jc.Finding(key, jc.DUPLICATE, "", "1 copy", f"{seen[key]} copies ({row.where})")
-            )
-            continue
-        # Checks that need no regeneration run on every row, sampled or not.
-        result.findings.extend(jc.schema_findings(key, row.data))
-        window = jc.window_finding(key, row.data)
-        if window is not None:
-            result.findings.append(window)
-        order_id = row.data.get("order_id")
-        if not isinstance(order_id, str) or not order_id:
-            if "order_id" in row.data:
-                result.findings.append(
-                    jc.Finding(key, jc.UNKNOWN_ORDER, "order_id", "an order id", repr(order_id))
-                )
-            continue
-        if not jc.sampled(order_id, sample_rate):
-            continue
-        result.counts["sampled"] += 1
+        key = row.where
         try:
+            key = jc.row_key(row.data, row.where)
+            _check_unsampled(key, row, seen, result)
+            if seen[key] > 1:
+                continue
+            order_id = row.data.get("order_id")
+            if not isinstance(order_id, str) or not order_id:
+                continue
+            if not jc.sampled(order_id, sample_rate):
+                continue
+            result.counts["sampled"] += 1
             _check_row(key, row.data, truth, result, groups, contract, projection)
         except Exception as exc:
             if type(exc).__module__.startswith("azure."):
                 raise
-            result.findings.append(
-                jc.Finding(key, jc.UNCHECKED, "", "a checkable row", f"{type(exc).__name__}: {exc}")
-            )
+            result.findings.append(_unchecked(key, exc))
     _check_money(groups, truth, result)
     return result
+
+
+def _unchecked(key: str, exc: BaseException) -> jc.Finding:
+    """A row (or group) no check could finish: the error's type and a short excerpt of it."""
+    try:
+        text = str(exc)
+    except Exception:  # str() of an exception can itself fail (e.g. a huge int in its args)
+        text = ""
+    return jc.Finding(
+        key, jc.UNCHECKED, "", "a checkable row", f"{type(exc).__name__}: {text[: jc.EXCERPT]}"
+    )
+
+
+def _check_unsampled(key: str, row: jc.Row, seen: Counter[str], result: BatchResult) -> None:
+    """Duplicates, shape, join window, and an order id at all: checks every row gets."""
+    seen[key] += 1
+    if seen[key] > 1:
+        result.counts["duplicates"] += 1
+        result.findings.append(
+            jc.Finding(key, jc.DUPLICATE, "", "1 copy", f"{seen[key]} copies ({row.where})")
+        )
+        return
+    result.findings.extend(jc.schema_findings(key, row.data))
+    window = jc.window_finding(key, row.data)
+    if window is not None:
+        result.findings.append(window)
+    order_id = row.data.get("order_id")
+    if "order_id" in row.data and (not isinstance(order_id, str) or not order_id):
+        result.findings.append(
+            jc.Finding(key, jc.UNKNOWN_ORDER, "order_id", "an order id", jc.show(order_id))
+        )
 
 
 def _check_row(
@@ -214,6 +260,17 @@ def _check_row(
 ) -> None:
     found = result.findings
     order_id = str(data["order_id"])
+    if len(order_id) > MAX_ORDER_ID:
+        found.append(
+            jc.Finding(
+                key,
+                jc.UNKNOWN_ORDER,
+                "order_id",
+                f"an order id of at most {MAX_ORDER_ID} characters",
+                jc.show(order_id),
+            )
+        )
+        return
     order, why = truth.order(order_id)
     if order is None:
         found.append(jc.Finding(key, jc.UNKNOWN_ORDER, "order_id", "a known order", why or ""))
@@ -223,55 +280,63 @@ def _check_row(
     if payment is None:
         known = [p.payment_id for p in order.payments]
         found.append(
-            jc.Finding(key, jc.UNKNOWN_ORDER, "payment_id", json.dumps(known), repr(payment_id))
+            jc.Finding(key, jc.UNKNOWN_ORDER, "payment_id", json.dumps(known), jc.show(payment_id))
         )
         return
     by_index = truth.expected_rows(order, payment, contract, projection)
-    expected = by_index.get(data.get("seat_index"))
+    seat_index = data.get("seat_index")
+    expected = None if isinstance(seat_index, dict | list) else by_index.get(seat_index)
     if expected is None:
         found.append(
             jc.Finding(
-                key,
-                jc.DERIVED,
-                "seat_index",
-                json.dumps(sorted(by_index)),
-                repr(data.get("seat_index")),
+                key, jc.DERIVED, "seat_index", json.dumps(sorted(by_index)), jc.show(seat_index)
             )
         )
         return
     found.extend(jc.compare_row(key, data, expected))
     result.counts["checked"] += 1
     group = groups.setdefault((order_id, str(payment_id)), {})
-    group[data.get("seat_index")] = data.get("seat_amount")
+    group[seat_index] = data.get("seat_amount")
 
 
 def _check_money(
     groups: Mapping[tuple[str, str], Mapping[Any, Any]], truth: Truth, result: BatchResult
 ) -> None:
     """Seat shares of a complete (order, payment) group add up to the order amount exactly."""
+    for (order_id, payment_id), seats in groups.items():
+        try:
+            _check_group(order_id, payment_id, seats, truth, result)
+        except Exception as exc:
+            if type(exc).__module__.startswith("azure."):
+                raise
+            result.findings.append(_unchecked(f"{payment_id}/*", exc))
+
+
+def _check_group(
+    order_id: str, payment_id: str, seats: Mapping[Any, Any], truth: Truth, result: BatchResult
+) -> None:
     from bms_core.money import to_paise
 
-    for (order_id, payment_id), seats in groups.items():
-        order, _ = truth.order(order_id)
-        if order is None:
-            continue
-        if len(seats) < len(order.booking.event_details.seats):
-            result.counts["money_incomplete"] += 1
-            continue
-        result.counts["money_checked"] += 1
-        expected = to_paise(order.booking.total_amount)
-        shares = [jc.to_paise(v) for v in seats.values()]
-        actual = None if None in shares else sum(s for s in shares if s is not None)
-        if actual != expected:
-            result.findings.append(
-                jc.Finding(
-                    f"{payment_id}/*",
-                    jc.MONEY,
-                    "seat_amount",
-                    f"sum {expected} paise",
-                    f"sum {actual} paise" if actual is not None else "unparseable share",
-                )
+    order, _ = truth.order(order_id)
+    if order is None:
+        return
+    if len(seats) < len(order.booking.event_details.seats):
+        result.counts["money_incomplete"] += 1
+        return
+    result.counts["money_checked"] += 1
+    expected = to_paise(order.booking.total_amount)
+    shares = [jc.to_paise(v) for v in seats.values()]
+    actual = None if None in shares else sum(s for s in shares if s is not None)
+    if actual != expected:
+        result.findings.append(
+            jc.Finding(
+                f"{payment_id}/*",
+                jc.MONEY,
+                "seat_amount",
+                f"sum {expected} paise",
+                f"sum {actual} paise" if actual is not None else "unparseable share",
             )
+        )
 
 
 # --- the handler ------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bms_core.cli import main
+from bms_local.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main("bms_local", sys.argv[1:]))
+    sys.exit(main(sys.argv[1:]))

@@ -4,8 +4,9 @@
 reference stream job (consuming ``bookings`` and ``payments`` with consumer group ``asa``,
 writing the SQLite warehouse and the ``joined`` hub), the validator (``joined`` with consumer
 group ``validator``), the timer functions on their NCRONTAB schedules, and an HTTP server
-with the Functions host's routes (``POST /api/burst``, ``GET /api/health``). All handlers are
-the real ones from ``function_app.py``, run by :class:`bms_local.host.LocalHost`.
+with the Functions host's routes (``POST /api/burst``, ``GET /api/health``;
+:mod:`bms_local.functions_http` says how it reads requests and which limits it keeps). All
+handlers are the real ones from ``function_app.py``, run by :class:`bms_local.host.LocalHost`.
 
 It records what it started in ``<state-dir>/up.json``; ``down`` stops exactly those processes
 (checking each one's command line first) and nothing else.
@@ -20,13 +21,12 @@ import signal
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from bms_core import names
 from bms_local.azurite import check_port_free
+from bms_local.functions_http import SOCKET_TIMEOUT_S
 
 STATE_FILE = "up.json"
 VALIDATOR_BATCH = 256
@@ -36,6 +36,8 @@ VALIDATOR_BATCH = 256
 class UpOptions:
     state_dir: Path = Path(".bms_local")
     http_port: int = 7071
+    http_timeout_s: float = SOCKET_TIMEOUT_S
+    """Seconds an HTTP client has to send its request (the socket timeout of the routes)."""
     eventhubs_port: int = names.LOCAL_EVENTHUBS_PORT
     blob_port: int = names.AZURITE_BLOB_PORT
     queue_port: int = names.AZURITE_QUEUE_PORT
@@ -199,7 +201,7 @@ def _start_parts(
     _start_validator(stack, host, eventhubs, settings)
     _start_timers(stack, host)
     _start_queue_workers(stack, env, options.workers)
-    _start_http(stack, host, options.http_port)
+    _start_http(stack, host, options.http_port, options.http_timeout_s)
 
 
 def _start_queue_workers(stack: _Stack, env: dict[str, str], workers: int | None) -> None:
@@ -288,53 +290,36 @@ def _start_timers(stack: _Stack, host: Any) -> None:
         threading.Thread(target=loop, args=(name, schedule), name=name, daemon=True).start()
 
 
-def _start_http(stack: _Stack, host: Any, port: int) -> None:
+def _start_http(stack: _Stack, host: Any, port: int, timeout_s: float) -> None:
+    from bms_local.functions_http import FunctionsHttpServer, json_error
+
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            parts = urlsplit(self.path)
-            route = parts.path.removeprefix("/api/").strip("/")
-            match = host.match_route(route) if parts.path.startswith("/api/") else None
-            if match is None:
-                self._reply(404, b'{"error": "no such route"}', {})
-                return
-            function, route_params = match
-            methods = [m.upper() for m in host.functions[function].trigger.get("methods") or []]
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            if methods and self.command not in methods:
-                self._reply(404, b'{"error": "method not routed"}', {})
-                return
-            with lock:
-                response = host.http(
-                    function,
-                    method=self.command,
-                    body=body,
-                    params=dict(parse_qsl(parts.query)),
-                    headers=dict(self.headers.items()),
-                    route_params=route_params,
-                ).result
-            self._reply(response.status_code, response.get_body(), dict(response.headers))
+    def dispatch(
+        route: str, method: str, body: bytes, params: dict[str, str], headers: dict[str, str]
+    ) -> tuple[int, bytes, dict[str, str]] | None:
+        match = host.match_route(route)
+        if match is None:
+            return None
+        function, route_params = match
+        methods = [m.upper() for m in host.functions[function].trigger.get("methods") or []]
+        if methods and method not in methods:
+            return 404, json_error(404, "method not routed"), {}
+        with lock:
+            response = host.http(
+                function,
+                method=method,
+                body=body,
+                params=params,
+                headers=headers,
+                route_params=route_params,
+            ).result
+        return response.status_code, response.get_body(), dict(response.headers)
 
-        def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-            self.send_response(status)
-            headers.setdefault("Content-Type", "application/json")
-            for key, value in headers.items():
-                if key.lower() != "content-length":
-                    self.send_header(key, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server = FunctionsHttpServer(("127.0.0.1", port), dispatch, timeout_s=timeout_s)
     thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
     thread.start()
+    stack.on_stop(server.server_close)
     stack.on_stop(server.shutdown)
 
 

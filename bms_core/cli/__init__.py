@@ -1,28 +1,27 @@
-"""A small command dispatcher shared by ``python -m bms_core`` and ``python -m bms_local``."""
+"""The command line of the deployed package, ``python -m bms_core <command>``.
+
+Each command lives in its own module exposing ``HELP: str``, ``add_arguments(parser)`` and
+``run(args) -> int``; a module is imported only when its command runs, so ``--help`` stays
+fast. :func:`dispatch` is the dispatcher: a package that has commands registers its own table
+with it, so the deployed package lists only the deployed commands.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+from collections.abc import Mapping
 from types import ModuleType
 from typing import Final
 
-COMMANDS: Final[dict[str, dict[str, str]]] = {
-    "bms_core": {
-        "generate": "bms_core.cli.generate",
-        "schemas": "bms_core.cli.schemas",
-        "publish": "bms_core.cli.publish",
-        "tail": "bms_core.cli.tail",
-        "sql": "bms_core.cli.sql",
-    },
-    "bms_local": {
-        "eventhubs": "bms_local.cli.eventhubs",
-        "job": "bms_local.cli.job",
-        "demo": "bms_local.cli.demo",
-        "up": "bms_local.cli.up",
-        "down": "bms_local.cli.down",
-    },
+COMMANDS: Final[dict[str, str]] = {
+    "generate": "bms_core.cli.generate",
+    "schemas": "bms_core.cli.schemas",
+    "publish": "bms_core.cli.publish",
+    "tail": "bms_core.cli.tail",
+    "sql": "bms_core.cli.sql",
 }
+"""Command name -> the module that implements it."""
 
 
 def _load(module: str) -> ModuleType | None:
@@ -34,12 +33,15 @@ def _load(module: str) -> ModuleType | None:
         raise
 
 
-def main(program: str, argv: list[str]) -> int:
-    """Parse ``argv`` for ``python -m <program>`` and run the chosen command."""
+def dispatch(program: str, commands: Mapping[str, str], argv: list[str]) -> int:
+    """Parse ``argv`` for ``python -m <program>`` and run the chosen one of ``commands``.
+
+    Only the chosen command's module is imported; the others are listed by name.
+    """
     parser = argparse.ArgumentParser(prog=f"python -m {program}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     chosen = argv[0] if argv and not argv[0].startswith("-") else None
-    for name, module_name in COMMANDS[program].items():
+    for name, module_name in commands.items():
         if chosen is not None and name != chosen:
             sub.add_parser(name)
             continue
@@ -52,3 +54,8 @@ def main(program: str, argv: list[str]) -> int:
     args = parser.parse_args(argv)
     result: int = args._run(args)
     return result
+
+
+def main(argv: list[str]) -> int:
+    """``python -m bms_core`` with ``argv`` (the arguments after the program name)."""
+    return dispatch("bms_core", COMMANDS, argv)

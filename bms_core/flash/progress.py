@@ -24,6 +24,7 @@ from typing import Any, Final, Protocol
 from bms_core import names
 from bms_core.flash.layout import PAYMENT_WINDOW_MS, BurstSpec
 from bms_core.payments import MAX_PAYMENT_DELAY_MS
+from bms_core.storage import StorageConnection
 
 HEADER: Final = "burst"
 ETAG_RETRIES: Final = 20
@@ -167,8 +168,12 @@ def _int64(value: int) -> Any:
 class TableProgressStore:
     """:class:`ProgressStore` on Azure Table storage (``azure-data-tables``, imported lazily)."""
 
-    def __init__(self, connection_string: str, table: str = names.BURST_PROGRESS_TABLE) -> None:
-        self._connection_string = connection_string
+    def __init__(
+        self, connection: str | StorageConnection, table: str = names.BURST_PROGRESS_TABLE
+    ) -> None:
+        if isinstance(connection, str):
+            connection = StorageConnection(connection_string=connection)
+        self._connection = connection
         self._table_name = table
         self._client: Any = None
         self._lock = threading.Lock()
@@ -177,11 +182,8 @@ class TableProgressStore:
         with self._lock:
             if self._client is None:
                 from azure.core.exceptions import ResourceExistsError
-                from azure.data.tables import TableClient
 
-                client = TableClient.from_connection_string(
-                    self._connection_string, table_name=self._table_name
-                )
+                client = self._connection.table_client(self._table_name)
                 with contextlib.suppress(ResourceExistsError):
                     client.create_table()
                 self._client = client

@@ -20,6 +20,7 @@ from typing import Any, Final, Protocol
 from bms_core import names
 from bms_core.flash import items as work_items
 from bms_core.flash.items import WorkItem
+from bms_core.storage import StorageConnection
 
 PARALLEL_PUTS: Final = 16
 
@@ -36,8 +37,10 @@ class WorkQueue(Protocol):
 class StorageWorkQueue:
     """The burst queue in Azure Storage (Azurite locally); the client is made on first use."""
 
-    def __init__(self, connection_string: str, queue: str = names.BURST_QUEUE) -> None:
-        self._connection_string = connection_string
+    def __init__(self, connection: str | StorageConnection, queue: str = names.BURST_QUEUE) -> None:
+        if isinstance(connection, str):
+            connection = StorageConnection(connection_string=connection)
+        self._connection = connection
         self._queue = queue
         self._client: Any = None
         self._lock = threading.Lock()
@@ -46,12 +49,10 @@ class StorageWorkQueue:
         with self._lock:
             if self._client is None:
                 from azure.core.exceptions import ResourceExistsError
-                from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+                from azure.storage.queue import TextBase64EncodePolicy
 
-                client = QueueClient.from_connection_string(
-                    self._connection_string,
-                    self._queue,
-                    message_encode_policy=TextBase64EncodePolicy(),
+                client = self._connection.queue_client(
+                    self._queue, message_encode_policy=TextBase64EncodePolicy()
                 )
                 with contextlib.suppress(ResourceExistsError):
                     client.create_queue()

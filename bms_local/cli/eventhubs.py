@@ -21,6 +21,8 @@ READY_PREFIX = "eventhubs ready: "
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from bms_local.eventhubs.server import HANDSHAKE_TIMEOUT_S
+
     parser.add_argument(
         "--config",
         type=Path,
@@ -59,6 +61,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also drop the oldest events beyond this many per partition (default: no limit)",
     )
     parser.add_argument(
+        "--handshake-timeout",
+        type=float,
+        default=HANDSHAKE_TIMEOUT_S,
+        help="close connections that have not finished the AMQP handshake (protocol header, "
+        f"SASL, open) after this many seconds (default {HANDSHAKE_TIMEOUT_S:g})",
+    )
+    parser.add_argument(
         "--sas-key",
         default=None,
         help="verify clients' SAS tokens against this key (default: accept any token)",
@@ -75,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--retention-hours must be positive")
         if args.max_events_per_partition is not None and args.max_events_per_partition < 1:
             raise ConfigError("--max-events-per-partition must be at least 1")
+        if not args.handshake_timeout > 0:
+            raise ConfigError("--handshake-timeout must be positive")
         if args.port and args.host in ("127.0.0.1", "localhost"):
             check_port_free(args.port, "the Event Hubs emulator", "--port")
         server = EventHubsServer(
@@ -86,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
             retention_hours=args.retention_hours,
             max_events_per_partition=args.max_events_per_partition,
             sas_key=args.sas_key,
+            handshake_timeout_s=args.handshake_timeout,
         )
     except (ConfigError, BindRefused, PortBusy) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -18,8 +18,17 @@ HELP = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from bms_local.functions_http import SOCKET_TIMEOUT_S
+
     parser.add_argument("--state-dir", type=Path, default=Path(".bms_local"))
     parser.add_argument("--http-port", type=int, default=7071, help="Functions routes (7071)")
+    parser.add_argument(
+        "--http-timeout",
+        type=float,
+        default=SOCKET_TIMEOUT_S,
+        help="seconds an HTTP client has to send its request before it gets 408 and is closed "
+        f"(default {SOCKET_TIMEOUT_S:g})",
+    )
     parser.add_argument("--eventhubs-port", type=int, default=names.LOCAL_EVENTHUBS_PORT)
     parser.add_argument("--blob-port", type=int, default=names.AZURITE_BLOB_PORT)
     parser.add_argument("--queue-port", type=int, default=names.AZURITE_QUEUE_PORT)
@@ -68,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     options = UpOptions(
         state_dir=args.state_dir,
         http_port=args.http_port,
+        http_timeout_s=args.http_timeout,
         eventhubs_port=args.eventhubs_port,
         blob_port=args.blob_port,
         queue_port=args.queue_port,

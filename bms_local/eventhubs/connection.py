@@ -9,6 +9,13 @@ Flow control: we grant publishers link credit in blocks and top it up as it is u
 session incoming window is effectively unbounded. Towards consumers we honour the link credit
 and the session incoming window the client grants, and stop filling the socket buffer past
 :data:`OUTPUT_HIGH_WATER` until it drains.
+
+Memory per connection is bounded: a frame is at most :data:`MAX_FRAME_SIZE` (the size we
+announce in ``open``; :data:`HANDSHAKE_MAX_FRAME` before it), at most :data:`MAX_SESSIONS`
+sessions and :data:`MAX_LINKS` links per session (announced as ``channel-max`` and
+``handle-max``), all partly received messages of a connection together at most
+:data:`MAX_PARTIAL_BYTES`, and at most :data:`MAX_PENDING_REPLIES` management replies waiting
+for credit. A peer past any of these is closed with an AMQP error.
 """
 
 from __future__ import annotations
@@ -29,6 +36,14 @@ MAX_MESSAGE_SIZE = 1024 * 1024
 PUBLISH_CREDIT = 1000
 WINDOW = 2**31 - 1
 OUTPUT_HIGH_WATER = 4 * 1024 * 1024
+HANDSHAKE_MAX_FRAME = 64 * 1024
+"""Largest frame before the peer's ``open`` (SASL frames carry at most a token)."""
+MAX_SESSIONS = 256
+MAX_LINKS = 1024
+MAX_PARTIAL_BYTES = 4 * (MAX_MESSAGE_SIZE + MAX_FRAME_SIZE)
+"""All partly received (multi-frame) messages of one connection together."""
+MAX_PENDING_REPLIES = 1000
+"""Management and CBS replies a connection may leave unread (no credit on its reply link)."""
 _SIZE = struct.Struct(">I")
 
 
@@ -42,6 +57,9 @@ class Connection:
         self.sessions: dict[int, Session] = {}
         self.remote_max_frame = MAX_FRAME_SIZE
         self.closed = False
+        self.opened = False
+        """The peer's AMQP ``open`` arrived: the handshake is over."""
+        self.partial_bytes = 0
         self.authenticated = server.sas_key is None
 
     # ------------------------------------------------------------------ input
@@ -66,8 +84,9 @@ class Connection:
             if len(buf) - pos < 8:
                 break
             size = _SIZE.unpack_from(buf, pos)[0]
-            if size < 8 or size > MAX_FRAME_SIZE:
-                raise F.FramingError(f"frame size {size} outside 8..{MAX_FRAME_SIZE}")
+            limit = MAX_FRAME_SIZE if self.opened else HANDSHAKE_MAX_FRAME
+            if size < 8 or size > limit:
+                raise F.FramingError(f"frame size {size} outside 8..{limit}")
             if len(buf) - pos < size:
                 break
             doff, frame_type, channel = buf[pos + 4], buf[pos + 5], buf[pos + 6] << 8 | buf[pos + 7]
@@ -116,6 +135,9 @@ class Connection:
 
     # ------------------------------------------------------------------ performatives
     def _on_open(self, channel: int, fields: list[Any], payload: bytes) -> None:
+        if self.opened:
+            raise F.FramingError("a second open on the connection")
+        self.opened = True
         if isinstance(fields[2], int) and fields[2] >= 512:
             self.remote_max_frame = min(int(fields[2]), MAX_FRAME_SIZE)
         self.send(
@@ -124,7 +146,7 @@ class Connection:
                 f"bms-local-eventhubs-{self.server.port}",
                 None,
                 UInt(MAX_FRAME_SIZE),
-                UShort(65535),
+                UShort(MAX_SESSIONS - 1),
                 None,
                 None,
                 None,
@@ -135,19 +157,23 @@ class Connection:
         )
 
     def _on_begin(self, channel: int, fields: list[Any], payload: bytes) -> None:
+        if channel >= MAX_SESSIONS or channel in self.sessions:
+            raise F.FramingError(f"begin on channel {channel}: channel-max is {MAX_SESSIONS - 1}")
         session = Session(self, channel)
         session.remote_incoming_window = int(fields[2] or 0)
         session.next_incoming_id = int(fields[1] or 0)
         self.sessions[channel] = session
         self.send(
             F.BEGIN,
-            [UShort(channel), UInt(0), UInt(WINDOW), UInt(WINDOW), UInt(2**32 - 1)],
+            [UShort(channel), UInt(0), UInt(WINDOW), UInt(WINDOW), UInt(MAX_LINKS - 1)],
             channel,
         )
 
     def _on_attach(self, channel: int, fields: list[Any], payload: bytes) -> None:
         session = self._session(channel)
         name, handle, role = fields[0], int(fields[1]), bool(fields[2])
+        if not 0 <= handle < MAX_LINKS or handle in session.links:
+            raise F.FramingError(f"attach with handle {handle}: handle-max is {MAX_LINKS - 1}")
         source, target = fields[5], fields[6]
         we_send = role  # the peer's role True means it receives
         terminus = source if we_send else target
@@ -217,13 +243,24 @@ class Connection:
             session.next_incoming_id = (int(fields[1] or 0) + 1) & 0xFFFFFFFF
         if len(link.partial) + len(payload) > MAX_MESSAGE_SIZE + MAX_FRAME_SIZE:
             raise F.FramingError("message far larger than the link's max-message-size")
-        link.partial += payload
         if fields[5]:  # more frames follow
+            if self.partial_bytes + len(payload) > MAX_PARTIAL_BYTES:
+                raise F.FramingError(
+                    f"more than {MAX_PARTIAL_BYTES} bytes of partly sent messages on the connection"
+                )
+            self.partial_bytes += len(payload)
+            link.partial += payload
             return
+        self.partial_bytes -= len(link.partial)
+        link.partial += payload
         first, data = link.partial_first, bytes(link.partial)
         link.partial_first, link.partial = None, bytearray()
         link.delivery_count += 1
         link.credit -= 1
+        if link.kind == "request" and self._pending_replies() >= MAX_PENDING_REPLIES:
+            raise F.FramingError(
+                f"more than {MAX_PENDING_REPLIES} management replies not taken (no link credit)"
+            )
         outcome = self.server.receive(link, int(first[3] or 0), data)
         if not first[4]:  # unsettled: tell the sender the outcome
             self.send(F.DISPOSITION, [True, UInt(first[1]), None, True, outcome, None], channel)
@@ -240,6 +277,7 @@ class Connection:
         link = session.links.pop(int(fields[0]), None)
         if link is None:
             return
+        self._discard_partial(link)
         self.server.forget(link)
         if not link.detached:
             link.detached = True
@@ -249,6 +287,7 @@ class Connection:
         session = self.sessions.pop(channel, None)
         if session is not None:
             for link in session.links.values():
+                self._discard_partial(link)
                 self.server.forget(link)
             self.send(F.END, [None], channel)
 
@@ -364,6 +403,18 @@ class Connection:
         session.remote_incoming_window -= 1
         link.delivery_count += 1
         link.credit -= 1
+
+    def _pending_replies(self) -> int:
+        return sum(
+            len(link.pending)
+            for session in self.sessions.values()
+            for link in session.links.values()
+            if link.sender
+        )
+
+    def _discard_partial(self, link: Link) -> None:
+        self.partial_bytes -= len(link.partial)
+        link.partial_first, link.partial = None, bytearray()
 
     def _session(self, channel: int) -> Session:
         session = self.sessions.get(channel)

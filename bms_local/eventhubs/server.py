@@ -5,6 +5,20 @@ lock; other threads talk to the loop only through :meth:`EventHubsServer.stop`, 
 through a socket pair. A connection that sends garbage is closed on its own; the loop and the
 other connections carry on. Retention runs once a second.
 
+Hostile or broken clients cannot take the loop down:
+
+* When the process runs out of file descriptors (``EMFILE``/``ENFILE`` from ``accept``), the
+  loop stops accepting for :data:`ACCEPT_PAUSE_S` at a time, logs a warning (at most one every
+  :data:`DESCRIPTOR_WARNING_EVERY_S`), and keeps serving the connections it has; waiting clients
+  stay in the listen backlog until a descriptor is free.
+* A connection that has not finished the protocol header, SASL and AMQP ``open`` within
+  ``handshake_timeout_s`` (:data:`HANDSHAKE_TIMEOUT_S` by default, ``--handshake-timeout``) is
+  closed.
+* Per connection, input is read only while less than
+  :data:`~bms_local.eventhubs.connection.OUTPUT_HIGH_WATER` waits to be sent, so a peer that
+  never reads holds at most that much of our output plus one frame of its input
+  (:mod:`bms_local.eventhubs.connection` bounds frames, sessions, links and partial messages).
+
 Binding: 127.0.0.1 by default. Any other address must be asked for explicitly
 (``allow_remote=True`` / ``--allow-remote``), because the emulator has no TLS and, unless a SAS key
 is configured, no authentication.
@@ -13,6 +27,8 @@ is configured, no authentication.
 from __future__ import annotations
 
 import contextlib
+import errno
+import logging
 import selectors
 import socket
 import threading
@@ -20,7 +36,7 @@ import time
 from pathlib import Path
 
 from bms_local.eventhubs.config import EmulatorConfig
-from bms_local.eventhubs.connection import Connection
+from bms_local.eventhubs.connection import OUTPUT_HIGH_WATER, Connection
 from bms_local.eventhubs.entities import Entities
 from bms_local.eventhubs.store import Store
 
@@ -28,6 +44,13 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 DEV_KEY_NAME = "RootManageSharedAccessKeyName"
 DEV_KEY_VALUE = "SAS_KEY_VALUE"
 _READ_SIZE = 256 * 1024
+HANDSHAKE_TIMEOUT_S = 30.0
+"""Seconds a new connection has to send its protocol header, SASL and AMQP ``open``."""
+ACCEPT_PAUSE_S = 0.5
+"""How long accepting pauses when the process is out of file descriptors."""
+DESCRIPTOR_WARNING_EVERY_S = 60.0
+_OUT_OF_DESCRIPTORS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+log = logging.getLogger("bms_local.eventhubs")
 
 
 class BindRefused(ValueError):
@@ -56,6 +79,7 @@ class EventHubsServer:
         retention_hours: float | None = 24.0,
         max_events_per_partition: int | None = None,
         sas_key: str | None = None,
+        handshake_timeout_s: float = HANDSHAKE_TIMEOUT_S,
     ) -> None:
         if host not in LOOPBACK and not allow_remote:
             raise BindRefused(
@@ -65,6 +89,7 @@ class EventHubsServer:
         self.config = config
         self.host = host
         self.sas_key = sas_key
+        self.handshake_timeout_s = handshake_timeout_s
         self.store = Store(config, data_dir, retention_hours, max_events_per_partition)
         self.listener = socket.create_server((host, port), reuse_port=False, backlog=128)
         self.listener.setblocking(False)
@@ -79,6 +104,10 @@ class EventHubsServer:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._sockets: dict[Connection, socket.socket] = {}
+        self._handshakes: dict[Connection, float] = {}
+        """Connections still in their handshake, with the monotonic time it must end by."""
+        self._accept_paused_until: float | None = None
+        self._descriptor_warned_at: float | None = None
 
     @property
     def connection_string(self) -> str:
@@ -109,7 +138,7 @@ class EventHubsServer:
         next_retention = time.monotonic() + 1.0
         try:
             while not self._stopping.is_set():
-                for key, mask in sel.select(timeout=0.5):
+                for key, mask in sel.select(timeout=self._select_timeout()):
                     if key.fileobj is self.listener:
                         self._accept()
                     elif key.fileobj is self._wake_r:
@@ -118,6 +147,8 @@ class EventHubsServer:
                     else:
                         self._service(key.data, mask)
                 self._flush_all()
+                self._expire_handshakes()
+                self._resume_accepting()
                 if time.monotonic() >= next_retention:
                     self.store.enforce_retention()
                     next_retention = time.monotonic() + 1.0
@@ -131,17 +162,74 @@ class EventHubsServer:
             self.store.close()
 
     # ------------------------------------------------------------------ sockets
+    def _select_timeout(self) -> float:
+        now = time.monotonic()
+        wake = now + 0.5
+        if self._handshakes:
+            wake = min(wake, min(self._handshakes.values()))
+        if self._accept_paused_until is not None:
+            wake = min(wake, self._accept_paused_until)
+        return max(wake - now, 0.0)
+
     def _accept(self) -> None:
         while True:
             try:
                 sock, addr = self.listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            sock.setblocking(False)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError as exc:
+                if exc.errno in _OUT_OF_DESCRIPTORS:
+                    self._pause_accepting(exc)
+                    return
+                continue  # e.g. ECONNABORTED: that client gave up; the next may not have
+            try:
+                sock.setblocking(False)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                sock.close()
+                continue
             conn = Connection(self, f"{addr[0]}:{addr[1]}")
             self._sockets[conn] = sock
+            self._handshakes[conn] = time.monotonic() + self.handshake_timeout_s
             self._selector.register(sock, selectors.EVENT_READ, conn)
+
+    def _pause_accepting(self, exc: OSError) -> None:
+        """Out of descriptors: stop watching the listener for a moment; existing connections
+        keep being served, and new clients wait in the listen backlog."""
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(self.listener)
+        now = time.monotonic()
+        self._accept_paused_until = now + ACCEPT_PAUSE_S
+        warned = self._descriptor_warned_at
+        if warned is None or now - warned >= DESCRIPTOR_WARNING_EVERY_S:
+            self._descriptor_warned_at = now
+            log.warning(
+                "eventhubs emulator: out of file descriptors (%s) with %d connections open; "
+                "accepting pauses for %.1f s at a time until one is free (logged at most "
+                "once a minute)",
+                errno.errorcode.get(exc.errno or 0, exc.errno),
+                len(self._sockets),
+                ACCEPT_PAUSE_S,
+            )
+
+    def _resume_accepting(self) -> None:
+        until = self._accept_paused_until
+        if until is None or time.monotonic() < until:
+            return
+        self._accept_paused_until = None
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.register(self.listener, selectors.EVENT_READ, None)
+
+    def _expire_handshakes(self) -> None:
+        if not self._handshakes:
+            return
+        now = time.monotonic()
+        for conn, deadline in list(self._handshakes.items()):
+            if conn.opened or conn.closed:
+                del self._handshakes[conn]
+            elif now >= deadline:
+                del self._handshakes[conn]
+                self._drop(conn)
 
     def _service(self, conn: Connection, mask: int) -> None:
         sock = self._sockets.get(conn)
@@ -184,7 +272,9 @@ class EventHubsServer:
         if conn.closed and not conn.outgoing:
             self._drop(conn)
             return
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.outgoing else 0)
+        # A peer that does not read its answers is not read either (until they drain).
+        reading = selectors.EVENT_READ if len(conn.outgoing) < OUTPUT_HIGH_WATER else 0
+        events = reading | (selectors.EVENT_WRITE if conn.outgoing else 0)
         with contextlib.suppress(KeyError, ValueError):
             if self._selector.get_key(sock).events != events:
                 self._selector.modify(sock, events, conn)
@@ -195,6 +285,7 @@ class EventHubsServer:
                 self._write(conn)
 
     def _drop(self, conn: Connection) -> None:
+        self._handshakes.pop(conn, None)
         sock = self._sockets.pop(conn, None)
         if not conn.closed:
             conn.shutdown()

@@ -186,36 +186,57 @@ def test_orders_planned_together_or_alone_are_the_same_plans() -> None:
     assert tail == alone[5:]
 
 
-def test_planner_schedules_payments_as_the_payment_model_does() -> None:
-    from bms_core.orderplan import timings
-    from bms_core.payments import schedules
+def test_payment_schedule_follows_the_payment_model() -> None:
+    from bms_core.catalog import FAILURE_REASONS_BY_METHOD, LATE_DELAY_MS, MIN_RETRY_GAP_MS
+    from bms_core.payments import SAME_METHOD_ON_RETRY
 
     scenario = Scenario(seed=11, orders_per_minute=3000, late_payment_rate=0.3)
     cat = catalog(scenario)
-    slot = g.slot_at(scenario, START)
-    checked = Counter[int]()
-    for s in range(slot, slot + 20):
-        count = g.slot_order_count(scenario, s)
-        plans = plan_orders(scenario, cat, "t", scenario.seed, s, range(count))
-        expected = schedules(scenario, cat, timings(scenario, "t", scenario.seed, s, range(count)))
-        assert [(p.outcome, p.attempts) for p in plans] == expected
-        checked.update(p.outcome for p in plans)
-    assert len(checked) == len(OUTCOME_NAMES) and min(checked.values()) > 20
+    plans = _plans(scenario, 20_000)
+    by_outcome = {n: [p for p in plans if OUTCOME_NAMES[p.outcome] == n] for n in OUTCOME_NAMES}
+    assert min(len(group) for group in by_outcome.values()) > 500
+    for plan in plans:
+        statuses = [a.status for a in plan.attempts]
+        assert (
+            statuses
+            == {
+                "paid_first_try": ["Success"],
+                "paid_after_retry": ["Failed"] * (len(statuses) - 1) + ["Success"],
+                "failed_abandoned": ["Failed"] * len(statuses),
+                "never_paid": [],
+            }[OUTCOME_NAMES[plan.outcome]]
+        )
+        assert [a.attempt for a in plan.attempts] == list(range(1, len(statuses) + 1))
+        for before, after in zip(plan.attempts, plan.attempts[1:], strict=False):
+            assert MIN_RETRY_GAP_MS <= after.time_ms - before.time_ms <= cat.gap_max_ms
+        for a in plan.attempts:
+            assert (a.reason is None) == (a.status == "Success")
+            assert a.reason is None or a.reason in FAILURE_REASONS_BY_METHOD[a.method]
+    retried = by_outcome["paid_after_retry"]
+    assert {len(p.attempts) for p in retried} == {2, 3}
+    assert abs(sum(len(p.attempts) == 2 for p in retried) / len(retried) - 0.75) < 0.05
+    assert {len(p.attempts) for p in by_outcome["failed_abandoned"]} == {1, 2, 3}
+    later = [(p.attempts[k - 1], p.attempts[k]) for p in plans for k in range(1, len(p.attempts))]
+    kept = sum(b.method == a.method for a, b in later) / len(later)
+    assert kept >= SAME_METHOD_ON_RETRY - 0.05  # a switch may draw the same method again
+    delays = [p.attempts[0].time_ms - p.booking_ms for p in plans if p.attempts]
+    late = [d for d in delays if d > 900_000]
+    assert abs(len(late) / len(delays) - scenario.late_payment_rate) < 0.02
+    assert all(LATE_DELAY_MS[0] <= d <= LATE_DELAY_MS[1] for d in late)
 
 
-@given(
-    weights=st.lists(st.floats(0, 100), min_size=1, max_size=20).filter(lambda w: sum(w) > 0),
-    draws=st.lists(st.integers(0, entropy.SCALE - 1), min_size=1, max_size=50),
-)
-def test_pick_tables_pick_as_bisect_does(weights: list[float], draws: list[int]) -> None:
-    cuts = entropy.thresholds(weights)
-    table = entropy.pick_table(cuts)
-    width = 1 << entropy.PICK_SHIFT
-    edges = [c + k for c in cuts for k in (-1, 0, 1) if 0 <= c + k < entropy.SCALE]
-    for draw in draws + edges + [0, width - 1, width, entropy.SCALE - 1]:
-        found = table[draw >> entropy.PICK_SHIFT]
-        assert found == entropy.pick(cuts, draw) or found == -1
-    assert sum(1 for i in table if i < 0) <= len(cuts)
+def test_timers_find_the_attempts_the_plans_hold() -> None:
+    """The due-payments path schedules from the draws alone, without planning the booking;
+    it must see exactly the attempts the planner gives the same orders."""
+    from bms_core.due_payments import attempt_times
+
+    scenario = Scenario(seed=11, orders_per_minute=3000, late_payment_rate=0.3)
+    cat = catalog(scenario)
+    for namespace, slot in [("t", g.slot_at(scenario, START)), ("bq2vd7lzm4x", START // 1000)]:
+        count = 300
+        plans = plan_orders(scenario, cat, namespace, scenario.seed, slot, range(count))
+        planned = [(p.key, tuple(a.time_ms for a in p.attempts)) for p in plans if p.attempts]
+        assert attempt_times(scenario, namespace, scenario.seed, slot, count) == planned
 
 
 def test_plan_rows_are_the_plans_fields() -> None:
@@ -238,14 +259,19 @@ def test_records_across_blocks_equal_one_record_at_a_time() -> None:
     alone = [entropy.record(9, "bq2vd7lzm4x", 123, i) for i in range(7, 3 * entropy.BLOCK + 2)]
     assert records == alone
     assert len(set(records)) == len(records)
+    layout = (entropy.BookingDraws, entropy.PaymentDraws, entropy.DeliveryDraws)
     for record in records[:3]:
         words = entropy.all_words(record)
         assert len(record) == entropy.RECORD and len(words) == entropy.WORDS
-        assert entropy.hot_words(record) == words[: entropy.HOT]
-        assert entropy.planned_words(record) == tuple(words[w] for w in entropy.PLANNED)
-        assert [entropy.word(record, w) for w in range(entropy.WORDS)] == list(words)
-        tops = [record[entropy.TOP_BYTES[w]] for w in range(entropy.WORDS)]
-        assert tops == [word >> entropy.PICK_SHIFT for word in words]
+        parts = (
+            entropy.booking_draws(record),
+            entropy.payment_draws(record),
+            entropy.delivery_draws(record),
+            tuple(entropy.retry_draws(record)),
+        )
+        assert sum(parts, ()) == words[: sum(len(part) for part in parts)]
+        for part, kind in zip(parts, layout, strict=False):
+            assert len(part) == len(kind._fields)
     assert entropy.draws(9, "bq2vd7lzm4x", 123, 7) == entropy.all_words(records[0])
     assert entropy.record(9, "t", 123, 7) != records[0]
 

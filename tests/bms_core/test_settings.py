@@ -71,13 +71,20 @@ def test_missing_required_counts_identity_based_forms_as_present() -> None:
     assert s.missing_required(full) == ["BMS_JOINED_HUB"]
 
 
-def test_manifest_store_needs_a_storage_connection_string() -> None:
+def test_manifest_store_takes_either_form_of_the_storage_setting() -> None:
     with pytest.raises(s.SettingsError, match="UseDevelopmentStorage=true") as info:
         s.Settings.from_env({}).require_storage()
     assert info.value.setting == "AzureWebJobsStorage"
+    plain = s.Settings.from_env({"AzureWebJobsStorage": "UseDevelopmentStorage=true"})
+    assert plain.require_storage().connection_string == "UseDevelopmentStorage=true"
     identity = s.Settings.from_env({"AzureWebJobsStorage__accountName": "acct"})
-    with pytest.raises(s.SettingsError, match="connection string"):
-        identity.require_storage()
+    assert identity.require_storage().table_endpoint == "https://acct.table.core.windows.net"
+    wrong = s.Settings.from_env(
+        {"AzureWebJobsStorage__accountName": "acct", "AzureWebJobsStorage__credential": "key"}
+    )
+    with pytest.raises(s.SettingsError, match="managedidentity") as info:
+        wrong.require_storage()
+    assert info.value.setting == "AzureWebJobsStorage__credential"
 
 
 def test_a_runtime_reads_its_settings_once_and_keeps_them(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -64,8 +64,8 @@ def test_sql_apply_through_the_sqlite_odbc_driver_twice(tmp_path: Path, capsys) 
     database = tmp_path / "warehouse.db"
     connection = f"Driver=SQLite3;Database={database}"
     argv = ["sql", "apply", "--connection", connection, "--dialect", "sqlite"]
-    assert main("bms_core", argv) == 0
-    assert main("bms_core", argv) == 0  # idempotent, like the Synapse script
+    assert main(argv) == 0
+    assert main(argv) == 0  # idempotent, like the Synapse script
     out = capsys.readouterr().out
     assert out.count("19 batches applied, 2 skipped") == 2
     import sqlite3
@@ -85,9 +85,7 @@ def test_loading_the_curated_tables_through_the_odbc_driver(tmp_path: Path, caps
 
     database = tmp_path / "warehouse.db"
     connection = f"Driver=SQLite3;Database={database}"
-    assert (
-        main("bms_core", ["sql", "apply", "--connection", connection, "--dialect", "sqlite"]) == 0
-    )
+    assert main(["sql", "apply", "--connection", connection, "--dialect", "sqlite"]) == 0
     landing = sqlite3.connect(database)
     columns = [r[1] for r in landing.execute("PRAGMA table_info(fact_order_payment)")]
     row = {c: f"x-{c}" for c in columns} | {"attempt": 1, "payment_event_id": "o-1-p1"}
@@ -100,8 +98,8 @@ def test_loading_the_curated_tables_through_the_odbc_driver(tmp_path: Path, caps
     landing.commit()
     load = [*("sql", "apply", "--connection", connection, "--dialect", "sqlite")]
     load += ["--script", str(LOAD_CLEAN_SCRIPT)]
-    assert main("bms_core", load) == 0
-    assert main("bms_core", load) == 0  # again: nothing new to copy
+    assert main(load) == 0
+    assert main(load) == 0  # again: nothing new to copy
     assert "2 batches applied, 0 skipped" in capsys.readouterr().out
     keys = landing.execute(
         "SELECT payment_event_id FROM fact_order_payment_clean ORDER BY 1"
@@ -123,7 +121,7 @@ def test_a_failing_batch_names_script_line_and_statement(tmp_path: Path) -> None
 @pytest.mark.odbc
 def test_synapse_dialect_on_a_sqlite_driver_says_which_flag_to_pass(tmp_path: Path, capsys) -> None:
     argv = ["sql", "apply", "--connection", f"Driver=SQLite3;Database={tmp_path / 'w.db'}"]
-    assert main("bms_core", argv) == 1
+    assert main(argv) == 1
     err = capsys.readouterr().err
     assert "synapse_create_table.sql:39" in err and "pass --dialect sqlite" in err
 

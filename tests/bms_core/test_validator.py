@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Final
 
 import pytest
 
-from bms_core import bursts, contract, generator, projection, timefmt, validator
-from bms_core.joined import seat_column_names
+from bms_core import bursts, contract, generator, validator
+from bms_core.joined import SEAT_COLUMNS, seat_column_names
 from tests.bms_core.invocation import Collector, app_settings, event
 
 NOW = 1_795_000_003_000
@@ -21,30 +22,110 @@ SCENARIO = SETTINGS.scenario
 Rows = list[dict[str, Any]]
 
 
+WINDOW: Final = timedelta(seconds=900)
+"""The contract's join window: 0 <= payment_time - booking_time <= 900 s."""
+CATEGORIES: Final = {
+    "Movie": "Cinema",
+    "Concert": "Music",
+    "Play": "Theatre",
+    "Sports": "Sports",
+    "Comedy": "Comedy",
+}
+PAYMENT_TYPES: Final = {
+    "UPI": "UPI",
+    "Credit Card": "Card",
+    "Debit Card": "Card",
+    "Net Banking": "NetBanking",
+    "Wallet": "Wallet",
+}
+"""The query's CASE mappings, written out again here so the rows do not come from the code
+under test."""
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _asa(t: datetime) -> str:
+    """How ASA writes a datetime in JSON: seven fraction digits and a ``Z``."""
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}0000Z"
+
+
+def _weekday(t: datetime) -> int:
+    """DATEPART(weekday, t): 1 = Sunday ... 7 = Saturday."""
+    return t.isoweekday() % 7 + 1
+
+
+def clean_rows(booking: contract.Booking, payment: contract.Payment) -> Rows:
+    """The seat rows the stream job should emit for a joined pair, built from the events and
+    the contract's column list alone (not through the projection the validator uses)."""
+    booked, paid = _utc(booking.booking_time), _utc(payment.payment_time)
+    ist = booked + timedelta(minutes=330)
+    details, customer = booking.event_details, booking.customer
+    seats = details.seats
+    fees_per_seat = (booking.total_amount - booking.ticket_subtotal) / len(seats)
+    rows = []
+    for index, seat in enumerate(seats):
+        row = {
+            "order_id": booking.order_id,
+            "booking_event_id": booking.event_id,
+            "payment_event_id": payment.event_id,
+            "payment_id": payment.payment_id,
+            "attempt": payment.attempt,
+            "customer_id": customer.customer_id,
+            "customer_name": customer.name,
+            "customer_email": customer.email,
+            "customer_city": customer.city,
+            "event_id": details.event_id,
+            "event_name": details.event_name,
+            "event_type": details.event_type,
+            "event_category": CATEGORIES.get(details.event_type, "Other"),
+            "event_location": details.event_location,
+            "venue_name": details.venue_name,
+            "show_time": _asa(_utc(details.show_time)),
+            "channel": booking.channel,
+            "seat_index": index,
+            "seat_count": len(seats),
+            "seat_number": seat.seat_number,
+            "seat_category": seat.category,
+            "seat_price": float(seat.price),
+            "seat_amount": float(seat.price + fees_per_seat),
+            "currency": payment.currency,
+            "payment_method": payment.payment_method,
+            "payment_type": PAYMENT_TYPES.get(payment.payment_method, "Other"),
+            "payment_status": payment.payment_status,
+            "failure_reason": payment.failure_reason,
+            "booking_time": _asa(booked),
+            "payment_time": _asa(paid),
+            "payment_delay_ms": (paid - booked) // timedelta(milliseconds=1),
+            "booking_hour_utc": booked.hour,
+            "booking_weekday_utc": _weekday(booked),
+            "booking_hour_ist": ist.hour,
+            "booking_weekday_ist": _weekday(ist),
+            "joined_at": _asa(max(booked, paid)),
+        }
+        assert set(row) == set(seat_column_names()), "the builder covers the contract exactly"
+        rows.append({name: row[name] for name in seat_column_names()})
+    return rows
+
+
+def _joins(booking: contract.Booking, payment: contract.Payment) -> bool:
+    return timedelta(0) <= _utc(payment.payment_time) - _utc(booking.booking_time) <= WINDOW
+
+
 def _pairs() -> list[tuple[Any, Any, Rows]]:
-    """(order, payment, seat rows) for each joinable pair of a few slots' timer orders."""
+    """(order, payment, seat rows) for each pair of a few slots' timer orders."""
     out = []
     slot = generator.slot_at(SCENARIO, NOW) - 40
     for s in range(slot, slot + 3):
         for order in generator.orders_in(SCENARIO, s):
-            booking = json.loads(contract.encode(order.booking))
             for payment in order.payments:
-                doc = json.loads(contract.encode(payment))
-                b_ms = timefmt.parse_ms(booking["booking_time"])
-                p_ms = timefmt.parse_ms(doc["payment_time"])
-                rows = projection.seat_rows(booking, doc, max(b_ms, p_ms))
-                out.append((order, payment, rows))
+                out.append((order, payment, clean_rows(order.booking, payment)))
     return out
 
 
 PAIRS = _pairs()
-JOINED = [
-    p
-    for p in PAIRS
-    if projection.in_window(
-        timefmt.parse_ms(p[0].booking.booking_time), timefmt.parse_ms(p[1].payment_time)
-    )
-]
+JOINED = [p for p in PAIRS if _joins(p[0].booking, p[1])]
 LATE = [p for p in PAIRS if p not in JOINED]
 
 
@@ -115,7 +196,7 @@ def _tamper(column: str, change: Callable[[Any], Any]) -> tuple[list[bytes], str
 
 
 def _shift_time(text: str) -> str:
-    return projection.format_asa_time(projection.parse_asa_time(text) + 1)
+    return _asa(_utc(text.replace("0000Z", "Z")) + timedelta(milliseconds=1))
 
 
 @pytest.mark.parametrize(
@@ -262,13 +343,9 @@ def test_burst_orders_regenerate_from_their_manifest() -> None:
     scenario = bursts.scenario_of(SCENARIO, manifest)
     bodies = []
     for order in generator.burst_orders(scenario, burst_id, 6, anchor):
-        booking = json.loads(contract.encode(order.booking))
         for payment in order.payments:
-            doc = json.loads(contract.encode(payment))
-            if projection.in_window(
-                timefmt.parse_ms(booking["booking_time"]), timefmt.parse_ms(doc["payment_time"])
-            ):
-                rows = projection.seat_rows(booking, doc, NOW)
+            if _joins(order.booking, payment):
+                rows = clean_rows(order.booking, payment)
                 bodies.append("\n".join(json.dumps(r) for r in rows).encode())
     lookups: list[str] = []
 
@@ -296,9 +373,17 @@ def test_one_structured_log_line_per_batch(caplog: pytest.LogCaptureFixture) -> 
     assert lines[0]["bms"] == "validate_joined" and lines[0]["findings_malformed"] == 1
 
 
-def test_the_row_contract_is_what_the_validator_checks() -> None:
+@pytest.mark.parametrize("column", [c.name for c in SEAT_COLUMNS])
+def test_the_validator_holds_rows_to_every_contract_column(column: str) -> None:
     _, _, rows = JOINED[0]
-    assert tuple(rows[0]) == seat_column_names()
+    missing = dict(rows[0])
+    del missing[column]
+    result, _, _ = run([json.dumps(missing).encode()])
+    assert ("schema", column) in rules(result)
+    nulled = {**rows[0], column: None}
+    result, _, _ = run([json.dumps(nulled).encode()])
+    nullable = next(c.nullable for c in SEAT_COLUMNS if c.name == column)
+    assert (("schema", column) in rules(result)) is not nullable
 
 
 def test_storage_errors_while_reading_a_manifest_raise_so_the_host_retries() -> None:

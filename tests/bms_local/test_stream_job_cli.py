@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bms_core.cli import main
 from bms_core.contract import encode
 from bms_core.timefmt import parse_ms
+from bms_local.cli import main
 from bms_local.stream_job import asa_cases
 from bms_local.stream_job.samples import sample_booking, sample_payment
 from bms_local.warehouse import Warehouse
@@ -31,7 +31,7 @@ def test_job_on_jsonl_files_writes_rows_and_reports_counts(tmp_path: Path, capsy
     out, orders, db = tmp_path / "seats.jsonl", tmp_path / "orders.jsonl", tmp_path / "w.db"
     argv = ["job", "--bookings", str(bookings), "--payments", str(payments), "--out", str(out)]
     argv += ["--orders-out", str(orders), "--warehouse", str(db)]
-    assert main("bms_local", argv) == 0
+    assert main(argv) == 0
     seats = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(r["order_id"], r["seat_number"]) for r in seats] == [("o-1", "A1"), ("o-1", "A2")]
     assert len(orders.read_text().splitlines()) == 1
@@ -45,13 +45,13 @@ def test_job_on_jsonl_files_writes_rows_and_reports_counts(tmp_path: Path, capsy
 
 def test_job_names_a_missing_input(tmp_path: Path, capsys) -> None:
     argv = ["job", "--bookings", str(tmp_path / "none.jsonl"), "--payments", str(tmp_path / "x")]
-    assert main("bms_local", argv) == 2
+    assert main(argv) == 2
     assert "--bookings" in capsys.readouterr().err
 
 
 def test_regenerate_asa_tests_leaves_a_fresh_tree_unchanged(capsys) -> None:
     assert asa_cases.stale_files() == []
-    assert main("bms_local", ["job", "--regenerate-asa-tests"]) == 0
+    assert main(["job", "--regenerate-asa-tests"]) == 0
     assert "0 files changed" in capsys.readouterr().out
 
 
@@ -66,7 +66,7 @@ def test_file_events_may_carry_their_enqueued_time_and_partition(tmp_path: Path,
     bookings.write_text(json.dumps([booked]))  # a JSON array, as ASA's local inputs are
     payments = _jsonl(tmp_path / "p.jsonl", [json.dumps(late).encode()])
     argv = ["job", "--bookings", str(bookings), "--payments", str(payments)]
-    assert main("bms_local", argv) == 0
+    assert main(argv) == 0
     captured = capsys.readouterr()
     assert captured.out == ""  # adjusted to arrival - 60 s = 961 s after booking: no join
     assert '"payment.late": 1' in captured.err

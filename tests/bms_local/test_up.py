@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from bms_local.up import _alive, read_state
 
 pytestmark = [pytest.mark.slow, pytest.mark.eventhubs, pytest.mark.azurite]
 REPO = Path(__file__).resolve().parents[2]
+HTTP_TIMEOUT_S = 2.0
 
 
 def _bms_local(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -74,6 +76,8 @@ def test_burst_over_http_reaches_the_warehouse_and_down_stops_everything(tmp_pat
         "BMS_BURST_CHUNK_ORDERS=100",
         "--workers",
         "1",
+        "--http-timeout",
+        str(HTTP_TIMEOUT_S),
     )
     assert started.returncode == 0, started.stderr
     state = read_state(state_dir)
@@ -104,6 +108,8 @@ def test_burst_over_http_reaches_the_warehouse_and_down_stops_everything(tmp_pat
             with urllib.request.urlopen(f"{state.http}/{flash['progress'][5:]}") as response:
                 progress = json.loads(response.read())
         assert progress["chunks"] == {"total": 3, "done": 3, "failed": 0, "pending": 0}
+        _twenty_concurrent_bursts_are_all_answered(state.http)
+        _a_lying_content_length_is_answered_in_bounded_time(state.http)
         deadline = time.monotonic() + 120
         rows = 0
         while time.monotonic() < deadline and rows == 0:
@@ -123,6 +129,28 @@ def test_burst_over_http_reaches_the_warehouse_and_down_stops_everything(tmp_pat
     assert not any(_alive(pid) for pid in pids)
     assert read_state(state_dir) is None
     assert "nothing to stop" in _bms_local("down", "--state-dir", str(state_dir)).stdout
+
+
+def _twenty_concurrent_bursts_are_all_answered(api: str) -> None:
+    def burst(n: int) -> int:
+        return _post(f"{api}/burst", {"orders": 300, "seed": n})[0]
+
+    with ThreadPoolExecutor(20) as pool:
+        statuses = list(pool.map(burst, range(20)))
+    assert statuses == [202] * 20
+
+
+def _a_lying_content_length_is_answered_in_bounded_time(api: str) -> None:
+    """A body shorter than its Content-Length from a client that then stays silent: 408 when
+    the socket timeout passes, and the burst is never run."""
+    port = int(api.split(":")[2].split("/")[0])
+    with socket.create_connection(("127.0.0.1", port), timeout=HTTP_TIMEOUT_S + 30) as sock:
+        sock.sendall(b'POST /api/burst HTTP/1.1\r\nContent-Length: 100\r\n\r\n{"orders": 1')
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 408"), answer
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["error"]
 
 
 def test_busy_port_is_named_with_the_option_to_change_it(tmp_path: Path) -> None:
