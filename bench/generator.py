@@ -58,8 +58,8 @@ def baseline(events: int) -> tuple[float, int]:
 
 def ours(orders: int, start_ms: int) -> tuple[float, int, int]:
     """``(events/s, events, bytes)`` for streaming ``orders`` orders, as the CLI does."""
-    from bms_core.generator import stream
-    from bms_core.scenario import Scenario
+    from bms_core.traffic.generator import stream
+    from bms_core.traffic.scenario import Scenario
 
     scenario = Scenario()
     events = size = 0
@@ -81,8 +81,8 @@ def assembly_floor(orders: int, start_ms: int) -> float:
     ``Emitted``, as a generator must at least do per event; no planning, drawing or ordering.
     Events are made and cut untimed. No per-event CPython generator of these bytes beats this.
     """
-    from bms_core.generator import Emitted, stream
-    from bms_core.scenario import Scenario
+    from bms_core.traffic.generator import Emitted, stream
+    from bms_core.traffic.scenario import Scenario
 
     cut = [
         (e.kind, e.partition_key, e.body.decode().split(',"'), e.due_ms, e.event_id)
@@ -100,7 +100,7 @@ def assembly_floor(orders: int, start_ms: int) -> float:
 
 
 def _segment(job: tuple[object, int, object]) -> tuple[int, int]:
-    from bms_core.segments import segment_bytes
+    from bms_core.traffic.segments import segment_bytes
 
     out = segment_bytes(*job)  # type: ignore[arg-type]
     return sum(out.kinds.values()), len(out.data)
@@ -110,8 +110,8 @@ def ours_parallel(orders: int, start_ms: int, workers: int) -> tuple[float, int,
     """``(events/s, events, bytes)`` for the same stream cut into segments over processes."""
     import multiprocessing
 
-    from bms_core.scenario import Scenario
-    from bms_core.segments import split, stream_spans
+    from bms_core.traffic.scenario import Scenario
+    from bms_core.traffic.segments import split, stream_spans
 
     scenario = Scenario()
     gc.disable()
@@ -135,10 +135,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="processes for the parallel figure")
     args = parser.parse_args()
 
-    from bms_core.catalog import catalog
-    from bms_core.pools import pools
-    from bms_core.scenario import Scenario
     from bms_core.timefmt import parse_iso
+    from bms_core.traffic.catalog import catalog
+    from bms_core.traffic.pools import pools
+    from bms_core.traffic.scenario import Scenario
 
     started = time.perf_counter()
     pools()

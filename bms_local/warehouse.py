@@ -1,6 +1,6 @@
 """The local stand-in for the Synapse pool: a SQLite file whose schema comes from ``sql/``.
 
-The DDL is not written twice: :func:`bms_core.synapse.plan` adapts ``sql/synapse_create_table.sql``
+The DDL is not written twice: :func:`bms_core.synapse.ddl.plan` adapts ``sql/synapse_create_table.sql``
 to SQLite with sqlglot (schema dropped from names, Synapse table options removed, types mapped to
 SQLite affinities). Tables and views keep their Synapse names without the ``bms.`` schema
 (``fact_seat_payment``, ``v_revenue_daily`` ...). ``v_payment_delay_percentiles`` needs
@@ -22,9 +22,9 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, Final
 
-from bms_core.joined import ORDER_COLUMNS, ORDER_TABLE, SEAT_COLUMNS, SEAT_TABLE, Column
-from bms_core.projection import cast_datetime_ms, sql_time
-from bms_core.synapse import (
+from bms_core.joined.columns import ORDER_COLUMNS, ORDER_TABLE, SEAT_COLUMNS, SEAT_TABLE, Column
+from bms_core.joined.projection import cast_datetime_ms, sql_time
+from bms_core.synapse.ddl import (
     CREATE_TABLES_SCRIPT,
     LOAD_CLEAN_SCRIPT,
     ApplyReport,

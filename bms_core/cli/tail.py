@@ -36,9 +36,9 @@ from typing import Any, TextIO
 
 import msgspec
 
-from bms_core.joined import seat_column_names
+from bms_core.joined.columns import seat_column_names
 from bms_core.names import BOOKINGS_HUB, JOINED_HUB, PAYMENTS_HUB
-from bms_core.partitioning import partition_for
+from bms_core.publishing.partitioning import partition_for
 
 HELP = "Print or validate a hub's events as they arrive; optional checkpoints in Blob storage."
 

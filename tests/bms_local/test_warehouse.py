@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from bms_core.contract import encode
-from bms_core.joined import ORDER_COLUMNS, SEAT_COLUMNS
+from bms_core.joined.columns import ORDER_COLUMNS, SEAT_COLUMNS
 from bms_core.timefmt import parse_ms
 from bms_local.stream_job import Arrival, StreamJob
 from bms_local.stream_job.samples import sample_booking, sample_payment

@@ -3,8 +3,8 @@
 The reference stream job emits these rows and the validator recomputes them from regenerated
 events, so both must agree with ``asa/bms_join.asaql`` column by column. Inputs are the events
 as ASA sees them (``json.loads`` dicts: money as JSON numbers, times as strings); outputs are
-JSON-ready values in the order of :data:`bms_core.joined.SEAT_COLUMNS` /
-:data:`bms_core.joined.ORDER_COLUMNS`:
+JSON-ready values in the order of :data:`bms_core.joined.columns.SEAT_COLUMNS` /
+:data:`bms_core.joined.columns.ORDER_COLUMNS`:
 
 * times in ASA's JSON output format, ISO-8601 UTC with seven fractional digits
   (``2026-11-29T18:30:05.1230000Z``), see :func:`format_asa_time`;
@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Final
 
-from bms_core.joined import (
+from bms_core.joined.columns import (
     EVENT_CATEGORIES,
     IST_OFFSET_MINUTES,
     OTHER_CATEGORY,
