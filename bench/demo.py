@@ -79,7 +79,8 @@ def main() -> None:
     )
     print(
         f"ratio end-to-end / generation-only: {e2e_rate / base_rate:.3f} "
-        f"(verdict {report.verdict}; all checks {'ok' if all(report.checks.values()) else 'FAILED'})"
+        f"(verdict {report.verdict}; "
+        f"all checks {'ok' if all(report.checks.values()) else 'FAILED'})"
     )
 
 

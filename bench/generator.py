@@ -163,7 +163,8 @@ def main() -> None:
     print(f"pools + catalog, built once per process: {setup_ms:,.0f} ms (includes importing Faker)")
     print(
         f"baseline (Faker per event + json.dumps): {base:,.0f} events/s, "
-        f"{base_size / args.baseline_events:,.0f} B avg, {base * base_size / args.baseline_events / 1e6:,.1f} MB/s"
+        f"{base_size / args.baseline_events:,.0f} B avg, "
+        f"{base * base_size / args.baseline_events / 1e6:,.1f} MB/s"
     )
     print(
         f"bms_core stream ({args.orders:,} orders -> {events:,} events, {size / events:,.0f} B "
@@ -189,7 +190,8 @@ def main() -> None:
         f"{rate / floor:.2f} of it"
     )
     print(
-        f"targets: >= {TARGET_EVENTS_PER_S:,} events/s {'met' if rate >= TARGET_EVENTS_PER_S else 'NOT met'}; "
+        f"targets: >= {TARGET_EVENTS_PER_S:,} events/s "
+        f"{'met' if rate >= TARGET_EVENTS_PER_S else 'NOT met'}; "
         f">= {TARGET_RATIO:.0f}x {'met' if ratio >= TARGET_RATIO else 'NOT met'}"
     )
 

@@ -1,8 +1,8 @@
 """Import cost of bms_core (target < 50 ms) and the one-off cost of building the Faker pools.
 
 Each figure comes from fresh interpreters (``python -X importtime``), median over ``--runs``:
-``import bms_core`` (what every cold start pays), ``import bms_core.traffic.generator`` (what a timer
-pays before its first slot), and, as the baseline in the same run, ``import faker`` — what
+``import bms_core`` (what every cold start pays), ``import bms_core.traffic.generator`` (what a
+timer pays before its first slot), and, as the baseline in the same run, ``import faker`` — what
 every cold start would pay if Faker were imported at module level as in the original scripts.
 The pools are built once per process on first use; their build cost is timed in a fresh
 process with and without the Faker import.

@@ -1,8 +1,8 @@
 """Keyed sending with the ``azure-eventhub`` SDK, for the local stand-in of ASA's joined output.
 
 ASA's Event Hubs output routes each row by its partition key column (``order_id``); the local
-stack imitates it here. Events are grouped by :func:`bms_core.publishing.partitioning.partition_for` (the
-service's key hashing) and sent in full batches per partition id, so each lands exactly where
+stack imitates it here. Events are grouped by :func:`bms_core.publishing.partitioning.partition_for`
+(the service's key hashing) and sent in full batches per partition id, so each lands exactly where
 the service would put it. The functions do not use this: they write through output bindings.
 
 * :class:`EventHubSink` — the SDK producer, created on first use and cached per (connection,

@@ -89,7 +89,8 @@ def check_event(
         expected = partition_for(event.order_id, partition_count)
         if str(expected) != partition_id:
             return event.event_id, (
-                f"order_id {event.order_id} is on partition {partition_id}, its key hashes to {expected}"
+                f"order_id {event.order_id} is on partition {partition_id}, "
+                f"its key hashes to {expected}"
             )
         return event.event_id, None
     if hub == JOINED_HUB:

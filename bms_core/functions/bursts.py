@@ -249,7 +249,8 @@ class ManifestStore:
     """Burst manifests in Azure Table storage (``azure-data-tables``, imported lazily).
 
     ``connection`` is a connection string (Azurite, tests, the local runner) or a
-    :class:`~bms_core.functions.storage.StorageConnection`, which also carries the managed identity form.
+    :class:`~bms_core.functions.storage.StorageConnection`, which also carries the managed
+    identity form.
     """
 
     def __init__(

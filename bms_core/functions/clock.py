@@ -1,4 +1,5 @@
-"""Time for the handlers: the wall clock, or the clock of the running :mod:`bms_core.functions.runtime`."""
+"""Time for the handlers: the wall clock, or the clock of the running
+:mod:`bms_core.functions.runtime`."""
 
 from __future__ import annotations
 

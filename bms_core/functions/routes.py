@@ -41,8 +41,9 @@ def run_burst(
     """Set ``bookings`` to ``orders`` bookings now and ``payments`` to the payments already
     due; remember the burst so its later payments follow. 202, or 4xx/405/503.
 
-    ``settings``, ``manifests`` and ``now_ms`` default to the running :mod:`bms_core.functions.runtime`'s;
-    a broken app setting answers 503 naming it (the operator's problem, not the client's).
+    ``settings``, ``manifests`` and ``now_ms`` default to the running
+    :mod:`bms_core.functions.runtime`'s; a broken app setting answers 503 naming it (the operator's
+    problem, not the client's).
     """
     from bms_core import timefmt
     from bms_core.functions import bursts, timers

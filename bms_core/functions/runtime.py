@@ -31,8 +31,9 @@ class Runtime:
     """Settings read from ``env`` (``None``: the process environment), a clock, manifests.
 
     ``settings`` is read and checked on first use and then kept; a broken setting raises
-    :class:`bms_core.functions.settings.SettingsError` on every use until it is fixed. ``manifests``
-    defaults to a :class:`bms_core.functions.bursts.ManifestStore` on the settings' storage connection.
+    :class:`bms_core.functions.settings.SettingsError` on every use until it is fixed.
+    ``manifests`` defaults to a :class:`bms_core.functions.bursts.ManifestStore` on the settings'
+    storage connection.
     """
 
     def __init__(

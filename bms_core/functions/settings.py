@@ -213,7 +213,8 @@ def malformed(env: Mapping[str, str] | None = None) -> str | None:
 
 
 def current() -> Settings:
-    """Settings of the running :mod:`bms_core.functions.runtime` (this process's environment in Azure)."""
+    """Settings of the running :mod:`bms_core.functions.runtime`
+    (this process's environment in Azure)."""
     from bms_core.functions import runtime
 
     return runtime.current().settings

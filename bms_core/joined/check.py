@@ -8,8 +8,8 @@ Pure functions, no I/O: :mod:`bms_core.joined.validator` drives them per batch.
 * :func:`sampled` picks rows deterministically by ``order_id`` (a stable hash, the same on every
   process and run, unlike Python's ``hash``).
 * :func:`compare_row` compares an actual row with the expected one (from
-  :func:`bms_core.joined.projection.seat_rows` on the regenerated events), normalising times to epoch
-  ms and money to paise, and names the rule each difference breaks.
+  :func:`bms_core.joined.projection.seat_rows` on the regenerated events), normalising times to
+  epoch ms and money to paise, and names the rule each difference breaks.
 
 Every function here takes whatever the hub delivered: any JSON (nested up to the parser's
 recursion limit, huge numbers, lone surrogates, megabyte strings) gives an answer in time that

@@ -40,7 +40,8 @@ _EPOCH_WEEKDAY: Final = 5
 
 
 def in_window(booking_ms: int, payment_ms: int) -> bool:
-    """The join condition: ``0 <= payment - booking <= JOIN_WINDOW_SECONDS`` (elapsed, inclusive)."""
+    """The join condition: ``0 <= payment - booking <= JOIN_WINDOW_SECONDS``
+    (elapsed, inclusive)."""
     return 0 <= payment_ms - booking_ms <= JOIN_WINDOW_MS
 
 
@@ -166,7 +167,8 @@ def cast_bigint(value: object) -> int | None:
 
 
 def cast_paise(value: object) -> int | None:
-    """``TRY_CAST(value AS float)`` of an INR amount, held as exact paise (``None`` if not a number)."""
+    """``TRY_CAST(value AS float)`` of an INR amount, held as exact paise
+    (``None`` if not a number)."""
     if isinstance(value, float):  # the wire's JSON numbers: nearest paisa, no Decimal detour
         return round(value * 100) if value == value and abs(value) < 1e13 else None
     if isinstance(value, bool) or value is None:

@@ -8,10 +8,10 @@ closed past window (``BMS_RECONCILE_WINDOW_MINUTES`` long, ending at least
 generator: every payment attempt due in the window whose booking is within the join window
 contributes one row per seat, for timer orders and for bursts.
 
-SQL goes through :func:`bms_core.synapse.odbc.connect` (pyodbc imported lazily: it needs the system's
-unixODBC). Two dialects of one query: T-SQL for Synapse, and SQLite's for the local warehouse
-(``bms_local.warehouse``: the same tables without the ``bms.`` schema) and the tests, through
-Debian's SQLite ODBC driver (``Driver=SQLite3;Database=<file>``).
+SQL goes through :func:`bms_core.synapse.odbc.connect` (pyodbc imported lazily: it needs the
+system's unixODBC). Two dialects of one query: T-SQL for Synapse, and SQLite's for the local
+warehouse (``bms_local.warehouse``: the same tables without the ``bms.`` schema) and the tests,
+through Debian's SQLite ODBC driver (``Driver=SQLite3;Database=<file>``).
 """
 
 from __future__ import annotations

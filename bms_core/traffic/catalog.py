@@ -1,7 +1,7 @@
 """What a scenario implies, precomputed once: cut points, prices, venues, shows, rates, delays.
 
-:func:`catalog` is cached per (hashable, frozen) :class:`~bms_core.traffic.scenario.Scenario`, so the
-generator's hot loop only indexes tuples. Show and venue texts come from the Faker pools, which
+:func:`catalog` is cached per (hashable, frozen) :class:`~bms_core.traffic.scenario.Scenario`, so
+the generator's hot loop only indexes tuples. Show and venue texts come from the Faker pools, which
 are built on first use (:func:`bms_core.traffic.pools.pools`).
 
 A catalog costs about :data:`CATALOG_BYTES_PER_CITY` per city of the scenario's mix (a test
@@ -34,7 +34,8 @@ SHOWS_PER_VENUE: Final = 24
 CUSTOMERS_PER_CITY: Final = 20_000
 assert CUSTOMERS_PER_CITY < 1 << 30  # bms_core.traffic.wire.customer_json relies on it
 REGULARS_PER_CITY: Final = 2_000
-"""Half of all bookings come from a city's regulars (customers 0..1999), who book again and again."""
+"""Half of all bookings come from a city's regulars (customers 0..1999),
+who book again and again."""
 SEATS_PER_ROW: Final = 30
 MIN_DELAY_MS: Final = 500
 MAX_ON_TIME_DELAY_MS: Final = JOIN_WINDOW_SECONDS * 1000 - 10_000
@@ -91,7 +92,8 @@ class Venue(NamedTuple):
 
 
 class WireMemo(NamedTuple):
-    """Texts :mod:`bms_core.traffic.wire` builds on first use and keeps (the dicts fill as it runs)."""
+    """Texts :mod:`bms_core.traffic.wire` builds on first use and keeps
+    (the dicts fill as it runs)."""
 
     customers: tuple[dict[int, str], ...]
     """[city] -> customer number -> ``"customer":{...},``."""

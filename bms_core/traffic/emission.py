@@ -1,8 +1,8 @@
 """Events as sent: JSON bodies, exact duplicates and deliberately malformed extras.
 
 Whether an event is delivered twice, or followed by a malformed variant, is decided by the
-order's own draws (its record's delivery words), so it too is reproducible. Duplicates are exact byte copies
-(same ``event_id``); malformed extras carry ``event_id=None`` and come in four kinds:
+order's own draws (its record's delivery words), so it too is reproducible. Duplicates are exact
+byte copies (same ``event_id``); malformed extras carry ``event_id=None`` and come in four kinds:
 ``bad_json`` (truncated), ``bad_timestamp`` (event time not in the contract's format),
 ``missing_field`` (no ``order_id``) and ``wrong_type`` (money as text). They appear only here,
 never in the model functions of :mod:`bms_core.traffic.generator`.
@@ -67,8 +67,8 @@ def malformed_body(body: bytes, kind: str) -> bytes:
 def _extras(scenario: Scenario, original: Emitted, record: bytes, which: int) -> list[Emitted]:
     """The duplicate and/or malformed extra that follow ``original``, as its draws decide.
 
-    ``record`` is the order's (:mod:`bms_core.traffic.entropy`); ``which`` is 0 for the booking and the
-    attempt number for a payment.
+    ``record`` is the order's (:mod:`bms_core.traffic.entropy`); ``which`` is 0 for the booking and
+    the attempt number for a payment.
     """
     out: list[Emitted] = []
     duplicate, malformed, kind_draw = entropy.extra_draws(record, which)
@@ -169,7 +169,8 @@ def _stream_batches(
         add = items.append
         for plan in plans:
             (_, oid, booking_ms, city, customer, _, venue, show, show_ms, category, n, row,
-             first_seat, price, fee, gst, channel, _, attempts, delivery, record) = plan  # fmt: skip
+             first_seat, price, fee, gst, channel, _, attempts, delivery, record,
+             ) = plan  # fmt: skip
             # the booking: wire.booking_body, inlined
             minute, rest = divmod(booking_ms, minute_ms)
             show_minute = show_ms // minute_ms
@@ -204,11 +205,14 @@ def _stream_batches(
                 minute, rest = divmod(due, minute_ms)
                 minute_text = minutes.get(minute) or wire.minute_text(minute)
                 second_text = tails[rest]
+                pay_tail = payment_tails.get((method, status, reason)) or wire.payment_tail(
+                    method, status, reason
+                )
                 body = (
                     f'{{"kind":"payment","schema_version":1,"event_id":"{pid}",'
                     f'"payment_id":"{pid}","order_id":"{oid}{attempt_texts[number]}'
                     f'{minute_text}{second_text}",'
-                    f'"amount":{amount},{payment_tails.get((method, status, reason)) or wire.payment_tail(method, status, reason)}'
+                    f'"amount":{amount},{pay_tail}'
                 ).encode()
                 event = new(emitted, ("payment", oid, body, due, pid))
                 bucket = waiting(due >> shift)

@@ -4,10 +4,10 @@ Time is cut into slots of ``scenario.slot_seconds``. Slot ``s`` holds a Poisson 
 timer orders (its mean follows ``orders_per_minute`` and the IST hour/weekday shape), and order
 ``i`` of slot ``s`` is a pure function of ``(seed, slot, i)`` and the scenario: it can be built
 alone (:func:`order_at`), and its ``order_id`` is enough to rebuild it (:func:`regenerate`).
-All randomness comes from :mod:`bms_core.traffic.entropy` (SHAKE-128 of the key, one hash per block of
-16 orders), never from ``hash()``, so output is byte-identical in every process. A slot's orders
-are planned in one call (:func:`~bms_core.traffic.orderplan.plan_orders`); a single order is planned by
-the same code, so random access and sequential generation agree.
+All randomness comes from :mod:`bms_core.traffic.entropy` (SHAKE-128 of the key, one hash per block
+of 16 orders), never from ``hash()``, so output is byte-identical in every process. A slot's orders
+are planned in one call (:func:`~bms_core.traffic.orderplan.plan_orders`); a single order is planned
+by the same code, so random access and sequential generation agree.
 
 Bookings of slot ``s`` lie inside ``slot_bounds(s)``; call :func:`bookings_to_send` once the slot
 has ended. Payments follow their booking by their delay (never more than

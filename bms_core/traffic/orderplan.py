@@ -1,10 +1,12 @@
 """An order as plain numbers and indexes (an :class:`OrderPlan`).
 
-Planning is the one place that turns an order's draws (:class:`~bms_core.traffic.entropy.BookingDraws`)
-into decisions: when it is booked, by whom, for which show, which seats at what price; how it
-is paid comes from the payment model (:func:`bms_core.traffic.payments.schedule`). Two renderers read a plan:
-:mod:`bms_core.traffic.plan_events` builds the validated :mod:`bms_core.contract` Structs (model API,
-validator), and :mod:`bms_core.traffic.wire` writes the same JSON bytes directly (the fast sending path).
+Planning is the one place that turns an order's draws
+(:class:`~bms_core.traffic.entropy.BookingDraws`) into decisions: when it is booked, by whom,
+for which show, which seats at what price; how it is paid comes from the payment model
+(:func:`bms_core.traffic.payments.schedule`). Two renderers read a plan:
+:mod:`bms_core.traffic.plan_events` builds the validated :mod:`bms_core.contract` Structs
+(model API, validator), and :mod:`bms_core.traffic.wire` writes the same JSON bytes directly
+(the fast sending path).
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ class OrderPlan(NamedTuple):
     """Whether its booking and first attempt are sent twice or followed by a malformed copy:
     the draws of :class:`~bms_core.traffic.entropy.DeliveryDraws`."""
     record: bytes
-    """All its draws (:mod:`bms_core.traffic.entropy`): retries and later attempts' extras read it."""
+    """All its draws (:mod:`bms_core.traffic.entropy`): retries and later
+    attempts' extras read it."""
 
     @property
     def key(self) -> OrderKey:

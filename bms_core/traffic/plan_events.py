@@ -2,8 +2,8 @@
 :class:`~bms_core.traffic.orderplan.OrderPlan`, and the customer it names.
 
 The model API and the validator read orders this way; the event stream writes the same JSON
-bytes straight from the plan (:mod:`bms_core.traffic.wire`, :mod:`bms_core.traffic.emission`; a test compares
-them).
+bytes straight from the plan (:mod:`bms_core.traffic.wire`, :mod:`bms_core.traffic.emission`; a test
+compares them).
 """
 
 from __future__ import annotations

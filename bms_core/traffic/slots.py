@@ -2,7 +2,8 @@
 
 Time is cut into slots of ``scenario.slot_seconds``. Slot ``s`` holds a Poisson number of timer
 orders whose mean follows ``orders_per_minute`` and the IST hour and weekday shape; the count is
-a pure function of the seed, the slot and the scenario (one draw of :mod:`bms_core.traffic.entropy`).
+a pure function of the seed, the slot and the scenario
+(one draw of :mod:`bms_core.traffic.entropy`).
 """
 
 from __future__ import annotations

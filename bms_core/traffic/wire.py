@@ -103,8 +103,8 @@ def time_text(epoch_ms: int) -> str:
 
 
 def customer_json(cat: Catalog, city: int, number: int) -> str:
-    """``"customer":{...},`` -- :func:`~bms_core.traffic.plan_events.customer_fields`, inlined and kept
-    in ``cat.memo.customers[city]`` (callers look there first).
+    """``"customer":{...},`` -- :func:`~bms_core.traffic.plan_events.customer_fields`, inlined and
+    kept in ``cat.memo.customers[city]`` (callers look there first).
 
     Pool texts and slugs need no escaping; the city is escaped once in the catalog. A
     customer number is below 2**30, so ``x ^ (x >> 30)`` of ``x = key ^ number`` is

@@ -14,7 +14,8 @@ JobConfig event ordering, per input partition   :meth:`.Timeline.admit`; ``adjus
 ``DATEDIFF(second, b, p) BETWEEN 0 AND 900``    :meth:`.JoinState.add`, on the adjusted times
 every matching pair, duplicates too             :meth:`.JoinState.add`; ``duplicate:*`` counts
 ``System.Timestamp() AS joined_at``             :attr:`.JoinedPair.joined_at_ms` (the later time)
-``Paired``, ``SeatRows``, ``SELECT ... INTO``   :meth:`.JoinedPair.rows` (``bms_core.joined.projection``)
+``Paired``, ``SeatRows``, ``SELECT ... INTO``   :meth:`.JoinedPair.rows`
+                                                (``bms_core.joined.projection``)
 state held while a later event could match      :meth:`StreamJob._evict`; ``unmatched:*`` counts
 ==============================================  ===================================================
 

@@ -34,7 +34,8 @@ class _EmittedLike(Protocol):
 
 
 def from_emitted(events: Iterable[_EmittedLike]) -> Iterator[Arrival]:
-    """The generator's messages (``bms_core.traffic.generator.Emitted``), arriving at their due time."""
+    """The generator's messages (``bms_core.traffic.generator.Emitted``),
+    arriving at their due time."""
     for event in events:
         yield Arrival(event.kind, event.body, event.due_ms)
 

@@ -1,4 +1,5 @@
-"""Real ``azure.functions`` objects for calling handlers as the host would, and output collectors."""
+"""Real ``azure.functions`` objects for calling handlers as the host would,
+and output collectors."""
 
 from __future__ import annotations
 

@@ -377,9 +377,11 @@ def test_burst_fuzz_answers_every_body_in_bounded_time_and_memory(
         tracemalloc.stop()
     with capsys.disabled():
         print(
-            f"\nburst fuzz: {sum(tried.values())} bodies, answers by status {dict(sorted(tried.items()))}; "
+            f"\nburst fuzz: {sum(tried.values())} bodies, "
+            f"answers by status {dict(sorted(tried.items()))}; "
             f"worst {worst[0] * 1000:.1f} ms / {worst[1] / 1e6:.1f} MB traced against a bound of "
-            f"{time_bound * 1000:.0f} ms / {memory_bound / 1e6:.0f} MB (a fresh {MAX_MIX_ENTRIES}-city burst x3 / x2)"
+            f"{time_bound * 1000:.0f} ms / {memory_bound / 1e6:.0f} MB "
+            f"(a fresh {MAX_MIX_ENTRIES}-city burst x3 / x2)"
         )
     assert sum(tried.values()) >= 1000
 

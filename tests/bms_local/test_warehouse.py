@@ -144,7 +144,8 @@ def test_curated_tables_hold_each_key_once_and_loading_again_adds_nothing(
     warehouse.insert_pairs(StreamJob().process(arrivals))
     assert warehouse.load_clean() == (2, 1)
     counts = warehouse.query(
-        "SELECT COUNT(*) AS n, COUNT(DISTINCT payment_event_id) AS keys FROM fact_order_payment_clean"
+        "SELECT COUNT(*) AS n, COUNT(DISTINCT payment_event_id) AS keys "
+        "FROM fact_order_payment_clean"
     )
     assert counts == [{"n": 6, "keys": 6}]
 
