@@ -43,7 +43,9 @@ Each function body is one call into ``bms_core``; call the same thing with real
 ``azure.functions`` objects, and as outputs any ``func.Out`` that keeps what is set::
 
     from azure.functions.timer import TimerRequest
-    from bms_core import emit, endpoints, reconcile, settings, validator
+    from bms_core.functions import timers, routes, settings
+    from bms_core.synapse import reconcile
+    from bms_core.joined import validator
 
     class Out(func.Out):
         def set(self, val): self.value = val
@@ -52,16 +54,16 @@ Each function body is one call into ``bms_core``; call the same thing with real
     s = settings.Settings.from_env()
     timer = TimerRequest(schedule_status={"Last": "2026-11-29T10:00:00Z"})
     bookings = Out()
-    emit.run_emit_bookings(timer, bookings, settings=s, now_ms=...)  # bookings.value: bodies
-    emit.run_emit_payments(timer, Out(), settings=s, manifests=..., now_ms=...)
-    endpoints.run_burst(func.HttpRequest("POST", "/api/burst", body=b'{"orders": 5}'),
+    timers.run_emit_bookings(timer, bookings, settings=s, now_ms=...)  # bookings.value: bodies
+    timers.run_emit_payments(timer, Out(), settings=s, manifests=..., now_ms=...)
+    routes.run_burst(func.HttpRequest("POST", "/api/burst", body=b'{"orders": 5}'),
                         Out(), Out(), settings=s, manifests=bursts.ManifestStore(conn))
-    endpoints.run_health(func.HttpRequest("GET", "/api/health", body=b""))
+    routes.run_health(func.HttpRequest("GET", "/api/health", body=b""))
     validator.run_validate_joined(events, Out(), Out(), s)
     reconcile.run_reconcile(timer, Out(), s)
 
-Parameters left out default to the running ``bms_core.runtime`` (this process's settings, the
-wall clock, manifests on ``AzureWebJobsStorage``). The local runner calls the decorated
+Parameters left out default to the running ``bms_core.functions.runtime`` (this process's settings,
+the wall clock, manifests on ``AzureWebJobsStorage``). The local runner calls the decorated
 functions below (the v2 ``Function`` objects are callable) inside its own runtime and writes
 their outputs as the host does.
 
@@ -98,7 +100,7 @@ import typing
 import azure.functions as func
 
 from bms_core import names
-from bms_core import settings as bms_settings
+from bms_core.functions import settings as bms_settings
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -125,9 +127,9 @@ def _setting(name: str) -> str:
     connection=EVENTHUB,
 )
 def emit_bookings(timer: func.TimerRequest, bookings: func.Out[typing.List[str]]) -> None:
-    from bms_core import emit
+    from bms_core.functions import timers
 
-    emit.run_emit_bookings(timer, bookings)
+    timers.run_emit_bookings(timer, bookings)
 
 
 @app.function_name("emit_payments")
@@ -144,9 +146,9 @@ def emit_bookings(timer: func.TimerRequest, bookings: func.Out[typing.List[str]]
     connection=EVENTHUB,
 )
 def emit_payments(timer: func.TimerRequest, payments: func.Out[typing.List[str]]) -> None:
-    from bms_core import emit
+    from bms_core.functions import timers
 
-    emit.run_emit_payments(timer, payments)
+    timers.run_emit_payments(timer, payments)
 
 
 @app.function_name("burst")
@@ -178,9 +180,9 @@ def burst(
     bookings: func.Out[typing.List[str]],
     payments: func.Out[typing.List[str]],
 ) -> func.HttpResponse:
-    from bms_core import endpoints
+    from bms_core.functions import routes
 
-    response: func.HttpResponse = endpoints.run_burst(req, bookings, payments)
+    response: func.HttpResponse = routes.run_burst(req, bookings, payments)
     return response
 
 
@@ -189,9 +191,9 @@ def burst(
     route="burst/{burst_id}", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.FUNCTION
 )
 def burst_status(req: func.HttpRequest) -> func.HttpResponse:
-    from bms_core import endpoints
+    from bms_core.functions import routes
 
-    response: func.HttpResponse = endpoints.run_burst_status(req)
+    response: func.HttpResponse = routes.run_burst_status(req)
     return response
 
 
@@ -246,7 +248,7 @@ def validate_joined(
     findings: func.Out[str],
     summary: func.Out[str],
 ) -> None:
-    from bms_core import validator
+    from bms_core.joined import validator
 
     validator.run_validate_joined(events, findings, summary, bms_settings.current())
 
@@ -254,9 +256,9 @@ def validate_joined(
 @app.function_name("health")
 @app.route(route="health", methods=[func.HttpMethod.GET], auth_level=func.AuthLevel.ANONYMOUS)
 def health(req: func.HttpRequest) -> func.HttpResponse:
-    from bms_core import endpoints
+    from bms_core.functions import routes
 
-    response: func.HttpResponse = endpoints.run_health(req)
+    response: func.HttpResponse = routes.run_health(req)
     return response
 
 
@@ -269,6 +271,6 @@ def health(req: func.HttpRequest) -> func.HttpResponse:
 )
 @app.table_output(arg_name="summary", connection=STORAGE, table_name=names.RECONCILE_TABLE)
 def reconcile(timer: func.TimerRequest, summary: func.Out[str]) -> None:
-    from bms_core import reconcile as reconcile_module
+    from bms_core.synapse import reconcile as reconcile_module
 
     reconcile_module.run_reconcile(timer, summary, bms_settings.current())

@@ -25,8 +25,8 @@ HEAVY = (
     "pyodbc",
     "azure.data.tables",
     "proton",
-    "bms_core.generator",
-    "bms_core.pools",
+    "bms_core.traffic.generator",
+    "bms_core.traffic.pools",
 )
 TARGET_MS = 50.0
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from bms_core import generator
-from bms_core.scenario import load_scenario
+from bms_core.traffic import generator
+from bms_core.traffic.scenario import load_scenario
 from bms_local.demo import DRAIN_MS, TICK_MS, DemoOptions, default_start_ms, run_demo
 
 
@@ -32,8 +32,8 @@ def _generate_only(start_ms: int, minutes: int, orders_per_minute: float | None,
             for slot in range(
                 generator.slot_at(scenario, previous), generator.slot_at(scenario, tick)
             ):
-                events += len(generator.emit_bookings(scenario, slot))
-        events += len(generator.emit_payments(scenario, previous, tick))
+                events += len(generator.bookings_to_send(scenario, slot))
+        events += len(generator.payments_to_send(scenario, previous, tick))
         previous = tick
     return events
 
@@ -79,7 +79,8 @@ def main() -> None:
     )
     print(
         f"ratio end-to-end / generation-only: {e2e_rate / base_rate:.3f} "
-        f"(verdict {report.verdict}; all checks {'ok' if all(report.checks.values()) else 'FAILED'})"
+        f"(verdict {report.verdict}; "
+        f"all checks {'ok' if all(report.checks.values()) else 'FAILED'})"
     )
 
 

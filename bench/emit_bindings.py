@@ -3,8 +3,8 @@ and against sending the same tick with the ``azure-eventhub`` SDK from Python.
 
 For a tick of 1,000 and of 10,000 bookings, in one run:
 
-* generation alone: ``generator.emit_bookings`` for the tick's slot (the floor);
-* binding path: ``emit.run_emit_bookings`` from the timer call to the filled ``Out`` list, all
+* generation alone: ``generator.bookings_to_send`` for the tick's slot (the floor);
+* binding path: ``timers.run_emit_bookings`` from the timer call to the filled ``Out`` list, all
   the Python work of a tick on Azure (the host sends the list);
 * the worker's encoding of that list for the host (``azure.functions``' Event Hubs converter,
   one ``json.dumps``), shown apart: it runs in the worker after the function returns;
@@ -35,8 +35,9 @@ from typing import Any
 from azure.functions import meta
 from azure.functions.timer import TimerRequest
 
-from bms_core import emit, generator
-from bms_core.settings import Settings
+from bms_core.functions import timers
+from bms_core.functions.settings import Settings
+from bms_core.traffic import generator
 from bms_local.host import Out
 
 NOW = 1_795_000_003_000
@@ -81,12 +82,12 @@ class Tick:
     sdk_ms: float = float("nan")
 
     def generate(self) -> list[Any]:
-        return generator.emit_bookings(self.settings.scenario, self.slot)
+        return generator.bookings_to_send(self.settings.scenario, self.slot)
 
     def bind(self) -> Out:
         out = Out()
         timer = TimerRequest(past_due=False, schedule_status={})  # first tick: the last slot
-        emit.run_emit_bookings(timer, out, settings=self.settings, now_ms=NOW)
+        timers.run_emit_bookings(timer, out, settings=self.settings, now_ms=NOW)
         return out
 
 

@@ -150,17 +150,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"events: {n} x {args.size} B in {batches} full batches (partition 0)")
     print(f"SDK baseline (build + encode, no network): {sdk_s:.3f} s = {n / sdk_s:,.0f} events/s")
     print(
-        f"publish to emulator (SDK wall time):      {publish_s:.3f} s = {n / publish_s:,.0f} events/s"
+        f"publish to emulator (SDK wall time):      {publish_s:.3f} s = "
+        f"{n / publish_s:,.0f} events/s"
     )
     print(
-        f"emulator CPU while publishing:            {emulator_cpu_s:.3f} s = {emulator_cpu_s / n * 1e6:.1f} us/event"
+        f"emulator CPU while publishing:            {emulator_cpu_s:.3f} s = "
+        f"{emulator_cpu_s / n * 1e6:.1f} us/event"
     )
     print(f"ratio emulator CPU / SDK baseline:        {ratio:.2f} (target <= {TARGET_RATIO:.2f})")
     print(
-        f"receive {received[0]} events (SDK consumer):   {receive_s:.3f} s = {received[0] / receive_s:,.0f} events/s"
+        f"receive {received[0]} events (SDK consumer):   {receive_s:.3f} s = "
+        f"{received[0] / receive_s:,.0f} events/s"
     )
     print(
-        f"emulator CPU while receiving:             {receive_cpu_s:.3f} s = {receive_cpu_s / max(received[0], 1) * 1e6:.1f} us/event"
+        f"emulator CPU while receiving:             {receive_cpu_s:.3f} s = "
+        f"{receive_cpu_s / max(received[0], 1) * 1e6:.1f} us/event"
     )
     return 0 if ratio <= TARGET_RATIO and received[0] == n else 1
 

@@ -68,7 +68,7 @@ def _cpu_seconds(root: int) -> float:
 
 
 def run_once(orders: int, workers: int, chunk_orders: int) -> dict[str, Any]:
-    from bms_core.settings import DEFAULTS
+    from bms_core.functions.settings import DEFAULTS
     from bms_local.azurite import start_azurite
     from bms_local.host import LocalHost
     from bms_local.queues import start_workers
@@ -173,9 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     for r in results:
         spent = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in r["cpu"].items())
-        print(
-            f"CPU seconds with {r['workers']} worker(s): {spent} (in {r['to_last_booking_s']:.0f} s)"
-        )
+        wall = r["to_last_booking_s"]
+        print(f"CPU seconds with {r['workers']} worker(s): {spent} (in {wall:.0f} s)")
     return 0
 
 

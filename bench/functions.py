@@ -21,9 +21,11 @@ from typing import Any
 import azure.functions as func
 from azure.functions.timer import TimerRequest
 
-from bms_core import contract, generator, projection, timefmt, validator
-from bms_core.emit import run_emit_bookings
-from bms_core.settings import Settings
+from bms_core import contract, timefmt
+from bms_core.functions.settings import Settings
+from bms_core.functions.timers import run_emit_bookings
+from bms_core.joined import projection, validator
+from bms_core.traffic import generator
 from bms_local.host import Out
 
 NOW = 1_795_000_003_000
@@ -58,7 +60,7 @@ def bench_emit(repeat: int) -> None:
     t0 = time.perf_counter()
     first = run_emit_bookings(timer, Out(), settings=settings, now_ms=NOW)
     cold_ms = (time.perf_counter() - t0) * 1000
-    base_ms, _ = timed(lambda: generator.emit_bookings(settings.scenario, slot), repeat)
+    base_ms, _ = timed(lambda: generator.bookings_to_send(settings.scenario, slot), repeat)
     run_ms, report = timed(
         lambda: run_emit_bookings(timer, Out(), settings=settings, now_ms=NOW), repeat
     )

@@ -58,8 +58,8 @@ def baseline(events: int) -> tuple[float, int]:
 
 def ours(orders: int, start_ms: int) -> tuple[float, int, int]:
     """``(events/s, events, bytes)`` for streaming ``orders`` orders, as the CLI does."""
-    from bms_core.generator import stream
-    from bms_core.scenario import Scenario
+    from bms_core.traffic.generator import stream
+    from bms_core.traffic.scenario import Scenario
 
     scenario = Scenario()
     events = size = 0
@@ -81,8 +81,8 @@ def assembly_floor(orders: int, start_ms: int) -> float:
     ``Emitted``, as a generator must at least do per event; no planning, drawing or ordering.
     Events are made and cut untimed. No per-event CPython generator of these bytes beats this.
     """
-    from bms_core.generator import Emitted, stream
-    from bms_core.scenario import Scenario
+    from bms_core.traffic.generator import Emitted, stream
+    from bms_core.traffic.scenario import Scenario
 
     cut = [
         (e.kind, e.partition_key, e.body.decode().split(',"'), e.due_ms, e.event_id)
@@ -100,7 +100,7 @@ def assembly_floor(orders: int, start_ms: int) -> float:
 
 
 def _segment(job: tuple[object, int, object]) -> tuple[int, int]:
-    from bms_core.segments import segment_bytes
+    from bms_core.traffic.segments import segment_bytes
 
     out = segment_bytes(*job)  # type: ignore[arg-type]
     return sum(out.kinds.values()), len(out.data)
@@ -110,8 +110,8 @@ def ours_parallel(orders: int, start_ms: int, workers: int) -> tuple[float, int,
     """``(events/s, events, bytes)`` for the same stream cut into segments over processes."""
     import multiprocessing
 
-    from bms_core.scenario import Scenario
-    from bms_core.segments import split, stream_spans
+    from bms_core.traffic.scenario import Scenario
+    from bms_core.traffic.segments import split, stream_spans
 
     scenario = Scenario()
     gc.disable()
@@ -135,10 +135,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="processes for the parallel figure")
     args = parser.parse_args()
 
-    from bms_core.catalog import catalog
-    from bms_core.pools import pools
-    from bms_core.scenario import Scenario
     from bms_core.timefmt import parse_iso
+    from bms_core.traffic.catalog import catalog
+    from bms_core.traffic.pools import pools
+    from bms_core.traffic.scenario import Scenario
 
     started = time.perf_counter()
     pools()
@@ -163,7 +163,8 @@ def main() -> None:
     print(f"pools + catalog, built once per process: {setup_ms:,.0f} ms (includes importing Faker)")
     print(
         f"baseline (Faker per event + json.dumps): {base:,.0f} events/s, "
-        f"{base_size / args.baseline_events:,.0f} B avg, {base * base_size / args.baseline_events / 1e6:,.1f} MB/s"
+        f"{base_size / args.baseline_events:,.0f} B avg, "
+        f"{base * base_size / args.baseline_events / 1e6:,.1f} MB/s"
     )
     print(
         f"bms_core stream ({args.orders:,} orders -> {events:,} events, {size / events:,.0f} B "
@@ -189,7 +190,8 @@ def main() -> None:
         f"{rate / floor:.2f} of it"
     )
     print(
-        f"targets: >= {TARGET_EVENTS_PER_S:,} events/s {'met' if rate >= TARGET_EVENTS_PER_S else 'NOT met'}; "
+        f"targets: >= {TARGET_EVENTS_PER_S:,} events/s "
+        f"{'met' if rate >= TARGET_EVENTS_PER_S else 'NOT met'}; "
         f">= {TARGET_RATIO:.0f}x {'met' if ratio >= TARGET_RATIO else 'NOT met'}"
     )
 

@@ -1,8 +1,8 @@
 """Import cost of bms_core (target < 50 ms) and the one-off cost of building the Faker pools.
 
 Each figure comes from fresh interpreters (``python -X importtime``), median over ``--runs``:
-``import bms_core`` (what every cold start pays), ``import bms_core.generator`` (what a timer
-pays before its first slot), and, as the baseline in the same run, ``import faker`` — what
+``import bms_core`` (what every cold start pays), ``import bms_core.traffic.generator`` (what a
+timer pays before its first slot), and, as the baseline in the same run, ``import faker`` — what
 every cold start would pay if Faker were imported at module level as in the original scripts.
 The pools are built once per process on first use; their build cost is timed in a fresh
 process with and without the Faker import.
@@ -27,13 +27,13 @@ import json, time
 t0 = time.perf_counter()
 import faker
 t1 = time.perf_counter()
-from bms_core.pools import build_pools, pools
+from bms_core.traffic.pools import build_pools, pools
 pools()
 t2 = time.perf_counter()
 build_pools()
 t3 = time.perf_counter()
-from bms_core.catalog import catalog
-from bms_core.scenario import Scenario
+from bms_core.traffic.catalog import catalog
+from bms_core.traffic.scenario import Scenario
 catalog(Scenario())
 t4 = time.perf_counter()
 print(json.dumps({"faker_import": t1 - t0, "first": t2 - t1, "rebuild": t3 - t2,
@@ -76,14 +76,16 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
     core = median_ms("bms_core", args.runs)
-    generator = median_ms("bms_core.generator", args.runs)
+    generator = median_ms("bms_core.traffic.generator", args.runs)
     faker = median_ms("faker", args.runs)
     pools = pool_costs(max(3, args.runs // 2))
     print(
         f"import bms_core:           {core:7.1f} ms  (target < {TARGET_MS:.0f} ms: "
         f"{'met' if core < TARGET_MS else 'NOT met'})"
     )
-    print(f"import bms_core.generator: {generator:7.1f} ms  (msgspec and the stdlib included)")
+    print(
+        f"import bms_core.traffic.generator: {generator:7.1f} ms  (msgspec and the stdlib included)"
+    )
     print(
         f"import faker (baseline):   {faker:7.1f} ms  -> bms_core is {faker / core:,.0f}x "
         f"cheaper, the generator {faker / generator:,.1f}x"

@@ -1,7 +1,7 @@
 """Reference stream job: events/s on one core against plain decoding, the file CLI's events/s
 for the whole process, and memory from 100k to 1M orders.
 
-Throughput: events come from the deterministic generator (``bms_core.generator.stream``:
+Throughput: events come from the deterministic generator (``bms_core.traffic.generator.stream``:
 bookings, payment attempts, duplicates), in chunks of 50,000. Each event gets what Event Hubs
 hands the job: its body, its enqueued time (its event time here) and a partition; as the
 producers send keyless batches, every run of ``KEYLESS_BATCH`` events of one kind lands on one
@@ -56,9 +56,9 @@ KEYLESS_BATCH = 100
 
 def _chunks(orders: int) -> Iterator[list[Any]]:
     """Arrivals as the hubs deliver them, ``CHUNK`` at a time."""
-    from bms_core.generator import stream
     from bms_core.names import PARTITION_COUNT
-    from bms_core.scenario import Scenario
+    from bms_core.traffic.generator import stream
+    from bms_core.traffic.scenario import Scenario
     from bms_local.stream_job import Arrival
 
     sent = {"booking": 0, "payment": 0}
@@ -174,8 +174,8 @@ def memory_run(orders: int, with_job: bool = True) -> dict[str, int]:
     """Stream ``orders`` orders (through a job, or not: the control run) and report resident
     memory while streaming and the most events ever held. The first event is pulled before
     measuring, so the generator's one-off setup is in the starting figure."""
-    from bms_core.generator import stream
-    from bms_core.scenario import Scenario
+    from bms_core.traffic.generator import stream
+    from bms_core.traffic.scenario import Scenario
     from bms_local.stream_job import StreamJob
     from bms_local.stream_job.sources import from_emitted
 

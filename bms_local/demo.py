@@ -108,7 +108,7 @@ def app_settings(eventhubs: str, storage: str, options: DemoOptions) -> dict[str
 
 def host_env(values: dict[str, str]) -> dict[str, str]:
     """The environment the local host runs the app in: defaults, this process's, ``values``."""
-    from bms_core.settings import DEFAULTS
+    from bms_core.functions.settings import DEFAULTS
 
     return {**DEFAULTS, **os.environ, **values}
 
@@ -143,7 +143,7 @@ class _Run:
         workdir: Path,
         log: Callable[[str], None],
     ) -> None:
-        from bms_core.runtime import Runtime
+        from bms_core.functions.runtime import Runtime
         from bms_local.host import LocalHost
         from bms_local.pipeline import HubReader, SentEvents
         from bms_local.sending import EventHubSink

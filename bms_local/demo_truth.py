@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from bms_core.joined import ORDER_TABLE, SEAT_TABLE
-from bms_core.projection import in_window
+from bms_core.joined.columns import ORDER_TABLE, SEAT_TABLE
+from bms_core.joined.projection import in_window
 from bms_core.timefmt import format_ms, parse_ms
 from bms_local.report import Counts, DemoReport, Unmatched
 
@@ -23,7 +23,7 @@ DELAY_BUCKETS_S = (10, 30, 60, 120, 300, 600, 900, 1200)
 
 
 def _count(warehouse: Any, table: str) -> int:
-    from bms_core.synapse import sqlite_table_name
+    from bms_core.synapse.ddl import sqlite_table_name
 
     rows = warehouse.query(f"SELECT COUNT(*) AS n FROM {sqlite_table_name(table)}")
     return int(rows[0]["n"])
@@ -31,7 +31,7 @@ def _count(warehouse: Any, table: str) -> int:
 
 def _distinct_seat_keys(warehouse: Any) -> int:
     """(payment_event_id, seat_index) keys in the landing seat table, counted directly."""
-    from bms_core.synapse import sqlite_table_name
+    from bms_core.synapse.ddl import sqlite_table_name
 
     table = sqlite_table_name(SEAT_TABLE)
     rows = warehouse.query(
@@ -42,7 +42,7 @@ def _distinct_seat_keys(warehouse: Any) -> int:
 
 def revenue_by_category(warehouse: Any) -> dict[str, str]:
     """Amount paid per event category from the de-duplicated revenue view (order grain)."""
-    from bms_core.synapse import sqlite_table_name
+    from bms_core.synapse.ddl import sqlite_table_name
 
     rows = warehouse.query(
         "SELECT event_category, SUM(amount_paid) AS amount FROM "
@@ -54,7 +54,7 @@ def revenue_by_category(warehouse: Any) -> dict[str, str]:
 
 def run_orders(run: Any) -> list[Any]:
     """Every order the run booked: its timer slots and its bursts."""
-    from bms_core import generator
+    from bms_core.traffic import generator
 
     scenario = run.scenario
     first = generator.slot_at(scenario, run.start_ms)

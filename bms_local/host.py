@@ -15,7 +15,7 @@ app uses, driven by the same binding metadata the Python worker reports at index
   (:func:`event_bodies`, :meth:`LocalHost.send_eventhub`); ``$return`` of an HTTP function is
   the response. An output that cannot be written fails the invocation (with
   ``background_outputs``, the next :meth:`LocalHost.flush`).
-* dependencies: every invocation runs inside the host's :class:`bms_core.runtime.Runtime`
+* dependencies: every invocation runs inside the host's :class:`bms_core.functions.runtime.Runtime`
   (built once: settings from the host's environment, the wall clock unless given another).
 
 It is a mock of the host only: handlers, SDKs, Azurite and the emulator are the real ones.
@@ -37,7 +37,7 @@ import azure.functions as func
 from azure.functions import meta
 from azure.functions.timer import TimerRequest
 
-from bms_core import runtime as _runtime_module
+from bms_core.functions import runtime as _runtime_module
 from bms_core.timefmt import format_ms
 
 _SETTING = re.compile(r"%([A-Za-z0-9_]+)%")

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from bms_core.partitioning import partition_for
+from bms_core.publishing.partitioning import partition_for
 
 ASA_MAX_ROWS_PER_EVENT = 100
 """Rows per joined-hub event; ASA packs line-separated rows up to the message size limit."""

@@ -1,8 +1,8 @@
 """Keyed sending with the ``azure-eventhub`` SDK, for the local stand-in of ASA's joined output.
 
 ASA's Event Hubs output routes each row by its partition key column (``order_id``); the local
-stack imitates it here. Events are grouped by :func:`bms_core.partitioning.partition_for` (the
-service's key hashing) and sent in full batches per partition id, so each lands exactly where
+stack imitates it here. Events are grouped by :func:`bms_core.publishing.partitioning.partition_for`
+(the service's key hashing) and sent in full batches per partition id, so each lands exactly where
 the service would put it. The functions do not use this: they write through output bindings.
 
 * :class:`EventHubSink` — the SDK producer, created on first use and cached per (connection,
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bms_core.names import EVENTHUB_CONNECTION_SETTING
-from bms_core.partitioning import partition_for
+from bms_core.publishing.partitioning import partition_for
 
 
 class Sendable(Protocol):

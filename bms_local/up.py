@@ -144,7 +144,7 @@ def run_up(options: UpOptions, *, announce: Any = print) -> None:
             log_path=state_dir / "eventhubs.log",
         )
         stack.on_stop(emulator.stop)
-        from bms_core.settings import DEFAULTS
+        from bms_core.functions.settings import DEFAULTS
 
         env = {
             **DEFAULTS,  # what local.settings.json.example holds

@@ -1,13 +1,13 @@
 """The local stand-in for the Synapse pool: a SQLite file whose schema comes from ``sql/``.
 
-The DDL is not written twice: :func:`bms_core.synapse.plan` adapts ``sql/synapse_create_table.sql``
-to SQLite with sqlglot (schema dropped from names, Synapse table options removed, types mapped to
-SQLite affinities). Tables and views keep their Synapse names without the ``bms.`` schema
-(``fact_seat_payment``, ``v_revenue_daily`` ...). ``v_payment_delay_percentiles`` needs
-``PERCENTILE_CONT``, which SQLite lacks; :meth:`Warehouse.delay_percentiles` computes the same
-figures in Python. The curated ``*_clean`` tables' keys become unique indexes, so a load that
-would repeat a key fails here; :meth:`Warehouse.load_clean` runs ``sql/synapse_load_clean.sql``
-adapted the same way.
+The DDL is not written twice: :func:`bms_core.synapse.ddl.plan` adapts
+``sql/synapse_create_table.sql`` to SQLite with sqlglot (schema dropped from names, Synapse table
+options removed, types mapped to SQLite affinities). Tables and views keep their Synapse names
+without the ``bms.`` schema (``fact_seat_payment``, ``v_revenue_daily`` ...).
+``v_payment_delay_percentiles`` needs ``PERCENTILE_CONT``, which SQLite lacks;
+:meth:`Warehouse.delay_percentiles` computes the same figures in Python. The curated ``*_clean``
+tables' keys become unique indexes, so a load that would repeat a key fails here;
+:meth:`Warehouse.load_clean` runs ``sql/synapse_load_clean.sql`` adapted the same way.
 
 Rows go in exactly as the joined hub carries them (the projection's dicts); ASA-format times are
 stored as ``YYYY-MM-DD HH:MM:SS.mmm`` (SQLite's own date format, what ``DATETIME2(3)`` holds).
@@ -22,9 +22,9 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, Final
 
-from bms_core.joined import ORDER_COLUMNS, ORDER_TABLE, SEAT_COLUMNS, SEAT_TABLE, Column
-from bms_core.projection import cast_datetime_ms, sql_time
-from bms_core.synapse import (
+from bms_core.joined.columns import ORDER_COLUMNS, ORDER_TABLE, SEAT_COLUMNS, SEAT_TABLE, Column
+from bms_core.joined.projection import cast_datetime_ms, sql_time
+from bms_core.synapse.ddl import (
     CREATE_TABLES_SCRIPT,
     LOAD_CLEAN_SCRIPT,
     ApplyReport,
@@ -181,7 +181,8 @@ class Warehouse:
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def view(self, name: str) -> list[dict[str, Any]]:
-        """All rows of a view, by its Synapse name (``bms.v_revenue_daily`` or ``v_revenue_daily``)."""
+        """All rows of a view, by its Synapse name
+        (``bms.v_revenue_daily`` or ``v_revenue_daily``)."""
         return self.query(f"SELECT * FROM {sqlite_table_name(name)}")
 
     def delay_percentiles(
@@ -189,7 +190,8 @@ class Warehouse:
     ) -> dict[str, dict[float, float]]:
         """``v_payment_delay_percentiles`` by IST booking day: PERCENTILE_CONT, computed here."""
         rows = self.query(
-            "SELECT DATE(booking_time, '+330 minutes') AS day, payment_delay_ms FROM v_order_payment "
+            "SELECT DATE(booking_time, '+330 minutes') AS day, payment_delay_ms "
+            "FROM v_order_payment "
             "WHERE payment_status = 'Success' ORDER BY day, payment_delay_ms"
         )
         by_day: dict[str, list[float]] = {}

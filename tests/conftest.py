@@ -22,7 +22,7 @@ pytest_plugins = [
 @functools.cache
 def _odbc_missing() -> str | None:
     """Why the ODBC tests cannot run here, or ``None`` when the driver manager and driver load."""
-    from bms_core import odbc
+    from bms_core.synapse import odbc
 
     try:
         installed = odbc.drivers()

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from bms_core.joined import order_column_names, seat_column_names
+from bms_core.joined.columns import order_column_names, seat_column_names
 from bms_local.stream_job import asa_cases
 
 REGENERATE = "python -m bms_local job --regenerate-asa-tests"

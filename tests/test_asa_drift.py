@@ -10,7 +10,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from bms_core.joined import (
+from bms_core.joined.columns import (
     EVENT_CATEGORIES,
     IST_OFFSET_MINUTES,
     ORDER_CLEAN_TABLE,
@@ -25,6 +25,7 @@ from bms_core.joined import (
     SEAT_KEY,
     SEAT_TABLE,
 )
+from bms_core.joined.projection import JOIN_WINDOW_MS, in_window
 from bms_core.names import (
     ASA_CONSUMER_GROUP,
     BOOKINGS_HUB,
@@ -33,8 +34,7 @@ from bms_core.names import (
     PARTITION_KEY_FIELD,
     PAYMENTS_HUB,
 )
-from bms_core.projection import JOIN_WINDOW_MS, in_window
-from bms_core.synapse import CREATE_TABLES_SCRIPT, LOAD_CLEAN_SCRIPT, read_batches
+from bms_core.synapse.ddl import CREATE_TABLES_SCRIPT, LOAD_CLEAN_SCRIPT, read_batches
 from bms_local.stream_job import OrderingPolicy, StreamJob
 from bms_local.stream_job.clean import REQUIRED_BOOKING_FIELDS, REQUIRED_PAYMENT_FIELDS
 

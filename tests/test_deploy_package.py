@@ -64,7 +64,7 @@ def test_package_alone_indexes_and_runs_a_handler(tmp_path: Path) -> None:
         import function_app
         import azure.functions as func
         from azure.functions.timer import TimerRequest
-        from bms_core.clock import now_ms
+        from bms_core.functions.clock import now_ms
         from bms_core.timefmt import format_ms
 
         class Out(func.Out):

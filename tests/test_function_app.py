@@ -22,7 +22,7 @@ from azure.functions._thirdparty import typing_inspect
 
 import function_app
 from bms_core import names
-from bms_core import settings as bms_settings
+from bms_core.functions import settings as bms_settings
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -2,9 +2,9 @@
 
 No Bicep compiler or Azure here: every ``.bicep`` file is parsed with ``pycep-parser``
 (``tests/infra_templates.py``) and the parsed templates are read structurally. Expectations come
-from the code (``bms_core.settings``, ``bms_core.names``, ``asa/``), so renaming a hub, a table, a
-setting or an ASA input without the template fails here. Built-in role definition ids are Azure
-facts (the same in every tenant).
+from the code (``bms_core.functions.settings``, ``bms_core.names``, ``asa/``), so renaming a hub, a
+table, a setting or an ASA input without the template fails here. Built-in role definition ids are
+Azure facts (the same in every tenant).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bms_core import names, settings
+from bms_core import names
+from bms_core.functions import settings
 from tests.infra_templates import (
     BICEP_FILES,
     INFRA,
@@ -167,7 +168,7 @@ def test_deployment_package_container_is_the_apps_deployment_source() -> None:
 
 # --- the Function App ----------------------------------------------------------------------------
 def _code_settings() -> set[str]:
-    """Every app setting name defined in bms_core/settings.py, connections aside."""
+    """Every app setting name defined in bms_core/functions/settings.py, connections aside."""
     connections = set(settings.IDENTITY_SUFFIXES)
     return {
         value
@@ -378,7 +379,7 @@ def test_streaming_units_default_is_the_job_configs() -> None:
     assert main().params["streamingUnits"]["default"] == 10 * int(config["Sku"]["StreamingUnits"])
 
 
-# --- Synapse, azd ----------------------------------------------------------------------------------
+# --- Synapse, azd --------------------------------------------------------------------------------
 def test_synapse_is_optional_and_off_by_default() -> None:
     assert main().params["deploySynapse"]["default"] is False
     assert main().modules["synapse"]["config"]["condition"] == "deploySynapse"

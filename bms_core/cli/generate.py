@@ -19,9 +19,9 @@ from contextlib import ExitStack
 from typing import IO, TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from bms_core.orderplan import PlanRow
-    from bms_core.scenario import Scenario
-    from bms_core.segments import Segment, SegmentOutput
+    from bms_core.traffic.orderplan import PlanRow
+    from bms_core.traffic.scenario import Scenario
+    from bms_core.traffic.segments import Segment, SegmentOutput
 
 HELP: Final = (
     "write generated bookings and payments as JSON lines (deterministic with --seed/--start)"
@@ -33,7 +33,7 @@ _SEGMENT_ORDERS: Final = 250_000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from bms_core.scenario import FIELDS, env_name
+    from bms_core.traffic.scenario import FIELDS, env_name
 
     parser.add_argument("--orders", type=int, required=True, help="number of orders (>= 1)")
     parser.add_argument(
@@ -62,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def scenario_from(args: argparse.Namespace) -> Scenario:
     """``BMS_*`` settings, then flags; errors name the flag or setting at fault."""
-    from bms_core.scenario import FIELDS, ScenarioError, load_scenario
+    from bms_core.traffic.scenario import FIELDS, ScenarioError, load_scenario
 
     base = load_scenario()
     overrides = {
@@ -106,8 +106,8 @@ class Progress:
 def _counted(plans: Iterator[PlanRow], outcomes: Counter[str]) -> Iterator[PlanRow]:
     from operator import itemgetter
 
-    from bms_core.generator import OUTCOMES
-    from bms_core.orderplan import OUTCOME_FIELD
+    from bms_core.traffic.generator import OUTCOMES
+    from bms_core.traffic.orderplan import OUTCOME_FIELD
 
     outcome_of = itemgetter(OUTCOME_FIELD)
     for plan in plans:
@@ -125,9 +125,9 @@ def _write_serial(
     kinds: Counter[str],
 ) -> tuple[int, int]:
     """Write the stream from this process; ``(bytes written, last event ms)``."""
-    from bms_core.catalog import catalog
-    from bms_core.emission import stream_plans
-    from bms_core.generator import plans_from
+    from bms_core.traffic.catalog import catalog
+    from bms_core.traffic.emission import stream_plans
+    from bms_core.traffic.generator import plans_from
 
     plans = _counted(plans_from(scenario, start_ms, args.orders), outcomes)
     chunk: list[bytes] = []
@@ -151,7 +151,7 @@ def _write_serial(
 
 
 def _segment_job(job: tuple[Scenario, int, Segment]) -> SegmentOutput:
-    from bms_core.segments import segment_bytes
+    from bms_core.traffic.segments import segment_bytes
 
     return segment_bytes(*job)
 
@@ -167,15 +167,15 @@ def _write_parallel(
 ) -> tuple[int, int]:
     """Write the stream from ``args.workers`` processes, segment by segment, in order.
 
-    Segments are cut at slot starts (see :mod:`bms_core.segments`), so the bytes equal the
+    Segments are cut at slot starts (see :mod:`bms_core.traffic.segments`), so the bytes equal the
     serial path's.
     """
     import multiprocessing
 
-    from bms_core.catalog import catalog
-    from bms_core.generator import OUTCOMES
-    from bms_core.pools import pools
-    from bms_core.segments import split, stream_spans
+    from bms_core.traffic.catalog import catalog
+    from bms_core.traffic.generator import OUTCOMES
+    from bms_core.traffic.pools import pools
+    from bms_core.traffic.segments import split, stream_spans
 
     pools()
     catalog(scenario)  # built once here; forked workers inherit them
@@ -200,9 +200,9 @@ def _write_parallel(
 
 
 def run(args: argparse.Namespace) -> int:
-    from bms_core.generator import OUTCOMES, slot_at, slot_bounds
-    from bms_core.scenario import ScenarioError
     from bms_core.timefmt import format_ms, parse_iso
+    from bms_core.traffic.generator import OUTCOMES, slot_at, slot_bounds
+    from bms_core.traffic.scenario import ScenarioError
 
     if args.orders < 1:
         print("error: --orders must be an integer >= 1", file=sys.stderr)

@@ -1,7 +1,7 @@
 """``python -m bms_core publish``: stream generated bookings and payments to Event Hubs.
 
 Real time by default (each event sent at its event time); ``--backfill`` or a past ``--start``
-sends the past at once (see :mod:`bms_core.publisher` for what ASA's late-arrival and
+sends the past at once (see :mod:`bms_core.publishing.publisher` for what ASA's late-arrival and
 out-of-order tolerances then do to event times). Prints the accounting at the end and exits 1 if
 any event failed. SIGTERM or Ctrl-C stop gracefully: buffered events are still sent.
 """
@@ -17,7 +17,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bms_core.scenario import Scenario
+    from bms_core.traffic.scenario import Scenario
 
 HELP = (
     "Publish generated bookings and payments to Event Hubs on their real-time schedule "
@@ -65,17 +65,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _events_per_order(scenario: Scenario, start_ms: int) -> float:
-    from bms_core.generator import stream
+    from bms_core.traffic.generator import stream
 
     sample = len(list(stream(scenario, start_ms, EVENTS_PER_ORDER_SAMPLE)))
     return sample / EVENTS_PER_ORDER_SAMPLE
 
 
 def run(args: argparse.Namespace) -> int:
-    from bms_core.generator import MAX_PAYMENT_DELAY_MS, stream
-    from bms_core.publisher import Publisher, PublishOptions, sdk_producers
-    from bms_core.scenario import ScenarioError, load_scenario
+    from bms_core.publishing.publisher import Publisher, PublishOptions, sdk_producers
     from bms_core.timefmt import parse_iso
+    from bms_core.traffic.generator import MAX_PAYMENT_DELAY_MS, stream
+    from bms_core.traffic.scenario import ScenarioError, load_scenario
 
     now_ms = time.time_ns() // 1_000_000
     try:

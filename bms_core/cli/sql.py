@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from bms_core.odbc import OdbcUnavailable
-from bms_core.synapse import CREATE_TABLES_SCRIPT, DIALECTS, SqlApplyError, apply_scripts, plan
+from bms_core.synapse.ddl import CREATE_TABLES_SCRIPT, DIALECTS, SqlApplyError, apply_scripts, plan
+from bms_core.synapse.odbc import OdbcUnavailable
 
 HELP = "Apply the Synapse DDL in sql/ batch by batch over ODBC (or print what would run)."
 
@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             choices=DIALECTS,
             default="synapse",
             help="synapse (scripts as written) or sqlite (explicit adaptation, see "
-            "bms_core/synapse.py); default synapse",
+            "bms_core/synapse/ddl.py); default synapse",
         )
         action.add_argument(
             "--script",

@@ -36,9 +36,9 @@ from typing import Any, TextIO
 
 import msgspec
 
-from bms_core.joined import seat_column_names
+from bms_core.joined.columns import seat_column_names
 from bms_core.names import BOOKINGS_HUB, JOINED_HUB, PAYMENTS_HUB
-from bms_core.partitioning import partition_for
+from bms_core.publishing.partitioning import partition_for
 
 HELP = "Print or validate a hub's events as they arrive; optional checkpoints in Blob storage."
 
@@ -89,7 +89,8 @@ def check_event(
         expected = partition_for(event.order_id, partition_count)
         if str(expected) != partition_id:
             return event.event_id, (
-                f"order_id {event.order_id} is on partition {partition_id}, its key hashes to {expected}"
+                f"order_id {event.order_id} is on partition {partition_id}, "
+                f"its key hashes to {expected}"
             )
         return event.event_id, None
     if hub == JOINED_HUB:

@@ -10,8 +10,8 @@ poison queue, where ``burst_chunk_poisoned`` records it as failed in the burst's
 (:mod:`~bms_core.flash.progress`), which ``GET /api/burst/{burst_id}`` reads.
 
 The handlers take the queue, the progress store, the scenario and the time as parameters and
-default to the running :mod:`bms_core.runtime`'s (clients on ``AzureWebJobsStorage``, made once
-per worker process).
+default to the running :mod:`bms_core.functions.runtime`'s (clients on ``AzureWebJobsStorage``,
+made once per worker process).
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ from typing import Any, Final, Protocol
 
 from bms_core import names
 from bms_core.flash.layout import PAYMENT_WINDOW_MS, BurstSpec
-from bms_core.payments import MAX_PAYMENT_DELAY_MS
-from bms_core.storage import StorageConnection
+from bms_core.functions.storage import StorageConnection
+from bms_core.traffic.payments import MAX_PAYMENT_DELAY_MS
 
 HEADER: Final = "burst"
 ETAG_RETRIES: Final = 20

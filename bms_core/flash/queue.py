@@ -20,7 +20,7 @@ from typing import Any, Final, Protocol
 from bms_core import names
 from bms_core.flash import items as work_items
 from bms_core.flash.items import WorkItem
-from bms_core.storage import StorageConnection
+from bms_core.functions.storage import StorageConnection
 
 PARALLEL_PUTS: Final = 16
 

@@ -93,7 +93,7 @@ def run_chunk(
 ) -> WorkResult:
     """A chunk's bookings, its payments due before the current window, and one payments item
     per later window that holds any of its attempts."""
-    from bms_core import generator
+    from bms_core.traffic import generator
 
     spec, chunk = item.spec, item.chunk
     anchor = spec.chunk_anchor_ms(chunk)
@@ -102,11 +102,11 @@ def run_chunk(
     indexes = spec.indexes(chunk)
     s = burst_scenario(scenario, spec)
     plans = generator.burst_chunk_plans(s, spec.burst_id, anchor, indexes)
-    bookings = generator.emit_plan_bookings(s, plans)
+    bookings = generator.plan_bookings_to_send(s, plans)
     current_window = now_ms // PAYMENT_WINDOW_MS
     cutoff = current_window * PAYMENT_WINDOW_MS
     now_due = generator.due_attempts(plans, 0, cutoff)
-    payments = generator.emit_due_payments(s, now_due)
+    payments = generator.due_payments_to_send(s, now_due)
     later: dict[int, set[int]] = {}
     last_ms: int | None = None
     first = indexes.start
@@ -140,7 +140,7 @@ def run_payments(
     item: PaymentsItem, scenario: Any, *, progress: ProgressStore, now_ms: int
 ) -> WorkResult:
     """The attempts of the item's orders inside its window, once the window has closed."""
-    from bms_core import generator
+    from bms_core.traffic import generator
 
     spec = item.spec
     start = item.window * PAYMENT_WINDOW_MS
@@ -151,7 +151,7 @@ def run_payments(
     chosen = [indexes[p] for p in item.positions]
     s = burst_scenario(scenario, spec)
     plans = generator.burst_chunk_plans(s, spec.burst_id, spec.chunk_anchor_ms(item.chunk), chosen)
-    payments = generator.emit_due_payments(s, generator.due_attempts(plans, start, end))
+    payments = generator.due_payments_to_send(s, generator.due_attempts(plans, start, end))
     progress.window_done(spec, item.chunk, item.window, len(payments))
     return WorkResult("payments", payments=[e.body.decode() for e in payments])
 
@@ -166,8 +166,8 @@ def tick_payment_items(
     burst is one chunk of ``orders`` orders anchored at its anchor, so the items name the very
     orders the tick would have sent.
     """
-    from bms_core import generator
-    from bms_core.due_payments import burst_due
+    from bms_core.traffic import generator
+    from bms_core.traffic.due_payments import burst_due
 
     spec = BurstSpec(
         manifest.burst_id,
@@ -208,8 +208,8 @@ def payments_due(scenario: Any, manifest: Any, start_ms: int, end_ms: int) -> li
     Only chunks whose payments can fall in the window are looked at, and of those only the
     orders paying in it are planned in full.
     """
-    from bms_core.due_payments import attempt_times, due_plans, payments_of_due
-    from bms_core.payments import MAX_PAYMENT_DELAY_MS
+    from bms_core.traffic.due_payments import attempt_times, due_plans, payments_of_due
+    from bms_core.traffic.payments import MAX_PAYMENT_DELAY_MS
 
     spec = spec_of(manifest)
     out: list[Any] = []
@@ -236,9 +236,9 @@ def run_emit_burst_chunk(
 ) -> WorkResult:
     """``emit_burst_chunk``: run the queue message's item and set the outputs it fills.
 
-    Parameters left out default to the running :mod:`bms_core.runtime`'s.
+    Parameters left out default to the running :mod:`bms_core.functions.runtime`'s.
     """
-    from bms_core import runtime
+    from bms_core.functions import runtime
 
     current = runtime.current()
     result = run_work_item(
@@ -264,7 +264,7 @@ def run_emit_burst_chunk(
 
 def run_burst_chunk_poisoned(message: Any, *, progress: ProgressStore | None = None) -> str:
     """``burst_chunk_poisoned``: record the poisoned item (see :func:`record_poisoned`)."""
-    from bms_core import runtime
+    from bms_core.functions import runtime
 
     store = runtime.current().burst_progress if progress is None else progress
     recorded = record_poisoned(message.get_body(), progress=store)

@@ -76,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
         report_dir=args.report_dir,
         progress=args.progress,
     )
-    from bms_core.scenario import ScenarioError
-    from bms_core.settings import SettingsError
+    from bms_core.functions.settings import SettingsError
+    from bms_core.traffic.scenario import ScenarioError
 
     try:
         report = run_demo(options)

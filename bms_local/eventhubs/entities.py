@@ -23,7 +23,7 @@ import time
 import urllib.parse
 from typing import Any
 
-from bms_core.partitioning import partition_for
+from bms_core.publishing.partitioning import partition_for
 from bms_local.eventhubs import frames as F
 from bms_local.eventhubs.codec import Array, DecodeError, Described, Int, Symbol, Timestamp
 from bms_local.eventhubs.connection import MAX_MESSAGE_SIZE

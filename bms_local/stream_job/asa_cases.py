@@ -3,7 +3,7 @@
 Each case is a pair of input files (the events exactly as on the hubs, as JSON arrays) and the
 expected outputs. The pairs each case must produce are written down by hand with the case,
 from the query's rules (window, every pair, no partition condition); the expected rows are
-those pairs projected by the joined-row contract (``bms_core.projection``), with
+those pairs projected by the joined-row contract (``bms_core.joined.projection``), with
 ``joined_at`` the later of the two event times (a file run applies no ordering policy). The
 reference job does not write them: ``tests/test_asa_cases.py`` runs it on the inputs and
 compares. ``asa/Test/testConfig.json`` lists the cases for Microsoft's
@@ -23,7 +23,7 @@ from typing import Any, Final, NamedTuple
 import msgspec
 
 from bms_core.contract import Booking, Payment, encode
-from bms_core.projection import pair_rows
+from bms_core.joined.projection import pair_rows
 from bms_core.timefmt import parse_ms
 from bms_local.stream_job.job import StreamJob
 from bms_local.stream_job.samples import sample_booking, sample_payment

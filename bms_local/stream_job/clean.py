@@ -14,7 +14,7 @@ from typing import Any, Final, NamedTuple
 
 import msgspec
 
-from bms_core.projection import cast_bigint, cast_datetime_ms, cast_paise, cast_str
+from bms_core.joined.projection import cast_bigint, cast_datetime_ms, cast_paise, cast_str
 
 NOT_JSON: Final = "not_json_object"
 REQUIRED_BOOKING_FIELDS: Final = (

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Final
 
 import msgspec
 
-from bms_core.projection import wire_time_ms
+from bms_core.joined.projection import wire_time_ms
 from bms_local.stream_job.clean import Clean, clean
 
 

@@ -14,7 +14,8 @@ JobConfig event ordering, per input partition   :meth:`.Timeline.admit`; ``adjus
 ``DATEDIFF(second, b, p) BETWEEN 0 AND 900``    :meth:`.JoinState.add`, on the adjusted times
 every matching pair, duplicates too             :meth:`.JoinState.add`; ``duplicate:*`` counts
 ``System.Timestamp() AS joined_at``             :attr:`.JoinedPair.joined_at_ms` (the later time)
-``Paired``, ``SeatRows``, ``SELECT ... INTO``   :meth:`.JoinedPair.rows` (``bms_core.projection``)
+``Paired``, ``SeatRows``, ``SELECT ... INTO``   :meth:`.JoinedPair.rows`
+                                                (``bms_core.joined.projection``)
 state held while a later event could match      :meth:`StreamJob._evict`; ``unmatched:*`` counts
 ==============================================  ===================================================
 
@@ -42,8 +43,8 @@ from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from typing import Final
 
+from bms_core.joined.projection import JOIN_WINDOW_MS
 from bms_core.names import PARTITION_COUNT
-from bms_core.projection import JOIN_WINDOW_MS
 from bms_local.stream_job.intake import usable
 from bms_local.stream_job.policy import OrderingPolicy, Timeline
 from bms_local.stream_job.records import Arrival, JoinedPair, Reject

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple, cast
 
 import msgspec
 
-from bms_core.projection import order_row, pair_rows, seat_rows
+from bms_core.joined.projection import order_row, pair_rows, seat_rows
 
 
 def _decode_held(body: bytes | str | dict[str, Any]) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from typing import Any, Final, Protocol
 
 import msgspec
 
+from bms_core.joined.projection import cast_bigint, cast_datetime_ms
 from bms_core.names import ASA_CONSUMER_GROUP, BOOKINGS_HUB, PAYMENTS_HUB
-from bms_core.projection import cast_bigint, cast_datetime_ms
 from bms_local.stream_job.job import BOOKING, PAYMENT, Arrival, JoinedPair, StreamJob
 
 ENQUEUED_FIELD: Final = "EventEnqueuedUtcTime"
@@ -34,7 +34,8 @@ class _EmittedLike(Protocol):
 
 
 def from_emitted(events: Iterable[_EmittedLike]) -> Iterator[Arrival]:
-    """The generator's messages (``bms_core.generator.Emitted``), arriving at their due time."""
+    """The generator's messages (``bms_core.traffic.generator.Emitted``),
+    arriving at their due time."""
     for event in events:
         yield Arrival(event.kind, event.body, event.due_ms)
 

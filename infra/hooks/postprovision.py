@@ -14,7 +14,8 @@ are safe to repeat:
    hour while it runs.
 
 Without azd, set those variables yourself (``AZURE_SUBSCRIPTION_ID``, ``AZURE_RESOURCE_GROUP``,
-``STREAM_JOB_NAME`` and, with Synapse, ``SYNAPSE_*``) and run ``python infra/hooks/postprovision.py``.
+``STREAM_JOB_NAME`` and, with Synapse, ``SYNAPSE_*``) and run
+``python infra/hooks/postprovision.py``.
 """
 
 from __future__ import annotations

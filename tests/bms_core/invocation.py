@@ -1,4 +1,5 @@
-"""Real ``azure.functions`` objects for calling handlers as the host would, and output collectors."""
+"""Real ``azure.functions`` objects for calling handlers as the host would,
+and output collectors."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import azure.functions as func
 from azure.functions.timer import TimerRequest
 
-from bms_core import settings as bms_settings
+from bms_core.functions import settings as bms_settings
 from bms_core.timefmt import format_ms
 from bms_local.host import Out
 

@@ -21,8 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bms_core import bursts, catalog, endpoints
-from bms_core.scenario import FIELDS, MAX_MIX_ENTRIES, MAX_NAME_CHARS, Scenario
+from bms_core.functions import bursts, routes
+from bms_core.traffic import catalog
+from bms_core.traffic.scenario import FIELDS, MAX_MIX_ENTRIES, MAX_NAME_CHARS, Scenario
 from tests.bms_core.invocation import Collector, app_settings, http
 
 MAX_ORDERS = 3
@@ -41,7 +42,7 @@ class MemoryStore:
 
 
 def post(body: bytes) -> tuple[int, dict[str, Any], int]:
-    response = endpoints.run_burst(
+    response = routes.run_burst(
         http("POST", "burst", body),
         Collector(),
         Collector(),
@@ -376,9 +377,11 @@ def test_burst_fuzz_answers_every_body_in_bounded_time_and_memory(
         tracemalloc.stop()
     with capsys.disabled():
         print(
-            f"\nburst fuzz: {sum(tried.values())} bodies, answers by status {dict(sorted(tried.items()))}; "
+            f"\nburst fuzz: {sum(tried.values())} bodies, "
+            f"answers by status {dict(sorted(tried.items()))}; "
             f"worst {worst[0] * 1000:.1f} ms / {worst[1] / 1e6:.1f} MB traced against a bound of "
-            f"{time_bound * 1000:.0f} ms / {memory_bound / 1e6:.0f} MB (a fresh {MAX_MIX_ENTRIES}-city burst x3 / x2)"
+            f"{time_bound * 1000:.0f} ms / {memory_bound / 1e6:.0f} MB "
+            f"(a fresh {MAX_MIX_ENTRIES}-city burst x3 / x2)"
         )
     assert sum(tried.values()) >= 1000
 
@@ -392,7 +395,7 @@ def test_a_burst_at_every_limit_stores_its_manifest(azurite: Any) -> None:
     body = json.dumps({"orders": 1, "scenario": {"city_mix": names}}, ensure_ascii=False).encode()
     assert len(body) <= bursts.MAX_BODY_BYTES
     store = bursts.ManifestStore(azurite.connection_string, table=f"limits{uuid.uuid4().hex[:8]}")
-    response = endpoints.run_burst(
+    response = routes.run_burst(
         http("POST", "burst", body),
         Collector(),
         Collector(),

@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from bms_core import bursts, emit, endpoints, generator, timefmt
+from bms_core import timefmt
+from bms_core.functions import bursts, routes, timers
+from bms_core.traffic import generator
 from tests.bms_core.invocation import BrokenOutput, Collector, app_settings, http, timer
 
 NOW = 1_795_000_003_456
@@ -27,7 +29,7 @@ class NoStore:
 
 
 def call(body: bytes, method: str = "POST", **extra: str) -> tuple[int, dict[str, Any]]:
-    response = endpoints.run_burst(
+    response = routes.run_burst(
         http(method, "burst", body),
         Collector(),
         Collector(),
@@ -185,7 +187,7 @@ def test_a_burst_sends_its_bookings_now_and_its_payments_when_due(
             "scenario": {"payment_delay_median_seconds": 5, "late_payment_rate": 0},
         }
     ).encode()
-    response = endpoints.run_burst(
+    response = routes.run_burst(
         http("POST", "burst", body), booked, paid, settings=settings, manifests=store, now_ms=NOW
     )
     assert response.status_code == 202
@@ -219,7 +221,7 @@ def test_a_burst_sends_its_bookings_now_and_its_payments_when_due(
     while tick <= last_due + SLOT_MS:
         now = tick + SLOT_MS + 25
         out = Collector()
-        emit.run_emit_payments(timer(tick), out, settings=settings, manifests=store, now_ms=now)
+        timers.run_emit_payments(timer(tick), out, settings=settings, manifests=store, now_ms=now)
         for raw in out.bodies():
             sent_at.setdefault(json.loads(raw)["payment_id"], now)
         tick += SLOT_MS
@@ -234,7 +236,7 @@ def test_storage_failure_is_a_503_not_a_500(azurite: Any) -> None:
         azurite.connection_string.replace(str(azurite.table_port), "1"), table="nothere"
     )
     booked, paid = Collector(), Collector()
-    response = endpoints.run_burst(
+    response = routes.run_burst(
         http("POST", "burst", b'{"orders": 2}'),
         booked,
         paid,
@@ -256,7 +258,7 @@ def test_payments_already_due_in_a_ticked_slot_are_sent_with_the_burst(
     now = boundary + 300
     booked, paid = Collector(), Collector()
     body = b'{"orders": 200, "scenario": {"payment_delay_median_seconds": 1}}'
-    response = endpoints.run_burst(
+    response = routes.run_burst(
         http("POST", "burst", body), booked, paid, settings=settings, manifests=store, now_ms=now
     )
     assert response.status_code == 202
@@ -277,7 +279,7 @@ def test_payments_already_due_in_a_ticked_slot_are_sent_with_the_burst(
     assert all(timefmt.parse_ms(json.loads(b)["payment_time"]) <= now for b in paid.bodies())
     # The next tick (covering the slot from the boundary) sends the rest that fell due in it.
     tick = Collector()
-    emit.run_emit_payments(
+    timers.run_emit_payments(
         timer(boundary), tick, settings=settings, manifests=store, now_ms=boundary + SLOT_MS + 5
     )
     due_by_then = {
@@ -302,7 +304,7 @@ def test_a_burst_whose_output_cannot_be_written_fails_after_storing_its_manifest
 
     store = Kept()
     with pytest.raises(ConnectionError):
-        endpoints.run_burst(
+        routes.run_burst(
             http("POST", "burst", b'{"orders": 3}'),
             BrokenOutput(),
             Collector(),

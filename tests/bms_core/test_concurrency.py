@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bms_core import generator, orderplan
-from bms_core.orderid import decode_order_id
+from bms_core.traffic import generator, orderplan
+from bms_core.traffic.orderid import decode_order_id
 from tests.bms_core.invocation import app_settings
 
 ANCHOR = 1_795_000_003_000

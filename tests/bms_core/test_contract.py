@@ -10,11 +10,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from bms_core import generator as g
 from bms_core.cli.schemas import DEFAULT_DIR, rendered, stale_files
 from bms_core.contract import decode_event, encode, json_schemas
-from bms_core.scenario import Scenario
 from bms_core.timefmt import parse_iso
+from bms_core.traffic import generator as g
+from bms_core.traffic.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 START = parse_iso("2026-11-29T06:30:00Z")
@@ -58,8 +58,8 @@ def test_every_generated_event_validates_against_the_committed_schema() -> None:
     validators = _validators()
     scenario = Scenario(seed=8, duplicate_rate=0.05)
     events = list(g.stream(scenario, START, 1500))
-    events += g.emit_burst(scenario, "bzz2k4m7q5a", 200, START)
-    events += g.emit_burst_payments(
+    events += g.burst_to_send(scenario, "bzz2k4m7q5a", 200, START)
+    events += g.burst_payments_to_send(
         scenario, "bzz2k4m7q5a", 200, START, START - 1000, START + 2_000_000
     )
     kinds = set()

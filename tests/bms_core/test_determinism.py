@@ -16,9 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = """
 import hashlib
 
-from bms_core import generator as g
+from bms_core.traffic import generator as g
 from bms_core.contract import encode
-from bms_core.scenario import Scenario
+from bms_core.traffic.scenario import Scenario
 from bms_core.timefmt import parse_iso
 
 s = Scenario(seed=21, duplicate_rate=0.05, malformed_rate=0.05)
@@ -27,9 +27,9 @@ h = hashlib.sha256()
 for e in g.stream(s, start, 400):
     h.update(repr((e.kind, e.partition_key, e.due_ms, e.event_id)).encode() + e.body)
 slot = g.slot_at(s, start)
-for e in g.emit_bookings(s, slot) + g.emit_payments(s, start, start + 60_000):
+for e in g.bookings_to_send(s, slot) + g.payments_to_send(s, start, start + 60_000):
     h.update(e.body)
-for e in g.emit_burst(s, "bq2vd7lzm4x", 50, start) + g.emit_burst_payments(
+for e in g.burst_to_send(s, "bq2vd7lzm4x", 50, start) + g.burst_payments_to_send(
     s, "bq2vd7lzm4x", 50, start, start, start + 900_000
 ):
     h.update(e.body)

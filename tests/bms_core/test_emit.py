@@ -11,8 +11,10 @@ import jsonschema
 import pytest
 
 import function_app
-from bms_core import contract, emit, generator, names, timefmt
-from bms_core.runtime import Runtime, running
+from bms_core import contract, names, timefmt
+from bms_core.functions import timers
+from bms_core.functions.runtime import Runtime, running
+from bms_core.traffic import generator
 from tests.bms_core.invocation import BrokenOutput, Collector, app_settings, timer
 
 SLOT_MS = 10_000
@@ -47,17 +49,17 @@ def valid_events(raw: Sequence[str], kind: str) -> list[dict[str, Any]]:
 
 def bookings_tick(last_ms: int | None, settings: Any, now_ms: int, **kw: Any) -> Collector:
     out = Collector()
-    emit.run_emit_bookings(timer(last_ms, **kw), out, settings=settings, now_ms=now_ms)
+    timers.run_emit_bookings(timer(last_ms, **kw), out, settings=settings, now_ms=now_ms)
     return out
 
 
 def test_first_tick_outputs_exactly_the_slot_that_just_closed() -> None:
     settings = app_settings()
     out = Collector()
-    report = emit.run_emit_bookings(timer(None), out, settings=settings, now_ms=NOW)
+    report = timers.run_emit_bookings(timer(None), out, settings=settings, now_ms=NOW)
     scenario = settings.scenario
     slot = generator.slot_at(scenario, NOW) - 1
-    expected = generator.emit_bookings(scenario, slot)
+    expected = generator.bookings_to_send(scenario, slot)
     assert report.slots == 1
     assert report.events == len(expected) == len(out.bodies()) > 0
     assert out.bodies() == [e.body.decode() for e in expected]
@@ -72,7 +74,7 @@ def test_first_tick_outputs_exactly_the_slot_that_just_closed() -> None:
 def test_every_valid_body_passes_the_published_schema_and_malformed_ones_are_counted() -> None:
     settings = app_settings({"BMS_MALFORMED_RATE": "0.2", "BMS_DUPLICATE_RATE": "0.2"})
     out = Collector()
-    report = emit.run_emit_bookings(timer(NOW - 2 * SLOT_MS), out, settings=settings, now_ms=NOW)
+    report = timers.run_emit_bookings(timer(NOW - 2 * SLOT_MS), out, settings=settings, now_ms=NOW)
     raw = out.bodies()
     valid = valid_events(raw, "booking")
     assert report.events == len(raw)
@@ -87,7 +89,7 @@ def test_a_missed_tick_is_caught_up_on_the_next_one() -> None:
     # Regular ticks at t0 and t0 + 3 slots (two ticks missed in between) ...
     t0 = slot_start(NOW)
     caught_up = Collector()
-    report = emit.run_emit_bookings(
+    report = timers.run_emit_bookings(
         timer(t0, past_due=True), caught_up, settings=settings, now_ms=t0 + 3 * SLOT_MS + 50
     )
     assert report.slots == 3 and report.past_due
@@ -105,7 +107,7 @@ def test_catch_up_is_bounded_by_the_setting_and_says_what_it_skipped(
     settings = app_settings({"BMS_MAX_CATCHUP_SLOTS": "4"})
     out = Collector()
     with caplog.at_level(logging.INFO, logger="bms.emit"):
-        report = emit.run_emit_bookings(
+        report = timers.run_emit_bookings(
             timer(NOW - 3_600_000, past_due=True), out, settings=settings, now_ms=NOW
         )
     assert report.slots == 4
@@ -113,7 +115,7 @@ def test_catch_up_is_bounded_by_the_setting_and_says_what_it_skipped(
     assert report.window_start_ms == slot_start(NOW) - 4 * SLOT_MS
     scenario = settings.scenario
     end = generator.slot_at(scenario, NOW)
-    expected = [e for s in range(end - 4, end) for e in generator.emit_bookings(scenario, s)]
+    expected = [e for s in range(end - 4, end) for e in generator.bookings_to_send(scenario, s)]
     assert len(out.bodies()) == len(expected) == report.events
     logged = json.loads(caplog.records[-1].getMessage())
     assert logged["skipped_slots"] == 356 and logged["function"] == "emit_bookings"
@@ -131,7 +133,7 @@ def test_two_ticks_in_one_slot_output_nothing_twice() -> None:
     settings = app_settings()
     bookings_tick(NOW - SLOT_MS, settings, NOW)
     out = Collector()
-    again = emit.run_emit_bookings(timer(NOW), out, settings=settings, now_ms=NOW + 100)
+    again = timers.run_emit_bookings(timer(NOW), out, settings=settings, now_ms=NOW + 100)
     assert again.slots == 0 and again.events == 0
     assert out.bodies() == []  # an empty list: the host sends nothing
 
@@ -145,7 +147,7 @@ def test_payments_come_out_at_their_due_times_on_a_simulated_clock() -> None:
     for tick in range(1, 13):  # two minutes of ticks, each 40 ms late
         now = t0 + tick * SLOT_MS + 40
         out = Collector()
-        report = emit.run_emit_payments(
+        report = timers.run_emit_payments(
             timer(last), out, settings=settings, manifests=NoBursts(), now_ms=now
         )
         assert report.events == len(out.bodies())
@@ -163,9 +165,9 @@ def test_payments_come_out_at_their_due_times_on_a_simulated_clock() -> None:
 
 def test_an_output_that_cannot_be_written_fails_the_invocation() -> None:
     with pytest.raises(ConnectionError, match="Event Hubs unreachable"):
-        emit.run_emit_bookings(timer(None), BrokenOutput(), settings=app_settings(), now_ms=NOW)
+        timers.run_emit_bookings(timer(None), BrokenOutput(), settings=app_settings(), now_ms=NOW)
     with pytest.raises(ConnectionError):
-        emit.run_emit_payments(
+        timers.run_emit_payments(
             timer(NOW - 3 * SLOT_MS),
             BrokenOutput(),
             settings=app_settings(),
@@ -175,11 +177,11 @@ def test_an_output_that_cannot_be_written_fails_the_invocation() -> None:
 
 
 def test_no_body_reaches_the_output_over_the_size_an_event_may_have() -> None:
-    event = generator.emit_bookings(app_settings().scenario, 0)[0]
+    event = generator.bookings_to_send(app_settings().scenario, 0)[0]
     huge = event._replace(body=b"x" * (names.EVENT_MAX_BYTES + 1))
-    assert emit.bodies_of([event]) == [event.body.decode()]
-    with pytest.raises(emit.EmitFailed, match=f"{huge.event_id} is {names.EVENT_MAX_BYTES + 1}"):
-        emit.bodies_of([event, huge])
+    assert timers.bodies_of([event]) == [event.body.decode()]
+    with pytest.raises(timers.EmitFailed, match=f"{huge.event_id} is {names.EVENT_MAX_BYTES + 1}"):
+        timers.bodies_of([event, huge])
 
 
 def test_unreadable_burst_manifests_fail_the_tick_and_write_nothing() -> None:
@@ -188,8 +190,8 @@ def test_unreadable_burst_manifests_fail_the_tick_and_write_nothing() -> None:
             raise ConnectionError("table endpoint unreachable")
 
     out = Collector()
-    with pytest.raises(emit.EmitFailed, match=r"burst manifests unreadable.*ConnectionError"):
-        emit.run_emit_payments(
+    with pytest.raises(timers.EmitFailed, match=r"burst manifests unreadable.*ConnectionError"):
+        timers.run_emit_payments(
             timer(NOW - 3 * SLOT_MS), out, settings=app_settings(), manifests=Down(), now_ms=NOW
         )
     assert out.value is None
@@ -205,8 +207,8 @@ def test_the_decorated_functions_run_the_same_handlers_with_the_runtime_s_depend
         function_app.emit_bookings(timer(NOW - SLOT_MS), bookings)
         function_app.emit_payments(timer(NOW - 10 * SLOT_MS), payments)
     expected_bookings, expected_payments = Collector(), Collector()
-    emit.run_emit_bookings(timer(NOW - SLOT_MS), expected_bookings, settings=settings, now_ms=NOW)
-    emit.run_emit_payments(
+    timers.run_emit_bookings(timer(NOW - SLOT_MS), expected_bookings, settings=settings, now_ms=NOW)
+    timers.run_emit_payments(
         timer(NOW - 10 * SLOT_MS),
         expected_payments,
         settings=settings,

@@ -9,10 +9,12 @@ from typing import Any
 import azure.functions as func
 import pytest
 
-from bms_core import endpoints, flash, generator, timefmt
+from bms_core import flash, timefmt
 from bms_core.flash import items
 from bms_core.flash.layout import PAYMENT_WINDOW_MS, BurstSpec
-from bms_core.payments import MAX_ATTEMPTS
+from bms_core.functions import routes as endpoints
+from bms_core.traffic import generator
+from bms_core.traffic.payments import MAX_ATTEMPTS
 from tests.bms_core.invocation import Collector, app_settings, http
 
 NOW = 1_795_000_003_456
@@ -246,7 +248,8 @@ def test_a_payments_tick_over_its_bound_fans_the_rest_out_through_the_queue(
 ) -> None:
     """Ten inline bursts of 2,000 orders pay in the same minute; the tick writes a bounded
     share and hands the rest to payments items, which send exactly the missing payments."""
-    from bms_core import bursts, emit
+    from bms_core.functions import bursts
+    from bms_core.functions import timers as emit
     from tests.bms_core.invocation import timer
 
     settings = app_settings()
@@ -284,7 +287,7 @@ def test_a_payments_tick_over_its_bound_fans_the_rest_out_through_the_queue(
     expected = [
         e.body.decode()
         for m in manifests
-        for e in generator.emit_burst_payments(
+        for e in generator.burst_payments_to_send(
             bursts.scenario_of(settings.scenario, m), m.burst_id, 2000, anchor, start, end
         )
     ]
@@ -330,7 +333,7 @@ def test_burst_progress_answers_503_when_storage_is_unreadable() -> None:
 
 
 def _fanned(orders: int, over_seconds: int, anchor: int) -> Any:
-    from bms_core import bursts
+    from bms_core.functions import bursts
 
     spec = BurstSpec("bfanned0001", 7, orders, 5000, anchor, over_seconds, {})
     return bursts.BurstManifest(
@@ -350,7 +353,7 @@ def _fanned(orders: int, over_seconds: int, anchor: int) -> Any:
 
 
 def test_the_payments_tick_leaves_a_fanned_out_burst_to_its_chunks() -> None:
-    from bms_core import emit
+    from bms_core.functions import timers as emit
     from tests.bms_core.invocation import timer
 
     anchor = NOW - NOW % 1000
@@ -371,7 +374,8 @@ def test_the_payments_tick_leaves_a_fanned_out_burst_to_its_chunks() -> None:
 def test_reconcile_counts_a_fanned_out_burst_as_its_chunks_send_it() -> None:
     """Over 0 s a fanned-out burst holds the orders of an inline burst of the same size; spread
     over 90 s, its rows per minute are those of its chunks' own orders."""
-    from bms_core import bursts, reconcile
+    from bms_core.functions import bursts
+    from bms_core.synapse import reconcile
 
     scenario = app_settings().scenario
     anchor = NOW - NOW % 1000

@@ -7,13 +7,13 @@ from collections import Counter
 
 import pytest
 
-from bms_core import generator as g
 from bms_core.contract import decode_booking, decode_payment, encode
 from bms_core.money import gst_paise, to_paise
 from bms_core.names import JOIN_WINDOW_SECONDS
-from bms_core.orderid import OrderKey
-from bms_core.scenario import Scenario
 from bms_core.timefmt import parse_iso, parse_ms
+from bms_core.traffic import generator as g
+from bms_core.traffic.orderid import OrderKey
+from bms_core.traffic.scenario import Scenario
 
 START = parse_iso("2026-11-27T13:00:00Z")  # a Friday, 18:30 IST
 S = Scenario(seed=11)
@@ -169,7 +169,7 @@ def test_bad_burst_arguments_are_named(args: tuple[object, ...], message: str) -
 def test_emitted_bodies_are_the_contract_encoding_and_due_at_their_event_time() -> None:
     scenario = Scenario(seed=5, duplicate_rate=0.0)
     slot = g.slot_at(scenario, START)
-    emitted = g.emit_bookings(scenario, slot)
+    emitted = g.bookings_to_send(scenario, slot)
     orders = g.orders_in(scenario, slot)
     assert [e.body for e in emitted] == [encode(o.booking) for o in orders]
     for e, o in zip(emitted, orders, strict=True):
@@ -178,14 +178,14 @@ def test_emitted_bodies_are_the_contract_encoding_and_due_at_their_event_time() 
         assert e.event_id == o.booking.event_id
         assert e.due_ms == parse_ms(o.booking.booking_time)
     start, end = START, START + 30_000
-    payments = g.emit_payments(scenario, start, end)
+    payments = g.payments_to_send(scenario, start, end)
     assert [e.body for e in payments] == [encode(p) for p in g.payments_due(scenario, start, end)]
     assert all(e.due_ms == parse_ms(decode_payment(e.body).payment_time) for e in payments)
-    burst = g.emit_burst(scenario, BURST, 30, START)
+    burst = g.burst_to_send(scenario, BURST, 30, START)
     assert [e.body for e in burst] == [
         encode(o.booking) for o in g.burst_orders(scenario, BURST, 30, START)
     ]
-    burst_pay = g.emit_burst_payments(scenario, BURST, 30, START, START - 1000, START + 120_000)
+    burst_pay = g.burst_payments_to_send(scenario, BURST, 30, START, START - 1000, START + 120_000)
     expected = g.burst_payments_due(scenario, BURST, 30, START, START - 1000, START + 120_000)
     assert [e.body for e in burst_pay] == [encode(p) for p in expected]
 

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 import function_app
-from bms_core import __version__, endpoints
-from bms_core import settings as bms_settings
-from bms_core.runtime import Runtime, running
+from bms_core import __version__
+from bms_core.functions import routes
+from bms_core.functions import settings as bms_settings
+from bms_core.functions.runtime import Runtime, running
 from tests.bms_core.invocation import Collector, http
 
 SECRET = "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKey=TOPSECRETVALUE"
@@ -24,7 +25,7 @@ def complete_env() -> dict[str, str]:
 
 
 def health(env: dict[str, str], method: str = "GET") -> tuple[int, dict[str, Any], bytes]:
-    response = endpoints.run_health(http(method, "health"), env)
+    response = routes.run_health(http(method, "health"), env)
     raw = response.get_body()
     return response.status_code, json.loads(raw), raw
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bms_core.orderid import (
+from bms_core.traffic.orderid import (
     MAX_INDEX,
     MAX_SEED,
     MAX_SLOT,

@@ -8,9 +8,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bms_core import entropy
-from bms_core import generator as g
-from bms_core.catalog import catalog
 from bms_core.contract import (
     CHANNELS,
     EVENT_TYPES,
@@ -20,13 +17,16 @@ from bms_core.contract import (
     decode_payment,
     encode,
 )
-from bms_core.orderid import OrderKey
-from bms_core.orderplan import OrderPlan, plan_order, plan_orders
-from bms_core.payments import Attempt
-from bms_core.plan_events import booking_of, payments_of
-from bms_core.scenario import OUTCOME_NAMES, Mix, Scenario
 from bms_core.timefmt import parse_iso
-from bms_core.wire import booking_body, payment_body
+from bms_core.traffic import entropy
+from bms_core.traffic import generator as g
+from bms_core.traffic.catalog import catalog
+from bms_core.traffic.orderid import OrderKey
+from bms_core.traffic.orderplan import OrderPlan, plan_order, plan_orders
+from bms_core.traffic.payments import Attempt
+from bms_core.traffic.plan_events import booking_of, payments_of
+from bms_core.traffic.scenario import OUTCOME_NAMES, Mix, Scenario
+from bms_core.traffic.wire import booking_body, payment_body
 
 START = parse_iso("2026-11-25T12:00:00Z")
 SAMPLE = 50_000
@@ -157,8 +157,8 @@ def test_any_scenario_gives_valid_orders_and_identical_fast_bytes(
 
 
 def test_every_contract_type_and_category_has_prices_venues_and_rows() -> None:
-    from bms_core import catalog as c
-    from bms_core import pricing
+    from bms_core.traffic import catalog as c
+    from bms_core.traffic import pricing
 
     assert set(pricing.BASE_PRICE_PAISE) == set(EVENT_TYPES) == set(c.VENUE_SUFFIXES)
     assert set(c.SHOW_MINUTES_IST) == set(EVENT_TYPES)
@@ -187,8 +187,8 @@ def test_orders_planned_together_or_alone_are_the_same_plans() -> None:
 
 
 def test_payment_schedule_follows_the_payment_model() -> None:
-    from bms_core.catalog import FAILURE_REASONS_BY_METHOD, LATE_DELAY_MS, MIN_RETRY_GAP_MS
-    from bms_core.payments import SAME_METHOD_ON_RETRY
+    from bms_core.traffic.catalog import FAILURE_REASONS_BY_METHOD, LATE_DELAY_MS, MIN_RETRY_GAP_MS
+    from bms_core.traffic.payments import SAME_METHOD_ON_RETRY
 
     scenario = Scenario(seed=11, orders_per_minute=3000, late_payment_rate=0.3)
     cat = catalog(scenario)
@@ -228,7 +228,7 @@ def test_payment_schedule_follows_the_payment_model() -> None:
 def test_timers_find_the_attempts_the_plans_hold() -> None:
     """The due-payments path schedules from the draws alone, without planning the booking;
     it must see exactly the attempts the planner gives the same orders."""
-    from bms_core.due_payments import attempt_times
+    from bms_core.traffic.due_payments import attempt_times
 
     scenario = Scenario(seed=11, orders_per_minute=3000, late_payment_rate=0.3)
     cat = catalog(scenario)
@@ -240,7 +240,7 @@ def test_timers_find_the_attempts_the_plans_hold() -> None:
 
 
 def test_plan_rows_are_the_plans_fields() -> None:
-    from bms_core.orderplan import plan_rows
+    from bms_core.traffic.orderplan import plan_rows
 
     scenario = Scenario(seed=5, orders_per_minute=3000, late_payment_rate=0.2)
     cat = catalog(scenario)
@@ -279,6 +279,6 @@ def test_records_across_blocks_equal_one_record_at_a_time() -> None:
 @given(epoch_ms=st.integers(0, 253_402_300_799_999))
 def test_wire_times_are_the_contract_time_text(epoch_ms: int) -> None:
     from bms_core.timefmt import format_ms
-    from bms_core.wire import time_text
+    from bms_core.traffic.wire import time_text
 
     assert time_text(epoch_ms) == format_ms(epoch_ms)

@@ -8,7 +8,7 @@ import string
 import pytest
 from azure.eventhub._buffered_producer._partition_resolver import generate_hash_code
 
-from bms_core.partitioning import hash_code, partition_for
+from bms_core.publishing.partitioning import hash_code, partition_for
 
 
 def _keys(count: int) -> list[str]:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bms_core.pools import EMAIL_DOMAINS, build_pools, json_safe, pools
+from bms_core.traffic.pools import EMAIL_DOMAINS, build_pools, json_safe, pools
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,16 +25,18 @@ def _modules_after(code: str) -> str:
 
 def test_importing_bms_core_and_the_generator_does_not_import_faker() -> None:
     loaded = _modules_after(
-        "import bms_core, bms_core.scenario, bms_core.orderid, bms_core.generator, "
+        "import bms_core, bms_core.traffic.scenario, bms_core.traffic.orderid, "
+        "bms_core.traffic.generator, "
         "bms_core.cli.generate"
     )
-    assert "'bms_core.generator'" in loaded
+    assert "'bms_core.traffic.generator'" in loaded
     assert "faker" not in loaded
 
 
 def test_faker_loads_when_the_first_order_is_built() -> None:
     loaded = _modules_after(
-        "from bms_core import generator as g, scenario\ng.orders_in(scenario.Scenario(), 176441000)"
+        "from bms_core.traffic import generator as g, scenario\n"
+        "g.orders_in(scenario.Scenario(), 176441000)"
     )
     assert "'faker'" in loaded
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from bms_core.contract import encode
-from bms_core.joined import order_column_names, seat_column_names
-from bms_core.projection import (
+from bms_core.joined.columns import order_column_names, seat_column_names
+from bms_core.joined.projection import (
     cast_bigint,
     cast_datetime_ms,
     cast_paise,

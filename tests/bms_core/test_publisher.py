@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from bms_core.emission import Emitted
-from bms_core.generator import stream
 from bms_core.names import BOOKINGS_HUB, PAYMENTS_HUB
-from bms_core.partitioning import partition_for
-from bms_core.publisher import HUB_OF_KIND, Publisher, PublishOptions, sdk_producers
-from bms_core.scenario import Scenario
+from bms_core.publishing.partitioning import partition_for
+from bms_core.publishing.publisher import HUB_OF_KIND, Publisher, PublishOptions, sdk_producers
+from bms_core.traffic.emission import Emitted
+from bms_core.traffic.generator import stream
+from bms_core.traffic.scenario import Scenario
 from bms_local.eventhubs import start_emulator
 from tests.services_eventhubs import EmulatorHandle
 

@@ -9,8 +9,11 @@ from typing import Any
 import pytest
 import sqlglot
 
-from bms_core import contract, generator, odbc, projection, reconcile, timefmt
-from bms_core.joined import SEAT_COLUMNS, SEAT_TABLE
+from bms_core import contract, timefmt
+from bms_core.joined import projection
+from bms_core.joined.columns import SEAT_COLUMNS, SEAT_TABLE
+from bms_core.synapse import odbc, reconcile
+from bms_core.traffic import generator
 from bms_local.warehouse import SEAT_TABLE_LOCAL, Warehouse, sqlite_time
 from tests.bms_core.invocation import Collector, app_settings, timer
 
@@ -143,7 +146,7 @@ def test_the_synapse_query_is_valid_t_sql_on_the_seat_table() -> None:
 
 def test_the_decorated_function_is_a_no_op_without_synapse(monkeypatch: pytest.MonkeyPatch) -> None:
     import function_app
-    from bms_core.runtime import Runtime, running
+    from bms_core.functions.runtime import Runtime, running
 
     monkeypatch.delenv("BMS_SYNAPSE_CONNECTION", raising=False)
     summary = Collector()

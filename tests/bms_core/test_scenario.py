@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import bms_core.scenario as scenario_module
-from bms_core.scenario import (
+import bms_core.traffic.scenario as scenario_module
+from bms_core.traffic.scenario import (
     FIELDS,
     Scenario,
     ScenarioError,

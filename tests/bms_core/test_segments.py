@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bms_core import generator as g
-from bms_core.scenario import Scenario
-from bms_core.segments import segment_bytes, split, stream_spans
 from bms_core.timefmt import parse_iso
+from bms_core.traffic import generator as g
+from bms_core.traffic.scenario import Scenario
+from bms_core.traffic.segments import segment_bytes, split, stream_spans
 
 ROOT = Path(__file__).resolve().parents[2]
 START = "2026-11-28T14:00:03.500Z"

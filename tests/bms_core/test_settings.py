@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bms_core import settings as s
-from bms_core.runtime import Runtime, current, running
+from bms_core.functions import settings as s
+from bms_core.functions.runtime import Runtime, current, running
 
 
 def test_defaults_give_a_working_local_configuration() -> None:

@@ -10,8 +10,8 @@ import pytest
 from azure.data.tables import TableClient
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
-from bms_core import bursts, settings
-from bms_core.storage import StorageConnection, StorageSettingError
+from bms_core.functions import bursts, settings
+from bms_core.functions.storage import StorageConnection, StorageSettingError
 
 MANIFEST = bursts.BurstManifest("bstorage0001", 7, 2, 1_767_225_600_000, {}, 1, 2, 2, 2, 0)
 

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from bms_core.cli import main
-from bms_core.odbc import OdbcUnavailable
-from bms_core.synapse import (
+from bms_core.synapse.ddl import (
     ASA_USER_SCRIPT,
     CREATE_TABLES_SCRIPT,
     LOAD_CLEAN_SCRIPT,
@@ -17,6 +16,7 @@ from bms_core.synapse import (
     plan,
     split_batches,
 )
+from bms_core.synapse.odbc import OdbcUnavailable
 
 
 def test_batches_split_on_go_lines_only_and_know_their_line() -> None:

@@ -12,10 +12,10 @@ import pytest
 from azure.eventhub import EventData, EventHubProducerClient
 
 from bms_core.cli.tail import TailReport, _handle, blob_checkpoint_store, check_event, tail
-from bms_core.generator import stream
 from bms_core.names import BOOKINGS_HUB, JOINED_HUB
-from bms_core.partitioning import partition_for
-from bms_core.scenario import Scenario
+from bms_core.publishing.partitioning import partition_for
+from bms_core.traffic.generator import stream
+from bms_core.traffic.scenario import Scenario
 from bms_local.azurite import Azurite
 from tests.services_eventhubs import EmulatorHandle
 
@@ -88,7 +88,7 @@ def test_print_mode_shows_partition_key_and_body() -> None:
 
 
 def test_joined_rows_must_have_the_seat_columns_in_order() -> None:
-    from bms_core.joined import seat_column_names
+    from bms_core.joined.columns import seat_column_names
 
     names = seat_column_names()
     good = json.dumps(dict.fromkeys(names, 1)).encode()

@@ -10,8 +10,11 @@ from typing import Any, Final
 
 import pytest
 
-from bms_core import bursts, contract, generator, validator
-from bms_core.joined import SEAT_COLUMNS, seat_column_names
+from bms_core import contract
+from bms_core.functions import bursts
+from bms_core.joined import validator
+from bms_core.joined.columns import SEAT_COLUMNS, seat_column_names
+from bms_core.traffic import generator
 from tests.bms_core.invocation import Collector, app_settings, event
 
 NOW = 1_795_000_003_000
@@ -402,7 +405,7 @@ def test_the_decorated_function_takes_the_trigger_and_both_collectors(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import function_app
-    from bms_core.runtime import Runtime, running
+    from bms_core.functions.runtime import Runtime, running
 
     monkeypatch.setenv("BMS_ORDERS_PER_MINUTE", "120")
     monkeypatch.setenv("BMS_SEED", "7")

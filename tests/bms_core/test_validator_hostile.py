@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bms_core import joined_check as jc
-from bms_core.joined import seat_column_names
+from bms_core.joined import check as jc
+from bms_core.joined.columns import seat_column_names
 from bms_core.money import parse_paise
 from tests.bms_core.test_validator import JOINED, packed, run
 
@@ -136,7 +136,7 @@ def test_money_text_is_read_only_when_it_is_a_plain_rupee_amount(value: Any, pai
 
 def test_money_precision_matches_the_joined_columns() -> None:
     from bms_core import money
-    from bms_core.joined import SEAT_COLUMNS
+    from bms_core.joined.columns import SEAT_COLUMNS
 
     money_types = {c.sql_type for c in SEAT_COLUMNS if c.sql_type.startswith("DECIMAL")}
     assert money_types == {f"DECIMAL({money.AMOUNT_PRECISION},{money.AMOUNT_SCALE})"}
@@ -291,7 +291,7 @@ def test_validator_fuzz_never_raises_and_keeps_checking_the_good_rows(
 def test_the_manifest_cache_is_bounded_in_bytes_and_remembers_missing_bursts() -> None:
     from types import SimpleNamespace
 
-    from bms_core import validator
+    from bms_core.joined import validator
 
     reads: list[str] = []
     big = SimpleNamespace(overrides={"city_mix": {f"City {i}": 1 for i in range(200)}})
@@ -313,7 +313,8 @@ def test_the_manifest_cache_is_bounded_in_bytes_and_remembers_missing_bursts() -
 
 
 def test_the_longest_order_id_is_within_what_the_validator_decodes() -> None:
-    from bms_core import orderid, validator
+    from bms_core.joined import validator
+    from bms_core.traffic import orderid
 
     longest_burst = "b" + "z" * 16
     assert orderid.is_burst_id(longest_burst)

@@ -1,4 +1,5 @@
-"""``python -m bms_local eventhubs``: ready line, SDK traffic, clean stop on SIGTERM, data folder."""
+"""``python -m bms_local eventhubs``: ready line, SDK traffic, clean stop on
+SIGTERM, data folder."""
 
 from __future__ import annotations
 

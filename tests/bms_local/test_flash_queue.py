@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from bms_core import flash, generator, names
-from bms_core import settings as bms_settings
+from bms_core import flash, names
 from bms_core.flash import items
+from bms_core.functions import settings as bms_settings
+from bms_core.traffic import generator
 from bms_local.host import LocalHost
 from bms_local.queues import QueueSettings, start_workers
 
@@ -120,7 +121,7 @@ def test_a_20000_order_burst_runs_on_worker_processes_through_azurite_and_the_em
     assert status["chunks"] == {"total": 4, "done": 4, "failed": 0, "pending": 0}
     scenario = bms_settings.Settings.from_env(app_env).scenario
     anchor = timestamp_ms(answer["first_booking"])
-    expected = generator.emit_burst(scenario, answer["burst_id"], 20_000, anchor)
+    expected = generator.burst_to_send(scenario, answer["burst_id"], 20_000, anchor)
     assert status["bookings_sent"] == len(expected)
     bodies = _receive_all(app_env["EventHubConnection"], "bookings", len(expected))
     assert Counter(bodies) == Counter(e.body.decode() for e in expected)

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from bms_core import names, settings
-from bms_core.runtime import Runtime
+from bms_core import names
+from bms_core.functions import settings
+from bms_core.functions.runtime import Runtime
 from bms_local.host import LocalHost, event_bodies
 from tests.services_eventhubs import EmulatorHandle, receive_events
 

@@ -115,9 +115,11 @@ def test_out_of_order_beyond_tolerance_is_adjusted_to_the_newest_time_minus_tole
 def test_drop_policy_discards_instead_of_adjusting() -> None:
     policy = OrderingPolicy(late_arrival_s=3600, out_of_order_s=10, adjust=False)
     job, pairs = _run(
-        _b("o-a", T0 + 100_000, partition=0), _b("o-b", T0 + 50_000, partition=0), _p("o-b", T0 + 60_000, partition=0),
+        _b("o-a", T0 + 100_000, partition=0),
+        _b("o-b", T0 + 50_000, partition=0),
+        _p("o-b", T0 + 60_000, partition=0),
         job=StreamJob(policy),
-    )  # fmt: skip
+    )
     assert pairs == []
     assert job.counts["dropped:booking.out_of_order"] == 1
 

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from bms_core.contract import encode
-from bms_core.generator import stream
-from bms_core.scenario import Scenario
+from bms_core.traffic.generator import stream
+from bms_core.traffic.scenario import Scenario
 from bms_local.stream_job import Arrival, OrderingPolicy, StreamJob
 from bms_local.stream_job.clean import clean_booking, clean_payment, decode
 from bms_local.stream_job.samples import sample_booking, sample_payment

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from bms_core.contract import encode
-from bms_core.joined import ORDER_COLUMNS, SEAT_COLUMNS
+from bms_core.joined.columns import ORDER_COLUMNS, SEAT_COLUMNS
 from bms_core.timefmt import parse_ms
 from bms_local.stream_job import Arrival, StreamJob
 from bms_local.stream_job.samples import sample_booking, sample_payment
@@ -144,7 +144,8 @@ def test_curated_tables_hold_each_key_once_and_loading_again_adds_nothing(
     warehouse.insert_pairs(StreamJob().process(arrivals))
     assert warehouse.load_clean() == (2, 1)
     counts = warehouse.query(
-        "SELECT COUNT(*) AS n, COUNT(DISTINCT payment_event_id) AS keys FROM fact_order_payment_clean"
+        "SELECT COUNT(*) AS n, COUNT(DISTINCT payment_event_id) AS keys "
+        "FROM fact_order_payment_clean"
     )
     assert counts == [{"n": 6, "keys": 6}]
 

@@ -1,10 +1,12 @@
 """An order as plain numbers and indexes (an :class:`OrderPlan`).
 
-Planning is the one place that turns an order's draws (:class:`~bms_core.entropy.BookingDraws`)
-into decisions: when it is booked, by whom, for which show, which seats at what price; how it
-is paid comes from the payment model (:func:`bms_core.payments.schedule`). Two renderers read a plan:
-:mod:`bms_core.plan_events` builds the validated :mod:`bms_core.contract` Structs (model API,
-validator), and :mod:`bms_core.wire` writes the same JSON bytes directly (the fast sending path).
+Planning is the one place that turns an order's draws
+(:class:`~bms_core.traffic.entropy.BookingDraws`) into decisions: when it is booked, by whom,
+for which show, which seats at what price; how it is paid comes from the payment model
+(:func:`bms_core.traffic.payments.schedule`). Two renderers read a plan:
+:mod:`bms_core.traffic.plan_events` builds the validated :mod:`bms_core.contract` Structs
+(model API, validator), and :mod:`bms_core.traffic.wire` writes the same JSON bytes directly
+(the fast sending path).
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import threading
 from collections.abc import Sequence
 from typing import Final, NamedTuple
 
-from bms_core import entropy
-from bms_core.catalog import (
+from bms_core.traffic import entropy
+from bms_core.traffic.catalog import (
     CUSTOMERS_PER_CITY,
     DAY_MS,
     IST_OFFSET_MS,
@@ -24,11 +26,11 @@ from bms_core.catalog import (
     Catalog,
     Venue,
 )
-from bms_core.entropy import BookingDraws, booking_draws, delivery_draws, pick
-from bms_core.orderid import TIMER_NAMESPACE, OrderKey, decode_order_id, order_id_prefix
-from bms_core.orderid import index_text as _index_text
-from bms_core.payments import Attempt, AttemptFields, schedule
-from bms_core.scenario import Scenario
+from bms_core.traffic.entropy import BookingDraws, booking_draws, delivery_draws, pick
+from bms_core.traffic.orderid import TIMER_NAMESPACE, OrderKey, decode_order_id, order_id_prefix
+from bms_core.traffic.orderid import index_text as _index_text
+from bms_core.traffic.payments import Attempt, AttemptFields, schedule
+from bms_core.traffic.scenario import Scenario
 
 BURST_SPREAD_MS: Final = 1000
 """Burst bookings lie in ``(anchor_second*1000 - BURST_SPREAD_MS, anchor_second*1000]``."""
@@ -60,9 +62,10 @@ class OrderPlan(NamedTuple):
     attempts: tuple[Attempt, ...]
     delivery: tuple[int, int, int, int]
     """Whether its booking and first attempt are sent twice or followed by a malformed copy:
-    the draws of :class:`~bms_core.entropy.DeliveryDraws`."""
+    the draws of :class:`~bms_core.traffic.entropy.DeliveryDraws`."""
     record: bytes
-    """All its draws (:mod:`bms_core.entropy`): retries and later attempts' extras read it."""
+    """All its draws (:mod:`bms_core.traffic.entropy`): retries and later
+    attempts' extras read it."""
 
     @property
     def key(self) -> OrderKey:
@@ -147,7 +150,7 @@ PlanRow = tuple[
 ]  # fmt: skip
 """An :class:`OrderPlan`'s fields as a plain tuple, what the event stream reads: unpacking a
 plain tuple is several times cheaper than unpacking a NamedTuple. Its attempts are plain
-tuples too (:data:`~bms_core.payments.AttemptFields`)."""
+tuples too (:data:`~bms_core.traffic.payments.AttemptFields`)."""
 BOOKING_MS_FIELD: Final = 2
 OUTCOME_FIELD: Final = 17
 """Where a :data:`PlanRow` holds its booking time and its outcome."""
@@ -236,7 +239,7 @@ only appended, each whole list appended at once)."""
 
 
 def _index_texts(indexes: Sequence[int]) -> list[str] | dict[int, str]:
-    """Index parts of order ids (:func:`bms_core.orderid.index_text`) by index.
+    """Index parts of order ids (:func:`bms_core.traffic.orderid.index_text`) by index.
 
     Texts of indexes below 65,536 are kept for the process (every slot uses the same few
     hundred); larger (burst) indexes get theirs made for the call.

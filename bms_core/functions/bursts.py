@@ -32,8 +32,8 @@ from datetime import datetime, timezone
 from typing import Any, Final
 
 from bms_core import names, untrusted
-from bms_core.orderid import MAX_SEED
-from bms_core.storage import StorageConnection
+from bms_core.functions.storage import StorageConnection
+from bms_core.traffic.orderid import MAX_SEED
 
 SEED_MAX: Final = MAX_SEED
 REQUEST_FIELDS: Final = ("orders", "seed", "over_seconds", "scenario")
@@ -148,7 +148,7 @@ def parse_burst_request(body: bytes, max_orders: int) -> BurstRequest:
         raise BurstRequestError("scenario", "scenario must be a JSON object of scenario knobs")
     if "seed" in overrides:
         raise BurstRequestError("scenario.seed", "give the seed as the top-level field 'seed'")
-    from bms_core.scenario import FIELDS
+    from bms_core.traffic.scenario import FIELDS
 
     for knob in overrides:
         if knob not in FIELDS:
@@ -171,7 +171,7 @@ def apply_overrides(scenario: Any, request: BurstRequest) -> Any:
 
     A bad override raises :class:`BurstRequestError` with field ``scenario.<knob>``.
     """
-    from bms_core.scenario import ScenarioError
+    from bms_core.traffic.scenario import ScenarioError
 
     changes: dict[str, object] = dict(request.overrides)
     if request.seed is not None:
@@ -278,7 +278,8 @@ class ManifestStore:
     """Burst manifests in Azure Table storage (``azure-data-tables``, imported lazily).
 
     ``connection`` is a connection string (Azurite, tests, the local runner) or a
-    :class:`~bms_core.storage.StorageConnection`, which also carries the managed identity form.
+    :class:`~bms_core.functions.storage.StorageConnection`, which also carries the managed
+    identity form.
     """
 
     def __init__(

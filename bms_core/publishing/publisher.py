@@ -22,9 +22,9 @@ Routing. By default events go as the Function App's output bindings send them: k
 batches, in due order, each of up to the hub's message size, which Event Hubs places whole on
 one partition. With ``keyed`` (``--keyed``) each event carries ``x-opt-partition-key =
 order_id`` and goes to the partition that key hashes to (the service's lookup3, in
-:func:`bms_core.partitioning.partition_for`), in full batches per partition, exactly as the SDK's
-own buffered producer does; a booking and its payments then land on the same partition index of
-both hubs, for consumers of your own that want that.
+:func:`bms_core.publishing.partitioning.partition_for`), in full batches per partition, exactly as
+the SDK's own buffered producer does; a booking and its payments then land on the same partition
+index of both hubs, for consumers of your own that want that.
 
 Accounting. ``generated`` counts events taken from the generator; each is either ``sent``
 (acknowledged by Event Hubs) or ``failed`` with a reason, so ``generated == sent + failed``
@@ -43,9 +43,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bms_core.emission import Emitted
 from bms_core.names import BOOKINGS_HUB, PAYMENTS_HUB
-from bms_core.partitioning import partition_for
+from bms_core.publishing.partitioning import partition_for
+from bms_core.traffic.emission import Emitted
 
 HUB_OF_KIND = {"booking": BOOKINGS_HUB, "payment": PAYMENTS_HUB}
 PARTITION_KEY_ANNOTATION = b"x-opt-partition-key"

@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from bms_core.odbc import connect
+from bms_core.synapse.odbc import connect
 
 Dialect = Literal["synapse", "sqlite"]
 DIALECTS: Final[tuple[str, ...]] = ("synapse", "sqlite")
-SQL_DIR: Final = Path(__file__).resolve().parents[1] / "sql"
+SQL_DIR: Final = Path(__file__).resolve().parents[2] / "sql"
 CREATE_TABLES_SCRIPT: Final = SQL_DIR / "synapse_create_table.sql"
 ASA_USER_SCRIPT: Final = SQL_DIR / "synapse_asa_user.sql"
 LOAD_CLEAN_SCRIPT: Final = SQL_DIR / "synapse_load_clean.sql"
@@ -212,7 +212,8 @@ def plan(paths: Sequence[Path], dialect: Dialect) -> list[tuple[Batch, list[str]
 def execute_plan(
     cursor: Any, planned: Iterable[tuple[Batch, list[str], str | None]]
 ) -> ApplyReport:
-    """Run planned statements on a DB-API cursor; the first failure raises :class:`SqlApplyError`."""
+    """Run planned statements on a DB-API cursor; the first failure raises
+    :class:`SqlApplyError`."""
     report = ApplyReport()
     for batch, statements, reason in planned:
         if reason is not None:
@@ -232,7 +233,8 @@ def apply_scripts(
     paths: Sequence[Path] = (CREATE_TABLES_SCRIPT,),
     dialect: Dialect = "synapse",
 ) -> ApplyReport:
-    """Run ``paths`` batch by batch over ODBC (pyodbc imported lazily by :mod:`bms_core.odbc`)."""
+    """Run ``paths`` batch by batch over ODBC (pyodbc imported lazily by
+    :mod:`bms_core.synapse.odbc`)."""
     planned = plan(paths, dialect)
     connection = connect(connection_string, autocommit=True)
     try:

@@ -2,8 +2,8 @@
 
 :func:`schedule` is the one home of this model: the planner calls it for every order, and the
 timers' due-payments path calls it for recent orders without planning their bookings. It reads
-only the order's own draws (:class:`~bms_core.entropy.PaymentDraws`, and for retries
-:class:`~bms_core.entropy.RetryDraws`) and its booking time, so timers can find the payments
+only the order's own draws (:class:`~bms_core.traffic.entropy.PaymentDraws`, and for retries
+:class:`~bms_core.traffic.entropy.RetryDraws`) and its booking time, so timers can find the payments
 due in a window by recomputing schedules, without building whole bookings or storing anything.
 
 Delays: an on-time first attempt follows a log-normal around the scenario's median, capped
@@ -17,15 +17,15 @@ from __future__ import annotations
 
 from typing import Final, NamedTuple
 
-from bms_core import entropy
-from bms_core.catalog import (
+from bms_core.traffic import entropy
+from bms_core.traffic.catalog import (
     FAILURE_REASONS_BY_METHOD,
     LATE_DELAY_MS,
     MIN_RETRY_GAP_MS,
     Catalog,
 )
-from bms_core.entropy import RetryDraws, payment_draws, pick, retry_draws
-from bms_core.scenario import OUTCOME_NAMES
+from bms_core.traffic.entropy import RetryDraws, payment_draws, pick, retry_draws
+from bms_core.traffic.scenario import OUTCOME_NAMES
 
 OUTCOMES: Final = OUTCOME_NAMES
 PAID_FIRST_TRY: Final = 0
@@ -49,7 +49,7 @@ _ABANDON_CUTS: Final = entropy.thresholds(ABANDON_FAILURES_WEIGHTS)
 LATE_SPAN_MS: Final = LATE_DELAY_MS[1] + 1 - LATE_DELAY_MS[0]
 """Late first attempts come ``LATE_DELAY_MS[0] + (draw * LATE_SPAN_MS >> 32)`` after booking."""
 _SAME_METHOD_CUT: Final = entropy.cut(SAME_METHOD_ON_RETRY)
-"""A retry keeps its method when its draw is below this (:func:`bms_core.entropy.cut`)."""
+"""A retry keeps its method when its draw is below this (:func:`bms_core.traffic.entropy.cut`)."""
 
 
 class Attempt(NamedTuple):
@@ -73,7 +73,7 @@ def schedule(cat: Catalog, booking_ms: int, record: bytes) -> tuple[int, tuple[A
     ``booking_ms`` whose draws are ``record``; each attempt is an :class:`Attempt`'s fields.
 
     The first attempt's delay: a ``late_payment_rate`` share is late, uniform over
-    :data:`~bms_core.catalog.LATE_DELAY_MS`; the rest follow the log-normal delay, read from
+    :data:`~bms_core.traffic.catalog.LATE_DELAY_MS`; the rest follow the log-normal delay, read from
     the catalog's quantile steps (the draw's top 12 bits pick a step, its low 20 bits a point
     inside it).
     """

@@ -2,7 +2,8 @@
 
 Time is cut into slots of ``scenario.slot_seconds``. Slot ``s`` holds a Poisson number of timer
 orders whose mean follows ``orders_per_minute`` and the IST hour and weekday shape; the count is
-a pure function of the seed, the slot and the scenario (one draw of :mod:`bms_core.entropy`).
+a pure function of the seed, the slot and the scenario
+(one draw of :mod:`bms_core.traffic.entropy`).
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from bms_core import entropy
-from bms_core.catalog import IST_OFFSET_MS, Catalog, catalog
-from bms_core.orderid import MAX_INDEX, TIMER_NAMESPACE
-from bms_core.scenario import Scenario
+from bms_core.traffic import entropy
+from bms_core.traffic.catalog import IST_OFFSET_MS, Catalog, catalog
+from bms_core.traffic.orderid import MAX_INDEX, TIMER_NAMESPACE
+from bms_core.traffic.scenario import Scenario
 
 
 def slot_bounds(scenario: Scenario, slot: int) -> tuple[int, int]:

@@ -1,6 +1,6 @@
 """Reading joined rows off the hub and comparing one row with the truth, column by column.
 
-Pure functions, no I/O: :mod:`bms_core.validator` drives them per batch.
+Pure functions, no I/O: :mod:`bms_core.joined.validator` drives them per batch.
 
 * :func:`parse_events` turns Event Hub bodies into rows. ASA packs several rows into one event
   (line-separated JSON); one row per event, or a JSON array, also parse. A body or line that
@@ -8,8 +8,8 @@ Pure functions, no I/O: :mod:`bms_core.validator` drives them per batch.
 * :func:`sampled` picks rows deterministically by ``order_id`` (a stable hash, the same on every
   process and run, unlike Python's ``hash``).
 * :func:`compare_row` compares an actual row with the expected one (from
-  :func:`bms_core.projection.seat_rows` on the regenerated events), normalising times to epoch
-  ms and money to paise, and names the rule each difference breaks.
+  :func:`bms_core.joined.projection.seat_rows` on the regenerated events), normalising times to
+  epoch ms and money to paise, and names the rule each difference breaks.
 
 Every function here takes whatever the hub delivered: any JSON (nested up to the parser's
 recursion limit, huge numbers, lone surrogates, megabyte strings) gives an answer in time that
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Final
 
-from bms_core.joined import SEAT_COLUMNS, Column
+from bms_core.joined.columns import SEAT_COLUMNS, Column
 from bms_core.money import parse_paise
 from bms_core.names import JOIN_WINDOW_SECONDS
 from bms_core.untrusted import excerpt, parse_json_int

@@ -1,6 +1,6 @@
 """Ticket prices and convenience fees by event type, venue tier and seat category.
 
-:func:`bms_core.catalog.catalog` tabulates them once per scenario; money is in paise.
+:func:`bms_core.traffic.catalog.catalog` tabulates them once per scenario; money is in paise.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Final
 
 from bms_core.money import gst_paise
-from bms_core.scenario import Scenario
+from bms_core.traffic.scenario import Scenario
 
 BASE_PRICE_PAISE: Final[dict[str, int]] = {
     "Movie": 22_000,

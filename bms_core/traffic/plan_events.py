@@ -1,9 +1,9 @@
 """A plan's contract events: the validated :mod:`bms_core.contract` Structs of an
-:class:`~bms_core.orderplan.OrderPlan`, and the customer it names.
+:class:`~bms_core.traffic.orderplan.OrderPlan`, and the customer it names.
 
 The model API and the validator read orders this way; the event stream writes the same JSON
-bytes straight from the plan (:mod:`bms_core.wire`, :mod:`bms_core.emission`; a test compares
-them).
+bytes straight from the plan (:mod:`bms_core.traffic.wire`, :mod:`bms_core.traffic.emission`; a test
+compares them).
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import NamedTuple
 
-from bms_core import entropy
-from bms_core.catalog import Catalog
 from bms_core.contract import (
     CURRENCY,
     SCHEMA_VERSION,
@@ -23,9 +21,11 @@ from bms_core.contract import (
     Seat,
 )
 from bms_core.money import to_decimal
-from bms_core.orderplan import OrderPlan
-from bms_core.pools import EMAIL_DOMAINS, pools
 from bms_core.timefmt import format_ms
+from bms_core.traffic import entropy
+from bms_core.traffic.catalog import Catalog
+from bms_core.traffic.orderplan import OrderPlan
+from bms_core.traffic.pools import EMAIL_DOMAINS, pools
 
 
 def show_event_id(plan: OrderPlan) -> str:
@@ -66,7 +66,7 @@ def people() -> People:
 def customer_fields(city_key: int, slug: str, number: int) -> tuple[str, str, str, str]:
     """``(customer_id, name, email, phone)``: the same person every time they book.
 
-    :func:`bms_core.wire.booking_body` inlines the same arithmetic; a test compares them.
+    :func:`bms_core.traffic.wire.booking_body` inlines the same arithmetic; a test compares them.
     """
     firsts, lasts, first_emails, last_emails, phones = people()
     x = entropy.mix64(city_key ^ number)

@@ -1,11 +1,11 @@
 """Events as sent: JSON bodies, exact duplicates and deliberately malformed extras.
 
 Whether an event is delivered twice, or followed by a malformed variant, is decided by the
-order's own draws (its record's delivery words), so it too is reproducible. Duplicates are exact byte copies
-(same ``event_id``); malformed extras carry ``event_id=None`` and come in four kinds:
+order's own draws (its record's delivery words), so it too is reproducible. Duplicates are exact
+byte copies (same ``event_id``); malformed extras carry ``event_id=None`` and come in four kinds:
 ``bad_json`` (truncated), ``bad_timestamp`` (event time not in the contract's format),
 ``missing_field`` (no ``order_id``) and ``wrong_type`` (money as text). They appear only here,
-never in the model functions of :mod:`bms_core.generator`.
+never in the model functions of :mod:`bms_core.traffic.generator`.
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ from itertools import chain, islice
 from operator import itemgetter
 from typing import TYPE_CHECKING, Final, NamedTuple
 
-from bms_core import entropy, wire
-from bms_core.catalog import Catalog
-from bms_core.entropy import SCALE
-from bms_core.orderplan import BOOKING_MS_FIELD, OrderPlan, PlanRow
-from bms_core.payments import Attempt
-from bms_core.wire import booking_body, payment_body
+from bms_core.traffic import entropy, wire
+from bms_core.traffic.catalog import Catalog
+from bms_core.traffic.entropy import SCALE
+from bms_core.traffic.orderplan import BOOKING_MS_FIELD, OrderPlan, PlanRow
+from bms_core.traffic.payments import Attempt
+from bms_core.traffic.wire import booking_body, payment_body
 
 if TYPE_CHECKING:
-    from bms_core.scenario import Scenario
+    from bms_core.traffic.scenario import Scenario
 
 MALFORMED_KINDS: Final = ("bad_json", "bad_timestamp", "missing_field", "wrong_type")
 _TIME_FIELD: Final = re.compile(
@@ -67,8 +67,8 @@ def malformed_body(body: bytes, kind: str) -> bytes:
 def _extras(scenario: Scenario, original: Emitted, record: bytes, which: int) -> list[Emitted]:
     """The duplicate and/or malformed extra that follow ``original``, as its draws decide.
 
-    ``record`` is the order's (:mod:`bms_core.entropy`); ``which`` is 0 for the booking and the
-    attempt number for a payment.
+    ``record`` is the order's (:mod:`bms_core.traffic.entropy`); ``which`` is 0 for the booking and
+    the attempt number for a payment.
     """
     out: list[Emitted] = []
     duplicate, malformed, kind_draw = entropy.extra_draws(record, which)
@@ -81,7 +81,7 @@ def _extras(scenario: Scenario, original: Emitted, record: bytes, which: int) ->
     return out
 
 
-def emit_booking(out: list[Emitted], scenario: Scenario, cat: Catalog, plan: OrderPlan) -> None:
+def add_booking(out: list[Emitted], scenario: Scenario, cat: Catalog, plan: OrderPlan) -> None:
     """Append the plan's booking as sent (with its duplicate / malformed extra, if any)."""
     oid = plan.order_id
     original = Emitted("booking", oid, booking_body(cat, plan), plan.booking_ms, f"{oid}-b")
@@ -89,7 +89,7 @@ def emit_booking(out: list[Emitted], scenario: Scenario, cat: Catalog, plan: Ord
     out.extend(_extras(scenario, original, plan.record, 0))
 
 
-def emit_payment(out: list[Emitted], scenario: Scenario, plan: OrderPlan, attempt: Attempt) -> None:
+def add_payment(out: list[Emitted], scenario: Scenario, plan: OrderPlan, attempt: Attempt) -> None:
     """Append one payment attempt of the plan as sent (with extras, if any)."""
     oid = plan.order_id
     pid = f"{oid}-p{attempt.attempt}"
@@ -114,7 +114,7 @@ def stream_batches(
 ) -> Iterator[Emitted]:
     """:func:`stream_plans` of plans handed over in lists (booking-time order throughout).
 
-    The same events as :func:`emit_booking` / :func:`emit_payment`, written inline for speed.
+    The same events as :func:`add_booking` / :func:`add_payment`, written inline for speed.
     Each event is sorted under a text key: a booking (and its extras) under its event time
     text, a payment under its time text followed by its payment id, and its extras under that
     plus ``"\\x01"`` and ``"\\x02"``. Time texts have a fixed width, so a booking sorts before
@@ -169,7 +169,8 @@ def _stream_batches(
         add = items.append
         for plan in plans:
             (_, oid, booking_ms, city, customer, _, venue, show, show_ms, category, n, row,
-             first_seat, price, fee, gst, channel, _, attempts, delivery, record) = plan  # fmt: skip
+             first_seat, price, fee, gst, channel, _, attempts, delivery, record,
+             ) = plan  # fmt: skip
             # the booking: wire.booking_body, inlined
             minute, rest = divmod(booking_ms, minute_ms)
             show_minute = show_ms // minute_ms
@@ -204,11 +205,14 @@ def _stream_batches(
                 minute, rest = divmod(due, minute_ms)
                 minute_text = minutes.get(minute) or wire.minute_text(minute)
                 second_text = tails[rest]
+                pay_tail = payment_tails.get((method, status, reason)) or wire.payment_tail(
+                    method, status, reason
+                )
                 body = (
                     f'{{"kind":"payment","schema_version":1,"event_id":"{pid}",'
                     f'"payment_id":"{pid}","order_id":"{oid}{attempt_texts[number]}'
                     f'{minute_text}{second_text}",'
-                    f'"amount":{amount},{payment_tails.get((method, status, reason)) or wire.payment_tail(method, status, reason)}'
+                    f'"amount":{amount},{pay_tail}'
                 ).encode()
                 event = new(emitted, ("payment", oid, body, due, pid))
                 bucket = waiting(due >> shift)

@@ -1,8 +1,8 @@
 """What a scenario implies, precomputed once: cut points, prices, venues, shows, rates, delays.
 
-:func:`catalog` is cached per (hashable, frozen) :class:`~bms_core.scenario.Scenario`, so the
-generator's hot loop only indexes tuples. Show and venue texts come from the Faker pools, which
-are built on first use (:func:`bms_core.pools.pools`).
+:func:`catalog` is cached per (hashable, frozen) :class:`~bms_core.traffic.scenario.Scenario`, so
+the generator's hot loop only indexes tuples. Show and venue texts come from the Faker pools, which
+are built on first use (:func:`bms_core.traffic.pools.pools`).
 
 A catalog costs about :data:`CATALOG_BYTES_PER_CITY` per city of the scenario's mix (a test
 measures it), and bursts bring scenarios of their own, so the cache is bounded in bytes
@@ -20,21 +20,22 @@ from typing import Final, NamedTuple
 
 import msgspec
 
-from bms_core import entropy
-from bms_core.joined import IST_OFFSET_MINUTES
+from bms_core.joined.columns import IST_OFFSET_MINUTES
 from bms_core.names import JOIN_WINDOW_SECONDS
-from bms_core.pools import pools
-from bms_core.pricing import fee_table, price_table
-from bms_core.scenario import OUTCOME_NAMES, Mix, Scenario
+from bms_core.traffic import entropy
+from bms_core.traffic.pools import pools
+from bms_core.traffic.pricing import fee_table, price_table
+from bms_core.traffic.scenario import OUTCOME_NAMES, Mix, Scenario
 
 IST_OFFSET_MS: Final = IST_OFFSET_MINUTES * 60_000
 DAY_MS: Final = 86_400_000
 VENUES_PER_TYPE: Final = 4
 SHOWS_PER_VENUE: Final = 24
 CUSTOMERS_PER_CITY: Final = 20_000
-assert CUSTOMERS_PER_CITY < 1 << 30  # bms_core.wire.customer_json relies on it
+assert CUSTOMERS_PER_CITY < 1 << 30  # bms_core.traffic.wire.customer_json relies on it
 REGULARS_PER_CITY: Final = 2_000
-"""Half of all bookings come from a city's regulars (customers 0..1999), who book again and again."""
+"""Half of all bookings come from a city's regulars (customers 0..1999),
+who book again and again."""
 SEATS_PER_ROW: Final = 30
 MIN_DELAY_MS: Final = 500
 MAX_ON_TIME_DELAY_MS: Final = JOIN_WINDOW_SECONDS * 1000 - 10_000
@@ -91,7 +92,8 @@ class Venue(NamedTuple):
 
 
 class WireMemo(NamedTuple):
-    """Texts :mod:`bms_core.wire` builds on first use and keeps (the dicts fill as it runs)."""
+    """Texts :mod:`bms_core.traffic.wire` builds on first use and keeps
+    (the dicts fill as it runs)."""
 
     customers: tuple[dict[int, str], ...]
     """[city] -> customer number -> ``"customer":{...},``."""

@@ -1,4 +1,5 @@
-"""Time for the handlers: the wall clock, or the clock of the running :mod:`bms_core.runtime`."""
+"""Time for the handlers: the wall clock, or the clock of the running
+:mod:`bms_core.functions.runtime`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,6 @@ def wall_ms() -> int:
 
 def now_ms() -> int:
     """The running runtime's time: the wall clock in Azure, simulated in the local demo."""
-    from bms_core import runtime
+    from bms_core.functions import runtime
 
     return runtime.current().clock()

@@ -23,18 +23,19 @@ from contextvars import ContextVar
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from bms_core.clock import wall_ms
+from bms_core.functions.clock import wall_ms
 
 if TYPE_CHECKING:
-    from bms_core.settings import Settings
+    from bms_core.functions.settings import Settings
 
 
 class Runtime:
     """Settings read from ``env`` (``None``: the process environment), a clock, manifests.
 
     ``settings`` is read and checked on first use and then kept; a broken setting raises
-    :class:`bms_core.settings.SettingsError` on every use until it is fixed. ``manifests``
-    defaults to a :class:`bms_core.bursts.ManifestStore` on the settings' storage connection.
+    :class:`bms_core.functions.settings.SettingsError` on every use until it is fixed.
+    ``manifests`` defaults to a :class:`bms_core.functions.bursts.ManifestStore` on the settings'
+    storage connection.
     """
 
     def __init__(
@@ -55,7 +56,7 @@ class Runtime:
 
     @cached_property
     def settings(self) -> Settings:
-        from bms_core.settings import Settings
+        from bms_core.functions.settings import Settings
 
         return Settings.from_env(os.environ if self.env is None else self.env)
 
@@ -64,7 +65,7 @@ class Runtime:
         """The burst manifest store (made on first use)."""
         with self._lock:
             if self._manifests is None:
-                from bms_core.bursts import ManifestStore
+                from bms_core.functions.bursts import ManifestStore
 
                 self._manifests = ManifestStore(self.settings.require_storage())
             return self._manifests

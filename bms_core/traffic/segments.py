@@ -1,8 +1,8 @@
 """The generate stream cut into time segments, so several processes can write it together.
 
-:func:`bms_core.generator.stream` yields events in ``due_ms`` order (bookings before payments
-of the same millisecond, payments by id, extras after their original). Cutting that stream at
-slot starts therefore gives contiguous pieces: segment ``j`` is every event with ``due_ms`` in
+:func:`bms_core.traffic.generator.stream` yields events in ``due_ms`` order (bookings before
+payments of the same millisecond, payments by id, extras after their original). Cutting that stream
+at slot starts therefore gives contiguous pieces: segment ``j`` is every event with ``due_ms`` in
 ``[lo_j, hi_j)``. A segment holds its own slots' bookings and every payment due inside it,
 including payments of orders booked up to :data:`MAX_PAYMENT_DELAY_MS` earlier (its look-back),
 so :func:`segment_bytes` of each segment, concatenated in order, is byte-identical to one
@@ -15,13 +15,13 @@ from collections.abc import Iterator
 from itertools import pairwise
 from typing import NamedTuple
 
-from bms_core.catalog import catalog
-from bms_core.emission import stream_plans
-from bms_core.generator import plans_in, rows_in, slot_at, slot_bounds, slot_order_count
-from bms_core.orderid import TIMER_NAMESPACE
-from bms_core.orderplan import BOOKING_MS_FIELD, OUTCOME_FIELD, PlanRow, plan_rows, timings
-from bms_core.payments import MAX_PAYMENT_DELAY_MS, OUTCOMES, Attempt, schedule
-from bms_core.scenario import Scenario
+from bms_core.traffic.catalog import catalog
+from bms_core.traffic.emission import stream_plans
+from bms_core.traffic.generator import plans_in, rows_in, slot_at, slot_bounds, slot_order_count
+from bms_core.traffic.orderid import TIMER_NAMESPACE
+from bms_core.traffic.orderplan import BOOKING_MS_FIELD, OUTCOME_FIELD, PlanRow, plan_rows, timings
+from bms_core.traffic.payments import MAX_PAYMENT_DELAY_MS, OUTCOMES, Attempt, schedule
+from bms_core.traffic.scenario import Scenario
 
 Span = tuple[int, int]
 """``(slot, orders the stream takes from it)``."""
@@ -46,7 +46,8 @@ class SegmentOutput(NamedTuple):
 
 
 def stream_spans(scenario: Scenario, start_ms: int, orders: int) -> list[Span]:
-    """How many orders :func:`~bms_core.generator.plans_from` takes from each slot, in order."""
+    """How many orders :func:`~bms_core.traffic.generator.plans_from` takes
+    from each slot, in order."""
     slot = slot_at(scenario, start_ms)
     first = sum(1 for p in plans_in(scenario, slot) if p.booking_ms >= start_ms)
     spans = [(slot, min(first, orders))]

@@ -5,7 +5,7 @@ flags duplicates, checks every row's shape (columns, nulls) and join window, sam
 ``order_id`` at ``BMS_VALIDATION_SAMPLE_RATE``, regenerates
 each sampled order's booking and payment attempt from its ``order_id`` (a burst's scenario
 comes from its manifest row, looked up once per burst and cached) and compares the row with
-:func:`bms_core.projection.seat_rows` column by column. When every seat row of an
+:func:`bms_core.joined.projection.seat_rows` column by column. When every seat row of an
 (order, payment) pair is in the batch (``seat_count`` says how many), their ``seat_amount``
 must add up to the order amount exactly.
 
@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Final
 
-from bms_core import clock
-from bms_core import joined_check as jc
+from bms_core.functions import clock
+from bms_core.joined import check as jc
 
 log = logging.getLogger("bms.validator")
 MAX_TEXT: Final = 1000
@@ -118,8 +118,9 @@ class Truth:
         return rows
 
     def _regenerate(self, order_id: str) -> tuple[Any, str | None]:
-        from bms_core import bursts, generator
-        from bms_core.orderid import TIMER_NAMESPACE, decode_order_id
+        from bms_core.functions import bursts
+        from bms_core.traffic import generator
+        from bms_core.traffic.orderid import TIMER_NAMESPACE, decode_order_id
 
         try:
             key = decode_order_id(order_id)
@@ -183,7 +184,8 @@ def validate_batch(
     bodies: Iterable[bytes], truth: Truth, sample_rate: float, batch_id: str
 ) -> BatchResult:
     """Check one batch; returns findings and counts, never raises on data."""
-    from bms_core import contract, projection
+    from bms_core import contract
+    from bms_core.joined import projection
 
     body_list = [body if isinstance(body, bytes) else bytes(body or b"") for body in bodies]
     result = BatchResult(batch_id)
@@ -375,7 +377,7 @@ def run_validate_joined(
     now_ms: int | None = None,
 ) -> BatchResult:
     """The function body: validate, set both table outputs, log one summary line."""
-    from bms_core import runtime
+    from bms_core.functions import runtime
 
     now = clock.now_ms() if now_ms is None else now_ms
     lookup = manifests or _process_manifests(lambda: runtime.current().manifests)

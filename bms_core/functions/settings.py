@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Final
 from bms_core import names
 
 if TYPE_CHECKING:
-    from bms_core.scenario import Scenario
-    from bms_core.storage import StorageConnection
+    from bms_core.functions.storage import StorageConnection
+    from bms_core.traffic.scenario import Scenario
 
 # --- setting names ------------------------------------------------------------------------
 BOOKINGS_SCHEDULE: Final = "BMS_BOOKINGS_SCHEDULE"
@@ -184,14 +184,14 @@ class Settings:
     @cached_property
     def scenario(self) -> Scenario:
         """The generator's scenario from the same environment (``BMS_SEED`` and friends)."""
-        from bms_core.scenario import load_scenario
+        from bms_core.traffic.scenario import load_scenario
 
         return load_scenario(self.env)
 
     def require_storage(self) -> StorageConnection:
         """The storage account the burst manifest store talks to, in either of the host's forms:
         the connection string, or the identity-based ``AzureWebJobsStorage__*`` settings."""
-        from bms_core.storage import StorageConnection, StorageSettingError
+        from bms_core.functions.storage import StorageConnection, StorageSettingError
 
         try:
             return StorageConnection.from_env(self.env, STORAGE_CONNECTION)
@@ -220,7 +220,8 @@ def malformed(env: Mapping[str, str] | None = None) -> str | None:
 
 
 def current() -> Settings:
-    """Settings of the running :mod:`bms_core.runtime` (this process's environment in Azure)."""
-    from bms_core import runtime
+    """Settings of the running :mod:`bms_core.functions.runtime`
+    (this process's environment in Azure)."""
+    from bms_core.functions import runtime
 
     return runtime.current().settings

@@ -3,8 +3,8 @@
 The reference stream job emits these rows and the validator recomputes them from regenerated
 events, so both must agree with ``asa/bms_join.asaql`` column by column. Inputs are the events
 as ASA sees them (``json.loads`` dicts: money as JSON numbers, times as strings); outputs are
-JSON-ready values in the order of :data:`bms_core.joined.SEAT_COLUMNS` /
-:data:`bms_core.joined.ORDER_COLUMNS`:
+JSON-ready values in the order of :data:`bms_core.joined.columns.SEAT_COLUMNS` /
+:data:`bms_core.joined.columns.ORDER_COLUMNS`:
 
 * times in ASA's JSON output format, ISO-8601 UTC with seven fractional digits
   (``2026-11-29T18:30:05.1230000Z``), see :func:`format_asa_time`;
@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Final
 
-from bms_core.joined import (
+from bms_core.joined.columns import (
     EVENT_CATEGORIES,
     IST_OFFSET_MINUTES,
     OTHER_CATEGORY,
@@ -40,7 +40,8 @@ _EPOCH_WEEKDAY: Final = 5
 
 
 def in_window(booking_ms: int, payment_ms: int) -> bool:
-    """The join condition: ``0 <= payment - booking <= JOIN_WINDOW_SECONDS`` (elapsed, inclusive)."""
+    """The join condition: ``0 <= payment - booking <= JOIN_WINDOW_SECONDS``
+    (elapsed, inclusive)."""
     return 0 <= payment_ms - booking_ms <= JOIN_WINDOW_MS
 
 
@@ -166,7 +167,8 @@ def cast_bigint(value: object) -> int | None:
 
 
 def cast_paise(value: object) -> int | None:
-    """``TRY_CAST(value AS float)`` of an INR amount, held as exact paise (``None`` if not a number)."""
+    """``TRY_CAST(value AS float)`` of an INR amount, held as exact paise
+    (``None`` if not a number)."""
     if isinstance(value, float):  # the wire's JSON numbers: nearest paisa, no Decimal detour
         return round(value * 100) if value == value and abs(value) < 1e13 else None
     if isinstance(value, bool) or value is None:

@@ -8,10 +8,10 @@ closed past window (``BMS_RECONCILE_WINDOW_MINUTES`` long, ending at least
 generator: every payment attempt due in the window whose booking is within the join window
 contributes one row per seat, for timer orders and for bursts.
 
-SQL goes through :func:`bms_core.odbc.connect` (pyodbc imported lazily: it needs the system's
-unixODBC). Two dialects of one query: T-SQL for Synapse, and SQLite's for the local warehouse
-(``bms_local.warehouse``: the same tables without the ``bms.`` schema) and the tests, through
-Debian's SQLite ODBC driver (``Driver=SQLite3;Database=<file>``).
+SQL goes through :func:`bms_core.synapse.odbc.connect` (pyodbc imported lazily: it needs the
+system's unixODBC). Two dialects of one query: T-SQL for Synapse, and SQLite's for the local
+warehouse (``bms_local.warehouse``: the same tables without the ``bms.`` schema) and the tests,
+through Debian's SQLite ODBC driver (``Driver=SQLite3;Database=<file>``).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Final
 
-from bms_core import clock
-from bms_core.joined import SEAT_TABLE
+from bms_core.functions import clock
+from bms_core.joined.columns import SEAT_TABLE
 from bms_core.names import JOIN_WINDOW_SECONDS
 
 log = logging.getLogger("bms.reconcile")
@@ -81,7 +81,7 @@ def count_rows_per_minute(
     cursor = connection.cursor()
     try:
         if dialect == "sqlite":
-            from bms_core.synapse import sqlite_table_name
+            from bms_core.synapse.ddl import sqlite_table_name
 
             sql = SQLITE_SQL.format(table=table or sqlite_table_name(SEAT_TABLE))
             start_s, end_s = start_ms // 1000, end_ms // 1000
@@ -99,7 +99,9 @@ def expected_rows_per_minute(
     scenario: Any, start_ms: int, end_ms: int, manifests: Iterable[Any] = ()
 ) -> Counter[int]:
     """Seat rows the generator says the window holds, per minute of payment_time."""
-    from bms_core import bursts, generator, timefmt
+    from bms_core import timefmt
+    from bms_core.functions import bursts
+    from bms_core.traffic import generator
 
     counts: Counter[int] = Counter()
 
@@ -201,7 +203,9 @@ def run_reconcile(
     table: str | None = None,
 ) -> Reconciliation | None:
     """The function body: a no-op without ``BMS_SYNAPSE_CONNECTION``; else one summary row."""
-    from bms_core import bursts, generator, odbc, runtime
+    from bms_core.functions import bursts, runtime
+    from bms_core.synapse import odbc
+    from bms_core.traffic import generator
 
     if not settings.synapse_connection:
         log.info(json.dumps({"bms": "reconcile", "skipped": "BMS_SYNAPSE_CONNECTION not set"}))

@@ -4,12 +4,12 @@ Time is cut into slots of ``scenario.slot_seconds``. Slot ``s`` holds a Poisson 
 timer orders (its mean follows ``orders_per_minute`` and the IST hour/weekday shape), and order
 ``i`` of slot ``s`` is a pure function of ``(seed, slot, i)`` and the scenario: it can be built
 alone (:func:`order_at`), and its ``order_id`` is enough to rebuild it (:func:`regenerate`).
-All randomness comes from :mod:`bms_core.entropy` (SHAKE-128 of the key, one hash per block of
-16 orders), never from ``hash()``, so output is byte-identical in every process. A slot's orders
-are planned in one call (:func:`~bms_core.orderplan.plan_orders`); a single order is planned by
-the same code, so random access and sequential generation agree.
+All randomness comes from :mod:`bms_core.traffic.entropy` (SHAKE-128 of the key, one hash per block
+of 16 orders), never from ``hash()``, so output is byte-identical in every process. A slot's orders
+are planned in one call (:func:`~bms_core.traffic.orderplan.plan_orders`); a single order is planned
+by the same code, so random access and sequential generation agree.
 
-Bookings of slot ``s`` lie inside ``slot_bounds(s)``; call :func:`emit_bookings` once the slot
+Bookings of slot ``s`` lie inside ``slot_bounds(s)``; call :func:`bookings_to_send` once the slot
 has ended. Payments follow their booking by their delay (never more than
 :data:`MAX_PAYMENT_DELAY_MS`), so :func:`payments_due` looks back that far to find payments of
 earlier slots' bookings. Every :class:`Emitted` has ``due_ms`` equal to its event time: the
@@ -27,11 +27,11 @@ from itertools import chain
 from operator import itemgetter
 from typing import Final, NamedTuple
 
-from bms_core.catalog import catalog
 from bms_core.contract import Booking, Payment
-from bms_core.due_payments import Due, burst_due, payments_of_due, timer_due
-from bms_core.emission import Emitted, emit_booking, emit_payment, stream_batches
-from bms_core.orderid import (
+from bms_core.traffic.catalog import catalog
+from bms_core.traffic.due_payments import Due, burst_due, payments_of_due, timer_due
+from bms_core.traffic.emission import Emitted, add_booking, add_payment, stream_batches
+from bms_core.traffic.orderid import (
     MAX_INDEX,
     TIMER_NAMESPACE,
     OrderKey,
@@ -39,7 +39,7 @@ from bms_core.orderid import (
     decode_order_id,
     encode_order_id,
 )
-from bms_core.orderplan import (
+from bms_core.traffic.orderplan import (
     BOOKING_MS_FIELD,
     BURST_SPREAD_MS,
     OrderPlan,
@@ -48,10 +48,10 @@ from bms_core.orderplan import (
     plan_orders,
     plan_rows,
 )
-from bms_core.payments import MAX_PAYMENT_DELAY_MS, OUTCOMES
-from bms_core.plan_events import booking_of, payments_of
-from bms_core.scenario import Scenario
-from bms_core.slots import slot_at, slot_bounds, slot_count, slot_order_count
+from bms_core.traffic.payments import MAX_PAYMENT_DELAY_MS, OUTCOMES
+from bms_core.traffic.plan_events import booking_of, payments_of
+from bms_core.traffic.scenario import Scenario
+from bms_core.traffic.slots import slot_at, slot_bounds, slot_count, slot_order_count
 
 __all__ = [
     "BURST_SPREAD_MS",
@@ -60,19 +60,19 @@ __all__ = [
     "Emitted",
     "Order",
     "bookings_in",
+    "bookings_to_send",
     "burst_chunk_plans",
     "burst_orders",
     "burst_payments_due",
+    "burst_payments_to_send",
+    "burst_to_send",
     "due_attempts",
-    "emit_bookings",
-    "emit_burst",
-    "emit_burst_payments",
-    "emit_due_payments",
-    "emit_payments",
-    "emit_plan_bookings",
+    "due_payments_to_send",
     "order_at",
     "orders_in",
     "payments_due",
+    "payments_to_send",
+    "plan_bookings_to_send",
     "regenerate",
     "slot_at",
     "slot_bounds",
@@ -228,61 +228,61 @@ def due_attempts(plans: list[OrderPlan], start_ms: int, end_ms: int) -> list[Due
 # --- emission --------------------------------------------------------------------------------
 
 
-def _emit_bookings(scenario: Scenario, plans: list[OrderPlan]) -> list[Emitted]:
+def _bookings_to_send(scenario: Scenario, plans: list[OrderPlan]) -> list[Emitted]:
     cat = catalog(scenario)
     out: list[Emitted] = []
     for plan in plans:
-        emit_booking(out, scenario, cat, plan)
+        add_booking(out, scenario, cat, plan)
     return out
 
 
-def _emit_due(scenario: Scenario, due: list[Due]) -> list[Emitted]:
+def _due_to_send(scenario: Scenario, due: list[Due]) -> list[Emitted]:
     out: list[Emitted] = []
     for _, _, plan, i in due:
-        emit_payment(out, scenario, plan, plan.attempts[i])
+        add_payment(out, scenario, plan, plan.attempts[i])
     return out
 
 
-def emit_plan_bookings(scenario: Scenario, plans: list[OrderPlan]) -> list[Emitted]:
+def plan_bookings_to_send(scenario: Scenario, plans: list[OrderPlan]) -> list[Emitted]:
     """The bookings of ``plans`` as sent (duplicates and malformed extras included)."""
-    return _emit_bookings(scenario, plans)
+    return _bookings_to_send(scenario, plans)
 
 
-def emit_due_payments(scenario: Scenario, due: list[Due]) -> list[Emitted]:
+def due_payments_to_send(scenario: Scenario, due: list[Due]) -> list[Emitted]:
     """The attempts ``due`` (from :func:`due_attempts`) as sent."""
-    return _emit_due(scenario, due)
+    return _due_to_send(scenario, due)
 
 
-def emit_bookings(scenario: Scenario, slot: int) -> list[Emitted]:
+def bookings_to_send(scenario: Scenario, slot: int) -> list[Emitted]:
     """Slot ``slot``'s bookings as sent (with duplicates and malformed extras), by time.
 
     Call once the slot has ended: every ``due_ms`` (= booking time) is then in the past.
     """
-    return _emit_bookings(scenario, plans_in(scenario, slot))
+    return _bookings_to_send(scenario, plans_in(scenario, slot))
 
 
-def emit_payments(scenario: Scenario, start_ms: int, end_ms: int) -> list[Emitted]:
+def payments_to_send(scenario: Scenario, start_ms: int, end_ms: int) -> list[Emitted]:
     """Timer payments due in ``[start_ms, end_ms)`` as sent, by payment time."""
     if end_ms <= start_ms:
         return []
-    return _emit_due(scenario, timer_due(scenario, start_ms, end_ms))
+    return _due_to_send(scenario, timer_due(scenario, start_ms, end_ms))
 
 
-def emit_burst(scenario: Scenario, burst_id: str, orders: int, anchor_ms: int) -> list[Emitted]:
+def burst_to_send(scenario: Scenario, burst_id: str, orders: int, anchor_ms: int) -> list[Emitted]:
     """A burst's bookings as sent, by booking time."""
     burst_keys(scenario, burst_id, orders, anchor_ms)
     plans = _sorted_plans(scenario, burst_id, scenario.seed, anchor_ms // 1000, orders)
-    return _emit_bookings(scenario, plans)
+    return _bookings_to_send(scenario, plans)
 
 
-def emit_burst_payments(
+def burst_payments_to_send(
     scenario: Scenario, burst_id: str, orders: int, anchor_ms: int, start_ms: int, end_ms: int
 ) -> list[Emitted]:
     """A burst's payments due in ``[start_ms, end_ms)`` as sent, by payment time."""
     keys = burst_keys(scenario, burst_id, orders, anchor_ms)
     if end_ms <= start_ms:
         return []
-    return _emit_due(scenario, burst_due(scenario, keys, start_ms, end_ms))
+    return _due_to_send(scenario, burst_due(scenario, keys, start_ms, end_ms))
 
 
 def stream(scenario: Scenario, start_ms: int, orders: int) -> Iterator[Emitted]:
@@ -299,7 +299,7 @@ def stream(scenario: Scenario, start_ms: int, orders: int) -> Iterator[Emitted]:
 
 
 def plans_from(scenario: Scenario, start_ms: int, orders: int) -> Iterator[PlanRow]:
-    """Plans (as :data:`~bms_core.orderplan.PlanRow`, what :func:`stream` emits from) of the
+    """Plans (as :data:`~bms_core.traffic.orderplan.PlanRow`, what :func:`stream` emits from) of the
     first ``orders`` timer orders booked at or after ``start_ms``, by time."""
     return chain.from_iterable(_slots_from(scenario, start_ms, orders))
 

@@ -18,7 +18,7 @@ write the output the invocation fails and the function's retry policy runs the t
 handler raises, nothing is written. No body exceeds :data:`bms_core.names.EVENT_MAX_BYTES`.
 
 Dependencies are parameters: ``settings``, ``manifests`` and ``now_ms`` default to those of the
-running :mod:`bms_core.runtime`.
+running :mod:`bms_core.functions.runtime`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from bms_core import runtime
+from bms_core.functions import runtime
 from bms_core.names import EVENT_MAX_BYTES
 
 log = logging.getLogger("bms.emit")
@@ -91,7 +91,7 @@ class TickPlan:
 
 def plan_tick(scenario: Any, now_ms: int, last_ms: int | None, max_catchup: int) -> TickPlan:
     """Slots closed since the previous tick, newest ``max_catchup`` of them at most."""
-    from bms_core.generator import slot_at
+    from bms_core.traffic.generator import slot_at
 
     end = slot_at(scenario, now_ms)
     first = end - 1 if last_ms is None else min(slot_at(scenario, last_ms), end)
@@ -148,7 +148,7 @@ def _begin(
     name: str, hub: str, timer: Any, settings: Any, now_ms: int | None
 ) -> tuple[TickPlan, EmitReport]:
     """The tick's slots and the report it fills: the whole slots closed since the last run."""
-    from bms_core import generator
+    from bms_core.traffic import generator
 
     scenario = settings.scenario
     now = runtime.current().clock() if now_ms is None else now_ms
@@ -171,14 +171,14 @@ def run_emit_bookings(
     timer: Any, bookings: Output, *, settings: Any = None, now_ms: int | None = None
 ) -> EmitReport:
     """Set ``bookings`` to the bookings of every slot closed since the previous tick."""
-    from bms_core import generator
+    from bms_core.traffic import generator
 
     settings = settings or runtime.current().settings
     scenario = settings.scenario
     plan, report = _begin("emit_bookings", settings.bookings_hub, timer, settings, now_ms)
     events: list[Any] = []
     for slot in plan.slots:
-        events.extend(generator.emit_bookings(scenario, slot))
+        events.extend(generator.bookings_to_send(scenario, slot))
     _write(report, bookings, events)
     return report
 
@@ -210,13 +210,16 @@ def run_emit_payments(
     manifests cannot be read the tick raises :class:`EmitFailed` and writes nothing: the retry
     policy runs it again, and the failure is visible instead of burst payments going missing.
     """
-    from bms_core import bursts, generator
+    from bms_core.functions import bursts
+    from bms_core.traffic import generator
 
     settings = settings or runtime.current().settings
     scenario = settings.scenario
     _, report = _begin("emit_payments", settings.payments_hub, timer, settings, now_ms)
     start, end = report.window_start_ms, report.window_end_ms
-    events: list[Any] = list(generator.emit_payments(scenario, start, end)) if end > start else []
+    events: list[Any] = (
+        list(generator.payments_to_send(scenario, start, end)) if end > start else []
+    )
     if end > start:
         try:
             store = manifests if manifests is not None else runtime.current().manifests
@@ -232,7 +235,7 @@ def run_emit_payments(
         fanned: list[Any] = []
         for manifest in inline_bursts:
             burst_scenario = bursts.scenario_of(scenario, manifest)
-            due = generator.emit_burst_payments(
+            due = generator.burst_payments_to_send(
                 burst_scenario,
                 manifest.burst_id,
                 manifest.orders,

@@ -1,4 +1,4 @@
-"""JSON bodies written straight from an :class:`~bms_core.orderplan.OrderPlan`.
+"""JSON bodies written straight from an :class:`~bms_core.traffic.orderplan.OrderPlan`.
 
 The bytes are identical to ``contract.encode(booking_of(...))`` / ``encode(payment)`` (same key
 order, compact separators, money as numbers with two decimals, msgspec's string escaping via
@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from typing import Final
 
-from bms_core.catalog import SEATS_PER_ROW, Catalog
-from bms_core.orderplan import OrderPlan
-from bms_core.payments import Attempt
-from bms_core.plan_events import people
-from bms_core.pools import EMAIL_DOMAINS
 from bms_core.timefmt import format_ms
+from bms_core.traffic.catalog import SEATS_PER_ROW, Catalog
+from bms_core.traffic.orderplan import OrderPlan
+from bms_core.traffic.payments import Attempt
+from bms_core.traffic.plan_events import people
+from bms_core.traffic.pools import EMAIL_DOMAINS
 
 MINUTE_MS: Final = 60_000
 _MINUTE_LIMIT: Final = 100_000
@@ -34,7 +34,7 @@ PAYMENT_ID_ENDS: Final = tuple(f"-p{k}" for k in range(10))
 
 _SECONDS: Final = tuple(f"{s:02d}." for s in range(60))
 
-# Texts kept for the process (the stream's loop in bms_core.emission reads them directly;
+# Texts kept for the process (the stream's loop in bms_core.traffic.emission reads them directly;
 # on a miss it calls the function that fills them).
 minutes: dict[int, str] = {}
 """Epoch minute -> ``"YYYY-MM-DDTHH:MM:"`` (:func:`minute_text`)."""
@@ -103,8 +103,8 @@ def time_text(epoch_ms: int) -> str:
 
 
 def customer_json(cat: Catalog, city: int, number: int) -> str:
-    """``"customer":{...},`` -- :func:`~bms_core.plan_events.customer_fields`, inlined and kept
-    in ``cat.memo.customers[city]`` (callers look there first).
+    """``"customer":{...},`` -- :func:`~bms_core.traffic.plan_events.customer_fields`, inlined and
+    kept in ``cat.memo.customers[city]`` (callers look there first).
 
     Pool texts and slugs need no escaping; the city is escaped once in the catalog. A
     customer number is below 2**30, so ``x ^ (x >> 30)`` of ``x = key ^ number`` is
@@ -185,7 +185,7 @@ def seat_tail(
 
 
 def booking_body(cat: Catalog, plan: OrderPlan) -> bytes:
-    """The booking's JSON bytes (:func:`bms_core.emission.stream_batches` writes the same
+    """The booking's JSON bytes (:func:`bms_core.traffic.emission.stream_batches` writes the same
     text inline)."""
     (_, oid, booking_ms, city, customer, _, venue, show, show_ms, category, n, row,
      first_seat, price, fee, gst, channel, _, _, _, _) = plan  # fmt: skip
@@ -219,7 +219,7 @@ def payment_tail(method: str, status: str, reason: str | None) -> str:
 
 
 def payment_body(plan: OrderPlan, attempt: Attempt) -> bytes:
-    """One payment attempt's JSON bytes (:func:`bms_core.emission.stream_batches` writes the
+    """One payment attempt's JSON bytes (:func:`bms_core.traffic.emission.stream_batches` writes the
     same text inline)."""
     oid = plan.order_id
     number, time_ms, method, status, reason = attempt

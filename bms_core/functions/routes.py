@@ -16,7 +16,8 @@ from typing import Any
 
 import azure.functions as func
 
-from bms_core import __version__, runtime
+from bms_core import __version__
+from bms_core.functions import runtime
 
 log = logging.getLogger("bms.http")
 JSON = "application/json"
@@ -46,11 +47,13 @@ def run_burst(
     is fanned out instead (:func:`_fan_out`): both outputs stay unset and the answer takes a few
     storage writes whatever the size. ``settings``, ``manifests``, ``now_ms``, ``queue`` (the
     burst queue) and ``progress`` (the burst progress store) default to the running
-    :mod:`bms_core.runtime`'s; a broken app setting answers 503 naming it (the operator's
+    :mod:`bms_core.functions.runtime`'s; a broken app setting answers 503 naming it (the operator's
     problem, not the client's).
     """
-    from bms_core import bursts, emit, generator, orderid, timefmt
-    from bms_core import settings as settings_module
+    from bms_core import timefmt
+    from bms_core.functions import bursts, timers
+    from bms_core.functions import settings as settings_module
+    from bms_core.traffic import generator, orderid
 
     if req.method.upper() != "POST":
         return _answer(
@@ -95,12 +98,12 @@ def run_burst(
     except Exception as exc:  # storage is infrastructure: the client can retry later
         log.exception("burst manifest not stored")
         return _answer(503, {"error": f"burst manifest not stored: {type(exc).__name__}: {exc}"})
-    events = generator.emit_burst(scenario, burst_id, request.orders, anchor_ms)
+    events = generator.burst_to_send(scenario, burst_id, request.orders, anchor_ms)
     # Payments already due in slots the payments timer has ticked past (a booking up to 1 s
     # before the anchor can be paid 0.5 s later) go now; later ones follow through the manifest.
     current = settings.scenario
     ticked_until = generator.slot_bounds(current, generator.slot_at(current, now))[0]
-    early = generator.emit_burst_payments(
+    early = generator.burst_payments_to_send(
         scenario,
         burst_id,
         request.orders,
@@ -109,8 +112,8 @@ def run_burst(
         ticked_until,
     )
     try:
-        booking_bodies, payment_bodies = emit.bodies_of(events), emit.bodies_of(early)
-    except emit.EmitFailed as exc:
+        booking_bodies, payment_bodies = timers.bodies_of(events), timers.bodies_of(early)
+    except timers.EmitFailed as exc:
         log.exception("burst events not produced")
         return _answer(503, {"error": str(exc), "burst_id": burst_id})
     bookings.set(booking_bodies)
@@ -139,8 +142,10 @@ def _fan_out(
     progress: Any,
 ) -> Any:
     """Store the burst, put the top of its fan-out tree on the queue; 202 with its timing."""
-    from bms_core import bursts, flash, generator, timefmt
-    from bms_core.payments import MAX_PAYMENT_DELAY_MS
+    from bms_core import flash, timefmt
+    from bms_core.functions import bursts
+    from bms_core.traffic import generator
+    from bms_core.traffic.payments import MAX_PAYMENT_DELAY_MS
 
     spec = flash.BurstSpec(
         burst_id=burst_id,
@@ -193,10 +198,10 @@ def _fan_out(
 def run_burst_status(req: Any, *, progress: Any = None) -> Any:
     """A fanned-out burst's progress: chunks done, failed, pending; events sent; expected end.
 
-    ``progress`` defaults to the running :mod:`bms_core.runtime`'s burst progress store.
+    ``progress`` defaults to the running :mod:`bms_core.functions.runtime`'s burst progress store.
     """
-    from bms_core import orderid
-    from bms_core import settings as settings_module
+    from bms_core.functions import settings as settings_module
+    from bms_core.traffic import orderid
 
     if req.method.upper() != "GET":
         return _answer(405, {"error": "use GET", "field": "method"}, {"Allow": "GET"})
@@ -232,9 +237,9 @@ def run_burst_status(req: Any, *, progress: Any = None) -> Any:
 def run_health(req: Any, env: Any = None) -> Any:
     """200 when every required setting is present and well formed, else 503; names only.
 
-    ``env`` defaults to the running :mod:`bms_core.runtime`'s app settings.
+    ``env`` defaults to the running :mod:`bms_core.functions.runtime`'s app settings.
     """
-    from bms_core import settings as settings_module
+    from bms_core.functions import settings as settings_module
 
     if req.method.upper() != "GET":
         return _answer(405, {"error": "use GET", "field": "method"}, {"Allow": "GET"})

@@ -1,7 +1,7 @@
 """Which payment attempts fall due in a window of time, for timers and bursts.
 
 A payment follows its booking by its delay (never more than
-:data:`~bms_core.payments.MAX_PAYMENT_DELAY_MS`), so a window's payments include those of
+:data:`~bms_core.traffic.payments.MAX_PAYMENT_DELAY_MS`), so a window's payments include those of
 bookings from earlier slots: :func:`timer_due` looks back that far. Attempt times are kept per
 slot and indexed by slot-length bucket, so the timers' overlapping asks each touch only the
 orders paying inside their window; the orders found are then planned in full.
@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 
-from bms_core.catalog import catalog
 from bms_core.contract import Payment
-from bms_core.orderid import TIMER_NAMESPACE, OrderKey
-from bms_core.orderplan import OrderPlan, plan_orders, timings
-from bms_core.payments import MAX_PAYMENT_DELAY_MS, schedule
-from bms_core.plan_events import payments_of
-from bms_core.scenario import Scenario
-from bms_core.slots import slot_at, slot_order_count
+from bms_core.traffic.catalog import catalog
+from bms_core.traffic.orderid import TIMER_NAMESPACE, OrderKey
+from bms_core.traffic.orderplan import OrderPlan, plan_orders, timings
+from bms_core.traffic.payments import MAX_PAYMENT_DELAY_MS, schedule
+from bms_core.traffic.plan_events import payments_of
+from bms_core.traffic.scenario import Scenario
+from bms_core.traffic.slots import slot_at, slot_order_count
 
 Due = tuple[int, str, OrderPlan, int]
 
