@@ -16,7 +16,7 @@ import time
 
 from bms_core import generator
 from bms_core.scenario import load_scenario
-from bms_local.demo import DRAIN_MS, TICK_MS, DemoOptions, default_start_ms, run_demo
+from bms_local.demo import DRAIN_MS, PEAK_HOUR_START_MS, TICK_MS, DemoOptions, run_demo
 
 
 def _generate_only(start_ms: int, minutes: int, orders_per_minute: float | None, seed: int) -> int:
@@ -44,8 +44,7 @@ def main() -> None:
     parser.add_argument("--orders-per-minute", type=float, default=None)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    start_ms = default_start_ms(args.minutes)
-    start_ms -= start_ms % 60_000
+    start_ms = PEAK_HOUR_START_MS
     report = run_demo(
         DemoOptions(
             minutes=args.minutes,

@@ -17,6 +17,11 @@ Bookings are emitted for ``--minutes``; payments keep coming for a drain period 
 window plus a minute) so every payment that could join does. The report reconciles the counts
 at every hop against what the generator says is true, and explains every order without a
 joined successful payment.
+
+By default the run simulates one fixed, named hour, :data:`PEAK_HOUR`, and is reproducible: each
+stage takes exactly the events of a tick at that tick, in a fixed order, and bursts are named
+from the seed, so the same options give the same ``report.json`` on every run and machine
+(apart from its wall-clock figures). ``--start now`` simulates the hour before the current one.
 """
 
 from __future__ import annotations
@@ -25,16 +30,16 @@ import os
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bms_core import clock, names
+from bms_core import clock, names, orderid
 from bms_core.money import to_paise
-from bms_core.timefmt import format_ms
+from bms_core.timefmt import format_ms, parse_iso
 from bms_local.demo_truth import DRAIN_MINUTES
 from bms_local.report import DemoReport
 
@@ -43,13 +48,17 @@ DRAIN_MS = DRAIN_MINUTES * 60_000
 VALIDATOR_BATCH = 256
 """Events per validate_joined call: host.json's maxEventBatchSize."""
 
+PEAK_HOUR = "Friday 19:00-20:00 IST"
+PEAK_HOUR_START_MS = parse_iso("2026-12-04T13:30:00Z")
+"""Friday 4 December 2026, 19:00 IST: the evening peak the demo simulates unless told otherwise."""
+
 
 @dataclass
 class DemoOptions:
     minutes: int = 60
     orders_per_minute: float | None = None
     seed: int = 1
-    start_ms: int | None = None
+    start_ms: int = PEAK_HOUR_START_MS
     burst_orders: int = 200
     sample_rate: float = 0.2
     duplicate_rate: float = 0.0
@@ -59,8 +68,8 @@ class DemoOptions:
     progress: bool | None = None
 
 
-def default_start_ms(minutes: int) -> int:
-    """The demo simulates the last ``minutes`` before the current hour (a real past window)."""
+def hour_before_now_ms(minutes: int) -> int:
+    """The start of the last ``minutes`` before the current hour (``--start now``)."""
     now = time.time_ns() // 1_000_000
     hour = now - now % 3_600_000
     return hour - minutes * 60_000
@@ -163,7 +172,7 @@ class _Run:
         from bms_core.emit import use_sink
         from bms_core.sending import EventHubSink
         from bms_local.host import LocalHost
-        from bms_local.pipeline import HubReader, RecordingSink
+        from bms_local.pipeline import HubReader, RecordingSink, TickedHub
         from bms_local.stream_job import StreamJob
         from bms_local.warehouse import Warehouse
 
@@ -172,17 +181,22 @@ class _Run:
         self.storage = storage
         self.settings = settings_module.current()
         self.scenario = self.settings.scenario
-        self.start_ms = options.start_ms or default_start_ms(options.minutes)
-        self.start_ms -= self.start_ms % 60_000
+        self.start_ms = options.start_ms - options.start_ms % 60_000
         self.end_ms = self.start_ms + options.minutes * 60_000
         self.now_ms = self.start_ms
         self._sink_scope = use_sink(RecordingSink(EventHubSink(), clock=lambda: self.now_ms))
         self.sink: RecordingSink = self._sink_scope.__enter__()
-        self.joined_sink = EventHubSink()
+        self.stream_tick_ms = self.start_ms
+        """The tick the stream job is handling (it lags behind ``now_ms``)."""
+        self.joined_sink = RecordingSink(EventHubSink(), clock=lambda: self.stream_tick_ms)
         self._clock_scope = clock.use_clock(lambda: self.now_ms)
         self._clock_scope.__enter__()
         self._store_scope = bursts.use_store(bursts.ManifestStore(storage))
         self._store_scope.__enter__()
+        self._burst_id_scope = orderid.use_burst_ids(
+            lambda: demo_burst_id(options.seed, self.now_ms)
+        )
+        self._burst_id_scope.__enter__()
         self.host = LocalHost(background_outputs=True)
         self.job = StreamJob()
         self.warehouse = Warehouse(workdir / "warehouse.sqlite")
@@ -193,6 +207,15 @@ class _Run:
                 eventhubs, self.settings.joined_hub, self.settings.validator_consumer_group
             ),
         }
+        self.inputs = {
+            hub: TickedHub(self.readers[hub], self.sink.marks) for hub in ("bookings", "payments")
+        }
+        self.joined = TickedHub(self.readers["joined"], self.joined_sink.marks)
+        self._early: dict[str, deque[tuple[int, list[Any]]]] = {
+            "bookings": deque(),
+            "payments": deque(),
+        }
+        """Ticks one input had complete before the other (the job takes a tick of both)."""
         self.received = Counter[str]()
         self.tampered_rows = 0
         self.pairs_by_order: dict[str, list[dict[str, Any]]] = {}
@@ -217,6 +240,7 @@ class _Run:
         self.host.close()
         close_producers()
         self.warehouse.close()
+        self._burst_id_scope.__exit__(None, None, None)
         self._store_scope.__exit__(None, None, None)
         self._clock_scope.__exit__(None, None, None)
         self._sink_scope.__exit__(None, None, None)
@@ -237,7 +261,7 @@ class _Run:
             self._timer("emit_payments", previous, tick)
             if self.options.burst_orders and burst_at < tick <= burst_at + TICK_MS:
                 self._burst(self.options.burst_orders)
-            self._stream(wait=False)
+            self._stream()
             previous = tick
             progress.update(done, f"{format_ms(tick)[:16]} joined rows {self.joined_rows}")
         self._stream(wait=True)
@@ -272,40 +296,40 @@ class _Run:
         self.log(f"burst {body['burst_id']}: {orders} orders at {format_ms(self.now_ms)}")
 
     # --- stream job, warehouse, joined hub, validator ----------------------------------------
-    def _stream(self, *, wait: bool) -> None:
-        """Move what has arrived through the job, warehouse, joined hub and validator.
+    def _stream(self, *, wait: bool = False) -> None:
+        """Move the ticks whose events have all arrived through the job, warehouse, joined hub
+        and validator; with ``wait``, every tick so far.
 
-        Events are taken as they arrive (the SDK's receive latency overlaps the next ticks);
-        each one's arrival time on the simulated clock comes from its sequence number. With
-        ``wait`` it blocks until every event sent so far has gone all the way through.
+        Each stage lags behind the producers by as many ticks as the SDK's delivery takes, but
+        it handles a tick whole, with exactly that tick's events in their hubs' order, and
+        gives its own output the tick's time: nothing depends on wall-clock timing, so runs
+        repeat exactly.
         """
         from bms_local.stream_job import Arrival
 
-        arrivals: list[Arrival] = []
-        for hub, kind in (("bookings", "booking"), ("payments", "payment")):
-            reader = self.readers[hub]
-            if wait:
-                batch = reader.take(self.sink.log(hub).events - self.received[hub])
-            else:
-                batch = reader.take_available(0.0)
-            self.received[hub] += len(batch)
-            for received in batch:
-                event = received.event
-                arrival_ms = self.sink.marks.arrival_ms(
-                    hub, received.partition, event.sequence_number
-                )
-                body = b"".join(event.body)
-                arrivals.append(Arrival(kind, body, arrival_ms, received.partition))
-        arrivals.sort(key=lambda a: a.arrival_ms or 0)
-        self._join(arrivals)
-        joined = self.readers["joined"]
-        if wait:
-            batch = joined.take(self.joined_events - self.received["joined"])
-        else:
-            batch = joined.take_available(0.0)
-        self.received["joined"] += len(batch)
-        if batch:
-            self._validate(batch)
+        for hub in ("bookings", "payments"):
+            self.inputs[hub].end_tick(self.now_ms)
+        bookings = self.inputs["bookings"].ready(wait=wait)
+        payments = self.inputs["payments"].ready(wait=wait)
+        self._early["bookings"].extend(bookings)
+        self._early["payments"].extend(payments)
+        while self._early["bookings"] and self._early["payments"]:
+            tick_ms, booking_events = self._early["bookings"].popleft()
+            _, payment_events = self._early["payments"].popleft()
+            arrivals = [
+                Arrival(kind, b"".join(r.event.body), tick_ms, r.partition)
+                for kind, batch in (("booking", booking_events), ("payment", payment_events))
+                for r in batch
+            ]
+            self.received["bookings"] += len(booking_events)
+            self.received["payments"] += len(payment_events)
+            self.stream_tick_ms = tick_ms
+            self._join(arrivals)
+            self.joined.end_tick(tick_ms)
+        for _tick_ms, batch in self.joined.ready(wait=wait):
+            self.received["joined"] += len(batch)
+            if batch:
+                self._validate(batch)
 
     def _join(self, arrivals: list[Any]) -> None:
         from bms_local.pipeline import pack_rows
@@ -370,6 +394,13 @@ class _Run:
                         self.validator[key] += value
             for finding in json.loads(invocation.outputs.get("findings") or "[]"):
                 self.findings_by_rule[str(finding.get("rule", "unknown"))] += 1
+
+
+def demo_burst_id(seed: int, now_ms: int) -> str:
+    """A burst's name from the seed and its simulated moment: the same on every run."""
+    import hashlib
+
+    return "b" + hashlib.blake2b(f"demo-{seed}-{now_ms}".encode(), digest_size=5).hexdigest()
 
 
 def row_paise(value: Any) -> int:

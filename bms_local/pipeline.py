@@ -4,6 +4,9 @@
   per event id), which is how the demo reconciles counts exactly.
 * :class:`HubReader` consumes one hub (every partition) with the real SDK into a queue;
   :meth:`HubReader.take` waits until a known number of events has arrived.
+* :class:`TickedHub` releases what a reader received one simulated tick at a time, whole and
+  in the hub's own order, so a stage of the demo can lag behind the producers without its
+  results depending on how fast the SDK delivered.
 * :func:`pack_rows` packs joined rows into line-separated JSON events, as ASA's Event Hubs
   output does, grouped by the partition their ``order_id`` routes to.
 """
@@ -15,7 +18,7 @@ import json
 import queue
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -61,6 +64,10 @@ class ArrivalMarks:
             self._count[key] += sent
             self._totals.setdefault(key, []).append(self._count[key])
             self._times.setdefault(key, []).append(at_ms)
+
+    def totals(self, hub: str) -> dict[int, int]:
+        """Events each partition of ``hub`` holds so far, by partition index."""
+        return {p: n for (h, p), n in self._count.items() if h == hub}
 
     def arrival_ms(self, hub: str, partition: int, sequence_number: int) -> int:
         key = (hub, partition)
@@ -170,6 +177,58 @@ class HubReader:
     def wait_closed(self, timeout_s: float = 10.0) -> None:
         """Wait for the receive loop to notice the close."""
         self._thread.join(timeout=timeout_s)
+
+
+class TickedHub:
+    """A hub's events released tick by tick: a tick once every event sent by then has arrived.
+
+    :meth:`end_tick` notes how many events each partition held when a simulated tick ended
+    (from the sender's :class:`ArrivalMarks`); :meth:`ready` returns the ticks whose events have
+    all been received, each with exactly its own events in (partition, sequence number) order.
+    Events of later ticks that arrive early wait in a buffer.
+    """
+
+    def __init__(self, reader: HubReader, marks: ArrivalMarks) -> None:
+        self.reader = reader
+        self._marks = marks
+        self._ticks: deque[tuple[int, dict[int, int]]] = deque()
+        self._buffers: dict[int, deque[Received]] = {}
+        self._received = Counter[int]()
+        self._released = Counter[int]()
+
+    def end_tick(self, tick_ms: int) -> None:
+        self._ticks.append((tick_ms, self._marks.totals(self.reader.hub)))
+
+    @property
+    def pending_ticks(self) -> int:
+        return len(self._ticks)
+
+    def ready(self, *, wait: bool = False) -> list[tuple[int, list[Received]]]:
+        """Complete ticks, oldest first; with ``wait``, every tick ended so far."""
+        self._keep(self.reader.take_available(0.0))
+        out: list[tuple[int, list[Received]]] = []
+        while self._ticks:
+            tick_ms, totals = self._ticks[0]
+            missing = sum(max(n - self._received[p], 0) for p, n in totals.items())
+            if missing:
+                if not wait:
+                    break
+                self._keep(self.reader.take(missing))
+                continue
+            self._ticks.popleft()
+            events: list[Received] = []
+            for partition in sorted(totals):
+                buffer = self._buffers[partition]
+                for _ in range(totals[partition] - self._released[partition]):
+                    events.append(buffer.popleft())
+                self._released[partition] = totals[partition]
+            out.append((tick_ms, events))
+        return out
+
+    def _keep(self, received: list[Received]) -> None:
+        for event in received:
+            self._buffers.setdefault(event.partition, deque()).append(event)
+            self._received[event.partition] += 1
 
 
 def close_readers(readers: Iterable[HubReader]) -> None:

@@ -16,6 +16,7 @@ import pytest
 pytest_plugins = [
     "tests.services_azurite",
     "tests.services_eventhubs",
+    "tests.demo_runs",
 ]
 
 
