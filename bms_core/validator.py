@@ -9,6 +9,10 @@ comes from its manifest row, looked up once per burst and cached) and compares t
 (order, payment) pair is in the batch (``seat_count`` says how many), their ``seat_amount``
 must add up to the order amount exactly.
 
+For every row of a sampled order (each copy of a duplicate too) it also measures the pipeline's
+latency, the carrying event's enqueued time minus the row's ``payment_time``
+(:mod:`bms_core.latency`), and reports its p50/p95/p99/max per batch.
+
 Bad data becomes findings (rule, row key, expected, actual), never an exception. Storage errors
 while reading a manifest do raise, so the host's retry policy runs the batch again.
 
@@ -22,12 +26,12 @@ import json
 import logging
 import secrets
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Final
 
-from bms_core import clock
+from bms_core import clock, latency
 from bms_core import joined_check as jc
 
 log = logging.getLogger("bms.validator")
@@ -45,6 +49,8 @@ class BatchResult:
     batch_id: str
     findings: list[jc.Finding] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
+    latencies_ms: list[int] = field(default_factory=list)
+    """Latency of each measured row (enqueued time minus payment_time)."""
 
     def summary(self, sample_rate: float, now_ms: int) -> dict[str, Any]:
         by_rule = Counter(f.rule for f in self.findings)
@@ -55,6 +61,7 @@ class BatchResult:
             "findings": len(self.findings),
             **{k: self.counts.get(k, 0) for k in _COUNTS},
             **{f"findings_{rule}": by_rule.get(rule, 0) for rule in jc.RULES},
+            **latency.summary_fields(self.latencies_ms, self.counts.get(latency.UNKNOWN, 0)),
         }
 
 
@@ -151,9 +158,16 @@ def cached_manifests(store_factory: Callable[[], Any]) -> ManifestLookup:
 
 
 def validate_batch(
-    bodies: Iterable[bytes], truth: Truth, sample_rate: float, batch_id: str
+    bodies: Iterable[bytes],
+    truth: Truth,
+    sample_rate: float,
+    batch_id: str,
+    enqueued_ms: Sequence[int | None] = (),
 ) -> BatchResult:
-    """Check one batch; returns findings and counts, never raises on data."""
+    """Check one batch; returns findings and counts, never raises on data.
+
+    ``enqueued_ms`` holds each body's enqueued time (``None`` or missing: unknown).
+    """
     from bms_core import contract, projection
 
     body_list = list(bodies)
@@ -168,6 +182,7 @@ def validate_batch(
     seen: Counter[str] = Counter()
     groups: dict[tuple[str, str], dict[Any, Any]] = {}
     for row in rows:
+        _measure_latency(row, enqueued_ms, sample_rate, result)
         key = jc.row_key(row.data, row.where)
         seen[key] += 1
         if seen[key] > 1:
@@ -201,6 +216,22 @@ def validate_batch(
             )
     _check_money(groups, truth, result)
     return result
+
+
+def _measure_latency(
+    row: jc.Row, enqueued_ms: Sequence[int | None], sample_rate: float, result: BatchResult
+) -> None:
+    """Record the latency of a sampled order's row, or count it as unknown."""
+    order_id = row.data.get("order_id")
+    if not isinstance(order_id, str) or not order_id or not jc.sampled(order_id, sample_rate):
+        return
+    event = int(row.where.split()[1])  # "event <n> ..."
+    moment = enqueued_ms[event] if event < len(enqueued_ms) else None
+    value = latency.row_latency_ms(moment, row.data.get("payment_time"))
+    if value is None:
+        result.counts[latency.UNKNOWN] += 1
+    else:
+        result.latencies_ms.append(value)
 
 
 def _check_row(
@@ -315,8 +346,12 @@ def run_validate_joined(
     now = clock.now_ms() if now_ms is None else now_ms
     lookup = manifests or _process_manifests(lambda: bursts.current_store(settings))
     truth = Truth(settings.scenario, lookup)
+    events = list(events)
     bodies = [event.get_body() for event in events]
-    result = validate_batch(bodies, truth, settings.validation_sample_rate, new_batch_id(now))
+    enqueued = [latency.enqueued_ms(getattr(event, "enqueued_time", None)) for event in events]
+    result = validate_batch(
+        bodies, truth, settings.validation_sample_rate, new_batch_id(now), enqueued
+    )
     summary = result.summary(settings.validation_sample_rate, now)
     entities = finding_entities(result, now)
     if entities:
