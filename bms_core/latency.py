@@ -25,12 +25,11 @@ FIGURES: Final = (*(f"latency_p{p}_ms" for p in PERCENTILES), "latency_max_ms")
 """Summary fields holding figures (not counts): they are never added across batches."""
 
 EXPLANATION: Final = (
-    "Latency is the joined row's enqueued time on the joined hub minus its payment_time. It "
-    "includes the wait for the producer's next timer tick (10 s), the job's watermark (ASA "
-    "holds events up to the out-of-order tolerance, 10 s, to put them in event-time order, and "
-    "a partition that falls behind holds the watermark back by up to the late-arrival tolerance, "
-    "60 s; events later than that are adjusted to it, not dropped) and output batching. Rows "
-    "whose event carried no enqueued time are counted as unknown, not estimated."
+    "Latency is the joined row's enqueued time on the joined hub minus its payment_time: the wait "
+    "for the producer's timer tick (10 s), the job's watermark (ASA holds events for the "
+    "out-of-order tolerance, 10 s; a lagging input partition holds it back up to the late-arrival "
+    "tolerance, 60 s, and later events get that time instead, they are not dropped) and output "
+    "batching. Rows without an enqueued time are counted as unknown, not estimated."
 )
 
 

@@ -225,6 +225,11 @@ class _Run:
         self.curated = (0, 0)
         """``(seat rows, order rows)`` the curated tables took when the run ended."""
         self.validator = Counter[str]()
+        self.latencies_ms: list[int] = []
+        """Latency of every joined row of a sampled order, as the stream job sent it."""
+        self.latency_unknown = 0
+        self.batch_latencies: list[dict[str, int]] = []
+        """The latency figures of each validator summary row."""
         self.findings_by_rule = Counter[str]()
         self.bursts: list[dict[str, Any]] = []
         self.sent_per_minute: dict[str, Counter[int]] = {
@@ -326,10 +331,10 @@ class _Run:
             self.stream_tick_ms = tick_ms
             self._join(arrivals)
             self.joined.end_tick(tick_ms)
-        for _tick_ms, batch in self.joined.ready(wait=wait):
+        for tick_ms, batch in self.joined.ready(wait=wait):
             self.received["joined"] += len(batch)
             if batch:
-                self._validate(batch)
+                self._validate(batch, tick_ms)
 
     def _join(self, arrivals: list[Any]) -> None:
         from bms_local.pipeline import pack_rows
@@ -346,6 +351,7 @@ class _Run:
         if not seat_rows:
             return
         self.joined_rows += len(seat_rows)
+        self._measure_latency(seat_rows)
         self.warehouse.insert_seat_rows(seat_rows)
         self.warehouse.insert_order_rows(order_rows)
         packed = pack_rows(self._tampered(seat_rows), self.job.partition_count)
@@ -378,19 +384,41 @@ class _Run:
         self.tampered_rows += min(remaining, len(out))
         return out
 
-    def _validate(self, received: list[Any]) -> None:
+    def _measure_latency(self, rows: list[dict[str, Any]]) -> None:
+        """The latency of the rows the validator will sample, as it will measure them: they
+        reach the joined hub at the stream job's tick."""
+        from bms_core import joined_check, latency
+
+        rate = self.settings.validation_sample_rate
+        for row in rows:
+            if joined_check.sampled(row["order_id"], rate):
+                value = latency.row_latency_ms(self.stream_tick_ms, row["payment_time"])
+                if value is None:
+                    self.latency_unknown += 1
+                else:
+                    self.latencies_ms.append(value)
+
+    def _validate(self, received: list[Any], tick_ms: int) -> None:
         import json
 
+        from bms_core import latency
         from bms_local.pipeline import function_events
 
-        events = function_events(received)
+        events = function_events(received, enqueued_ms=tick_ms)
         for start in range(0, len(events), VALIDATOR_BATCH):
             invocation = self.host.eventhub(
                 "validate_joined", events[start : start + VALIDATOR_BATCH]
             )
             for entity in json.loads(invocation.outputs.get("summary") or "[]"):
+                figures = {k: v for k, v in entity.items() if k in latency.FIGURES}
+                if figures:
+                    self.batch_latencies.append(figures)
                 for key, value in entity.items():
-                    if isinstance(value, int) and not isinstance(value, bool):
+                    if (
+                        isinstance(value, int)
+                        and not isinstance(value, bool)
+                        and key not in latency.FIGURES
+                    ):
                         self.validator[key] += value
             for finding in json.loads(invocation.outputs.get("findings") or "[]"):
                 self.findings_by_rule[str(finding.get("rule", "unknown"))] += 1

@@ -240,14 +240,23 @@ def close_readers(readers: Iterable[HubReader]) -> None:
         reader.wait_closed()
 
 
-def function_events(received: Iterable[Received]) -> list[Any]:
-    """SDK events as the Functions host hands them to an Event Hubs trigger."""
+def function_events(received: Iterable[Received], enqueued_ms: int | None = None) -> list[Any]:
+    """SDK events as the Functions host hands them to an Event Hubs trigger.
+
+    ``enqueued_ms`` replaces the emulator's wall-clock enqueued time with the moment the events
+    reached the hub on a simulated clock (the demo's).
+    """
+    from datetime import datetime, timezone
+
     from azure.functions import EventHubEvent
 
+    simulated = (
+        None if enqueued_ms is None else datetime.fromtimestamp(enqueued_ms / 1000, timezone.utc)
+    )
     return [
         EventHubEvent(
             body=b"".join(r.event.body),
-            enqueued_time=r.event.enqueued_time,
+            enqueued_time=simulated or r.event.enqueued_time,
             sequence_number=r.event.sequence_number,
             offset=str(r.event.offset),
         )

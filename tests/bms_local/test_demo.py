@@ -49,6 +49,11 @@ def test_clean_run_reconciles_at_every_hop(clean_report: object, tmp_path: Path)
     )
     assert c.findings == 0 and report.verdict == "clean"
     assert c.validated == c.joined_rows  # sample rate 1.0 checks every row
+    # latency on the simulated clock: a payment waits for the next 10 s tick, the job none
+    latency = report.latency_s
+    assert latency["rows"] == c.joined_rows and latency["unknown"] == 0
+    assert 0 <= latency["p50"] <= latency["p95"] <= latency["p99"] <= latency["max"] <= 10.0
+    assert report.validator_latency_s["largest batch max"] == latency["max"]
     assert sum(float(v) for v in report.revenue_by_category.values()) > 0
     json_path, html_path = write_report(report, tmp_path)
     data = json.loads(json_path.read_text())
