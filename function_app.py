@@ -3,10 +3,13 @@
 Functions
 ---------
 ``emit_bookings``   timer ``%BMS_BOOKINGS_SCHEDULE%``: bookings of every slot closed since the
-                    last tick -> hub ``BMS_BOOKINGS_HUB``.
+                    last tick -> Event Hubs output ``bookings`` on hub ``%BMS_BOOKINGS_HUB%``.
 ``emit_payments``   timer ``%BMS_PAYMENTS_SCHEDULE%``: payments due since the last tick (timer
-                    orders and active bursts) -> hub ``BMS_PAYMENTS_HUB``.
-``burst``           ``POST /api/burst`` (function key): a burst of orders now, its payments later.
+                    orders and active bursts) -> Event Hubs output ``payments`` on
+                    ``%BMS_PAYMENTS_HUB%``.
+``burst``           ``POST /api/burst`` (function key): a burst of orders now -> ``bookings``;
+                    its payments already due -> ``payments``; later ones follow from its
+                    manifest through ``emit_payments``.
 ``validate_joined`` Event Hubs trigger on ``%BMS_JOINED_HUB%`` (consumer group
                     ``%BMS_VALIDATOR_CONSUMER_GROUP%``, batches): findings and a summary per
                     batch -> Table storage through output bindings.
@@ -14,37 +17,51 @@ Functions
 ``reconcile``       timer ``%BMS_RECONCILE_SCHEDULE%`` (hourly): Synapse rows per minute against
                     the generator; a no-op unless ``BMS_SYNAPSE_CONNECTION`` is set.
 
-Why events are sent through ``bms_core.sending`` and not an Event Hubs output binding: the
-Python output binding cannot set a partition key, and the partition-aligned join needs each
-order's booking and payments on the same partition index of both hubs. The sender routes by
-``order_id`` exactly as Event Hubs does, over the same ``EventHubConnection`` setting (a
-connection string, or ``EventHubConnection__fullyQualifiedNamespace`` for a managed identity).
+Event Hubs outputs
+------------------
+Each is ``func.Out[typing.List[str]]``, set to a list of JSON bodies. The Python library hands
+the host the list as a JSON array; the host sends one event per element, without a partition
+key, in batches of up to the hub's message size (1 MB on Standard and Premium), and the service
+places each batch whole on one partition. So an order's booking and payments may sit on any
+partitions; the Stream Analytics join matches ``order_id`` across partitions. The host's own
+Event Hubs client authenticates with the ``EventHubConnection`` setting: a connection string,
+or ``EventHubConnection__fullyQualifiedNamespace`` for the app's managed identity, which needs
+the *Azure Event Hubs Data Sender* role. A tick whose output cannot be written fails, and
+``@app.retry`` runs it again; the rerun regenerates the same events with the same ids.
 
 Calling a handler outside the host (local runner, tests, benchmarks)
 --------------------------------------------------------------------
 Each function body is one call into ``bms_core``; call the same thing with real
-``azure.functions`` objects::
+``azure.functions`` objects, and as outputs any ``func.Out`` that keeps what is set::
 
     from azure.functions.timer import TimerRequest
-    from bms_core import bursts, emit, endpoints, reconcile, settings, validator
-    from bms_core.sending import MemorySink
+    from bms_core import emit, endpoints, reconcile, settings, validator
 
-    s = settings.Settings.from_env()                    # or settings.current()
+    class Out(func.Out):
+        def set(self, val): self.value = val
+        def get(self): return self.value
+
+    s = settings.Settings.from_env()
     timer = TimerRequest(schedule_status={"Last": "2026-11-29T10:00:00Z"})
-    emit.run_emit_bookings(timer, s, sink=MemorySink(), now_ms=...)   # EmitReport
-    emit.run_emit_payments(timer, s, sink=MemorySink(), store=..., now_ms=...)
-    endpoints.run_burst(func.HttpRequest("POST", "/api/burst", body=b'{"orders": 5}'), s,
-                        sink=MemorySink(), store=bursts.ManifestStore(conn))  # HttpResponse
+    bookings = Out()
+    emit.run_emit_bookings(timer, bookings, settings=s, now_ms=...)  # bookings.value: bodies
+    emit.run_emit_payments(timer, Out(), settings=s, manifests=..., now_ms=...)
+    endpoints.run_burst(func.HttpRequest("POST", "/api/burst", body=b'{"orders": 5}'),
+                        Out(), Out(), settings=s, manifests=bursts.ManifestStore(conn))
     endpoints.run_health(func.HttpRequest("GET", "/api/health", body=b""))
-    validator.run_validate_joined(events, findings_out, summary_out, s)  # func.Out collectors
-    reconcile.run_reconcile(timer, summary_out, s)
+    validator.run_validate_joined(events, Out(), Out(), s)
+    reconcile.run_reconcile(timer, Out(), s)
 
-or wrap them all at once with ``emit.use_sink(...)`` / ``bursts.use_store(...)`` /
-``bms_core.clock.use_clock(...)`` and call the decorated functions below directly (the v2
-``Function`` objects are callable), which is what ``bms_local.host.LocalHost`` does.
+Parameters left out default to the running ``bms_core.runtime`` (this process's settings, the
+wall clock, manifests on ``AzureWebJobsStorage``). The local runner calls the decorated
+functions below (the v2 ``Function`` objects are callable) inside its own runtime and writes
+their outputs as the host does.
 
 host.json choices
 -----------------
+* The Event Hubs outputs need no settings here: the host's own Event Hubs client retries
+  transient send errors, and a send that still fails fails the invocation, which
+  ``@app.retry`` reruns.
 * ``maxEventBatchSize`` 256 / ``prefetchCount`` 512: the validator handles a few hundred rows in
   well under a second; prefetch at twice the batch keeps the next batch ready.
 * ``batchCheckpointFrequency`` 1: checkpoint after every batch, so a restart re-delivers at most
@@ -53,9 +70,10 @@ host.json choices
   instead of replaying the hub's retention.
 * Logging: our own ``Function`` logs at Information, the host's at Warning; Application
   Insights sampling caps telemetry at 20 items/s but never samples requests or exceptions.
-* Retries: the emitting timers retry twice after 3 s (a resent tick only duplicates events
-  with the same ids); the validator backs off from 5 s to 1 min, up to 5 times, on storage or
-  Event Hubs errors (bad data never raises). HTTP functions have no retry policy in Python.
+* Retries: the emitting timers retry twice after 3 s when a tick or its output fails (a rerun
+  tick only duplicates events with the same ids); the validator backs off from 5 s to 1 min, up
+  to 5 times, on storage or Event Hubs errors (bad data never raises). HTTP functions have no
+  retry policy in Python: a burst whose output fails answers 500 and the client retries.
 * ``functionTimeout`` 2 minutes: every function finishes in seconds; a hang is cut short
   instead of blocking the next timer tick.
 """
@@ -70,6 +88,7 @@ from bms_core import settings as bms_settings
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
 STORAGE = names.STORAGE_CONNECTION_SETTING
+EVENTHUB = names.EVENTHUB_CONNECTION_SETTING
 
 
 def _setting(name: str) -> str:
@@ -85,10 +104,15 @@ def _setting(name: str) -> str:
     run_on_startup=False,
     use_monitor=True,
 )
-def emit_bookings(timer: func.TimerRequest) -> None:
+@app.event_hub_output(
+    arg_name="bookings",
+    event_hub_name=_setting(bms_settings.BOOKINGS_HUB),
+    connection=EVENTHUB,
+)
+def emit_bookings(timer: func.TimerRequest, bookings: func.Out[typing.List[str]]) -> None:
     from bms_core import emit
 
-    emit.run_emit_bookings(timer, bms_settings.current())
+    emit.run_emit_bookings(timer, bookings)
 
 
 @app.function_name("emit_payments")
@@ -99,10 +123,15 @@ def emit_bookings(timer: func.TimerRequest) -> None:
     run_on_startup=False,
     use_monitor=True,
 )
-def emit_payments(timer: func.TimerRequest) -> None:
+@app.event_hub_output(
+    arg_name="payments",
+    event_hub_name=_setting(bms_settings.PAYMENTS_HUB),
+    connection=EVENTHUB,
+)
+def emit_payments(timer: func.TimerRequest, payments: func.Out[typing.List[str]]) -> None:
     from bms_core import emit
 
-    emit.run_emit_payments(timer, bms_settings.current())
+    emit.run_emit_payments(timer, payments)
 
 
 @app.function_name("burst")
@@ -119,10 +148,24 @@ def emit_payments(timer: func.TimerRequest) -> None:
     ],
     auth_level=func.AuthLevel.FUNCTION,
 )
-def burst(req: func.HttpRequest) -> func.HttpResponse:
+@app.event_hub_output(
+    arg_name="bookings",
+    event_hub_name=_setting(bms_settings.BOOKINGS_HUB),
+    connection=EVENTHUB,
+)
+@app.event_hub_output(
+    arg_name="payments",
+    event_hub_name=_setting(bms_settings.PAYMENTS_HUB),
+    connection=EVENTHUB,
+)
+def burst(
+    req: func.HttpRequest,
+    bookings: func.Out[typing.List[str]],
+    payments: func.Out[typing.List[str]],
+) -> func.HttpResponse:
     from bms_core import endpoints
 
-    response: func.HttpResponse = endpoints.run_burst(req)
+    response: func.HttpResponse = endpoints.run_burst(req, bookings, payments)
     return response
 
 
@@ -136,7 +179,7 @@ def burst(req: func.HttpRequest) -> func.HttpResponse:
 @app.event_hub_message_trigger(
     arg_name="events",
     event_hub_name=_setting(bms_settings.JOINED_HUB),
-    connection=names.EVENTHUB_CONNECTION_SETTING,
+    connection=EVENTHUB,
     cardinality=func.Cardinality.MANY,
     consumer_group=_setting(bms_settings.VALIDATOR_CONSUMER_GROUP),
 )

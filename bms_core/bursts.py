@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Final
 
 from bms_core import names
 from bms_core.orderid import MAX_SEED
+from bms_core.storage import StorageConnection
 
 SEED_MAX: Final = MAX_SEED
 REQUEST_FIELDS: Final = ("orders", "seed", "scenario")
@@ -198,22 +198,26 @@ MS_PER_HOUR: Final = 3_600_000
 
 
 class ManifestStore:
-    """Burst manifests in Azure Table storage (``azure-data-tables``, imported lazily)."""
+    """Burst manifests in Azure Table storage (``azure-data-tables``, imported lazily).
 
-    def __init__(self, connection_string: str, table: str = names.BURSTS_TABLE) -> None:
-        self._connection_string = connection_string
+    ``connection`` is a connection string (Azurite, tests, the local runner) or a
+    :class:`~bms_core.storage.StorageConnection`, which also carries the managed identity form.
+    """
+
+    def __init__(
+        self, connection: str | StorageConnection, table: str = names.BURSTS_TABLE
+    ) -> None:
+        if isinstance(connection, str):
+            connection = StorageConnection(connection_string=connection)
+        self._connection = connection
         self._table_name = table
         self._client: Any = None
 
     def _table(self) -> Any:
         if self._client is None:
-            from azure.data.tables import TableClient
-
-            client = TableClient.from_connection_string(
-                self._connection_string, table_name=self._table_name
-            )
             from azure.core.exceptions import ResourceExistsError
 
+            client = self._connection.table_client(self._table_name)
             with contextlib.suppress(ResourceExistsError):
                 client.create_table()
             self._client = client
@@ -261,26 +265,3 @@ def scenario_of(scenario: Any, manifest: BurstManifest) -> Any:
     changes: dict[str, object] = dict(manifest.overrides)
     changes["seed"] = manifest.seed
     return scenario.with_overrides(changes)
-
-
-_store: ManifestStore | None = None
-
-
-def current_store(settings: Any) -> ManifestStore:
-    """The process-wide manifest store on ``AzureWebJobsStorage`` (or what :func:`use_store` set)."""
-    global _store
-    if _store is None:
-        _store = ManifestStore(settings.require_storage())
-    return _store
-
-
-@contextmanager
-def use_store(store: ManifestStore) -> Iterator[ManifestStore]:
-    """Within the block every handler uses ``store`` (tests, the local runner)."""
-    global _store
-    previous = _store
-    _store = store
-    try:
-        yield store
-    finally:
-        _store = previous

@@ -1,4 +1,4 @@
-"""The timer functions' logic: which slots (or payment window) a tick covers, and sending them.
+"""The timer functions' logic: which slots (or payment window) a tick covers, and their events.
 
 A tick covers every slot closed since the previous tick. The previous tick comes from the timer's
 schedule status (``Last``: the host persists it when ``use_monitor`` is on), so no state row is
@@ -6,13 +6,19 @@ needed; after downtime the first tick is past due and catches up, bounded by
 ``BMS_MAX_CATCHUP_SLOTS`` (older slots are skipped and the count is logged). Without a
 ``Last`` (first run ever) a tick covers the one slot that just closed.
 
-Only closed slots are sent, so no event time is in the future of its send. Re-running a tick
+Only closed slots are emitted, so no event time is in the future of its send. Re-running a tick
 regenerates identical events (the generator is pure), so a retry or an overlap duplicates
 events with the same ids, never invents new ones.
 
-Sends go through a sink (:mod:`bms_core.sending`) that routes by ``order_id`` exactly as Event
-Hubs does; tests and benchmarks swap in a :class:`~bms_core.sending.MemorySink` with
-:func:`use_sink`.
+Output. A handler sets its Event Hubs output binding (``func.Out[typing.List[str]]``) to the
+tick's event bodies, one JSON text per element; it sends nothing itself. The Functions host
+sends one event per element, keyless, in batches of up to the hub's message size (1 MB on
+Standard and Premium namespaces), each batch landing whole on one partition. If the host cannot
+write the output the invocation fails and the function's retry policy runs the tick again; if a
+handler raises, nothing is written. No body exceeds :data:`bms_core.names.EVENT_MAX_BYTES`.
+
+Dependencies are parameters: ``settings``, ``manifests`` and ``now_ms`` default to those of the
+running :mod:`bms_core.runtime`.
 """
 
 from __future__ import annotations
@@ -20,46 +26,25 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
-from bms_core import clock
-from bms_core.sending import EventSink
+from bms_core import runtime
+from bms_core.names import EVENT_MAX_BYTES
 
 log = logging.getLogger("bms.emit")
 
 
 class EmitFailed(RuntimeError):
-    """Some events could not be sent; raised after the rest were sent so the host retries."""
+    """The tick's events could not be produced; raised so the host retries the tick."""
 
 
-# --- the sink ------------------------------------------------------------------------------
-_sink: EventSink | None = None
+class Output(Protocol):
+    """What a handler needs of an output binding: ``azure.functions.Out``'s ``set``."""
 
-
-def current_sink() -> EventSink:
-    """The process-wide sink: the real Event Hubs sink unless :func:`use_sink` replaced it."""
-    global _sink
-    if _sink is None:
-        from bms_core.sending import EventHubSink
-
-        _sink = EventHubSink()
-    return _sink
-
-
-@contextmanager
-def use_sink(sink: EventSink) -> Iterator[EventSink]:
-    """Within the block every handler sends to ``sink`` (tests, benchmarks, the local runner)."""
-    global _sink
-    previous = _sink
-    _sink = sink
-    try:
-        yield sink
-    finally:
-        _sink = previous
+    def set(self, val: Any) -> None: ...
 
 
 # --- which slots a tick covers -------------------------------------------------------------
@@ -126,8 +111,6 @@ class EmitReport:
     slots: int
     skipped_slots: int
     events: int = 0
-    sent: int = 0
-    failed: int = 0
     bursts: int = 0
     past_due: bool = False
     by_kind: dict[str, int] = field(default_factory=dict)
@@ -136,18 +119,27 @@ class EmitReport:
         return json.dumps({"bms": self.function, **self.__dict__}, sort_keys=True)
 
 
-def _send(report: EmitReport, sink: EventSink, events: Sequence[Any]) -> None:
-    report.events = len(events)
-    result = sink.send(report.hub, events)
-    report.sent = result.sent
-    report.failed = len(result.failed)
-    log.info(report.log_line())
-    if result.failed:
-        reasons = sorted({reason for _, reason in result.failed})
+def bodies_of(events: Sequence[Any]) -> list[str]:
+    """The events' bodies as the output binding takes them: one JSON text per event.
+
+    A body over :data:`~bms_core.names.EVENT_MAX_BYTES` (which the service would refuse) is a
+    generator bug; it raises instead of reaching the output.
+    """
+    raw = [event.body for event in events]
+    if raw and max(map(len, raw)) > EVENT_MAX_BYTES:
+        big = next(e for e in events if len(e.body) > EVENT_MAX_BYTES)
         raise EmitFailed(
-            f"{report.function}: {len(result.failed)} of {len(events)} events not sent to "
-            f"'{report.hub}': {'; '.join(reasons[:3])}"
+            f"event {big.event_id} is {len(big.body)} bytes, over the {EVENT_MAX_BYTES} an event "
+            "may have"
         )
+    return [body.decode() for body in raw]
+
+
+def _write(report: EmitReport, out: Output, events: Sequence[Any]) -> None:
+    report.events = len(events)
+    report.by_kind = _kinds(events)
+    out.set(bodies_of(events))
+    log.info(report.log_line())
 
 
 # --- the handlers ----------------------------------------------------------------------------
@@ -158,7 +150,7 @@ def _begin(
     from bms_core import generator
 
     scenario = settings.scenario
-    now = clock.now_ms() if now_ms is None else now_ms
+    now = runtime.current().clock() if now_ms is None else now_ms
     plan = plan_tick(scenario, now, last_run_ms(timer), settings.max_catchup_slots)
     start = generator.slot_bounds(scenario, plan.first)[0]
     end = generator.slot_bounds(scenario, plan.end)[0]
@@ -175,55 +167,55 @@ def _begin(
 
 
 def run_emit_bookings(
-    timer: Any, settings: Any, *, sink: EventSink | None = None, now_ms: int | None = None
+    timer: Any, bookings: Output, *, settings: Any = None, now_ms: int | None = None
 ) -> EmitReport:
-    """Send the bookings of every slot closed since the previous tick."""
+    """Set ``bookings`` to the bookings of every slot closed since the previous tick."""
     from bms_core import generator
 
+    settings = settings or runtime.current().settings
     scenario = settings.scenario
     plan, report = _begin("emit_bookings", settings.bookings_hub, timer, settings, now_ms)
     events: list[Any] = []
     for slot in plan.slots:
         events.extend(generator.emit_bookings(scenario, slot))
-    report.by_kind = _kinds(events)
-    _send(report, sink or current_sink(), events)
+    _write(report, bookings, events)
     return report
 
 
 def run_emit_payments(
     timer: Any,
-    settings: Any,
+    payments: Output,
     *,
-    sink: EventSink | None = None,
-    store: Any = None,
+    settings: Any = None,
+    manifests: Any = None,
     now_ms: int | None = None,
 ) -> EmitReport:
-    """Send the payments that fell due since the previous tick: timer orders' and bursts'.
+    """Set ``payments`` to the payments that fell due since the previous tick: timer orders'
+    and bursts'.
 
     The window is whole slots (``[start of the first slot, start of the open slot)``) so that
-    consecutive ticks tile time without gaps or overlap whatever their jitter.
+    consecutive ticks tile time without gaps or overlap whatever their jitter. If the burst
+    manifests cannot be read the tick raises :class:`EmitFailed` and writes nothing: the retry
+    policy runs it again, and the failure is visible instead of burst payments going missing.
     """
     from bms_core import bursts, generator
 
+    settings = settings or runtime.current().settings
     scenario = settings.scenario
     _, report = _begin("emit_payments", settings.payments_hub, timer, settings, now_ms)
     start, end = report.window_start_ms, report.window_end_ms
     events: list[Any] = list(generator.emit_payments(scenario, start, end)) if end > start else []
     if end > start:
         try:
-            manifests = (store or bursts.current_store(settings)).active(
-                start, end, generator.MAX_PAYMENT_DELAY_MS
-            )
+            store = manifests if manifests is not None else runtime.current().manifests
+            active = store.active(start, end, generator.MAX_PAYMENT_DELAY_MS)
         except Exception as exc:
-            # Storage is down: still send the timer payments, then fail so the retry policy
-            # runs the tick again (the timer payments then go twice, with the same ids).
-            _send(report, sink or current_sink(), events)
             raise EmitFailed(
                 f"emit_payments: burst manifests unreadable ({type(exc).__name__}: {exc}); "
-                f"{report.sent} timer payments sent, burst payments not"
+                "nothing written, the tick will be retried"
             ) from exc
-        report.bursts = len(manifests)
-        for manifest in manifests:
+        report.bursts = len(active)
+        for manifest in active:
             burst_scenario = bursts.scenario_of(scenario, manifest)
             events.extend(
                 generator.emit_burst_payments(
@@ -235,8 +227,7 @@ def run_emit_payments(
                     end,
                 )
             )
-    report.by_kind = _kinds(events)
-    _send(report, sink or current_sink(), events)
+    _write(report, payments, events)
     return report
 
 

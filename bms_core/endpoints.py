@@ -1,7 +1,11 @@
 """The HTTP functions' logic: POST /api/burst and GET /api/health.
 
-Every answer is JSON. A request a user can fix gets a 4xx naming the field; a storage or
-Event Hubs failure gets 503 with the reason; nothing a client sends produces a 500.
+Every answer is JSON. A request a user can fix gets a 4xx naming the field; a storage failure
+gets 503 with the reason; nothing a client sends produces a 500. The burst's events leave through
+the function's two Event Hubs output bindings after it returns; if the host cannot write them the
+invocation fails and the client gets the host's 500 instead of the 202. The manifest is stored
+by then, so the burst's later payments still come, unmatched by bookings (the stream job counts
+them as payments without a booking).
 """
 
 from __future__ import annotations
@@ -12,8 +16,7 @@ from typing import Any
 
 import azure.functions as func
 
-from bms_core import __version__, clock
-from bms_core.sending import EventSink
+from bms_core import __version__, runtime
 
 log = logging.getLogger("bms.http")
 JSON = "application/json"
@@ -27,18 +30,20 @@ def _answer(status: int, body: dict[str, Any], headers: dict[str, str] | None = 
 
 def run_burst(
     req: Any,
-    settings: Any = None,
+    bookings: Any,
+    payments: Any,
     *,
-    sink: EventSink | None = None,
-    store: Any = None,
+    settings: Any = None,
+    manifests: Any = None,
     now_ms: int | None = None,
 ) -> Any:
-    """Send ``orders`` bookings now, remember the burst so its payments follow; 202 or 4xx.
+    """Set ``bookings`` to ``orders`` bookings now and ``payments`` to the payments already
+    due; remember the burst so its later payments follow. 202, or 4xx/405/503.
 
-    ``settings`` defaults to this process's settings; a broken app setting answers 503 naming
-    it (the operator's problem, not the client's).
+    ``settings``, ``manifests`` and ``now_ms`` default to the running :mod:`bms_core.runtime`'s;
+    a broken app setting answers 503 naming it (the operator's problem, not the client's).
     """
-    from bms_core import bursts, emit, generator, orderid, timefmt
+    from bms_core import bursts, emit, generator, timefmt
     from bms_core import settings as settings_module
 
     if req.method.upper() != "POST":
@@ -49,7 +54,7 @@ def run_burst(
         )
     if settings is None:
         try:
-            settings = settings_module.current()
+            settings = runtime.current().settings
         except settings_module.SettingsError as exc:
             return _answer(503, {"error": f"app setting problem: {exc}", "setting": exc.setting})
     try:
@@ -58,9 +63,9 @@ def run_burst(
     except bursts.BurstRequestError as exc:
         return _answer(400, exc.as_json())
 
-    now = clock.now_ms() if now_ms is None else now_ms
+    now = runtime.current().clock() if now_ms is None else now_ms
     anchor_ms = now - now % 1000
-    burst_id = orderid.new_burst_id()
+    burst_id = runtime.current().new_burst_id()
     orders = generator.burst_orders(scenario, burst_id, request.orders, anchor_ms)
     due = [timefmt.parse_ms(p.payment_time) for order in orders for p in order.payments]
     manifest = bursts.BurstManifest(
@@ -76,20 +81,11 @@ def run_burst(
         created_ms=now,
     )
     try:
-        (store or bursts.current_store(settings)).put(manifest)
+        (manifests if manifests is not None else runtime.current().manifests).put(manifest)
     except Exception as exc:  # storage is infrastructure: the client can retry later
         log.exception("burst manifest not stored")
         return _answer(503, {"error": f"burst manifest not stored: {type(exc).__name__}: {exc}"})
     events = generator.emit_burst(scenario, burst_id, request.orders, anchor_ms)
-    result = (sink or emit.current_sink()).send(settings.bookings_hub, events)
-    if result.failed:
-        return _answer(
-            503,
-            {
-                "error": f"{len(result.failed)} of {len(events)} booking events not sent",
-                "burst_id": burst_id,
-            },
-        )
     # Payments already due in slots the payments timer has ticked past (a booking up to 1 s
     # before the anchor can be paid 0.5 s later) go now; later ones follow through the manifest.
     current = settings.scenario
@@ -102,15 +98,13 @@ def run_burst(
         anchor_ms - generator.BURST_SPREAD_MS,
         ticked_until,
     )
-    early_result = (sink or emit.current_sink()).send(settings.payments_hub, early)
-    if early_result.failed:
-        return _answer(
-            503,
-            {
-                "error": f"{len(early_result.failed)} of {len(early)} payment events not sent",
-                "burst_id": burst_id,
-            },
-        )
+    try:
+        booking_bodies, payment_bodies = emit.bodies_of(events), emit.bodies_of(early)
+    except emit.EmitFailed as exc:
+        log.exception("burst events not produced")
+        return _answer(503, {"error": str(exc), "burst_id": burst_id})
+    bookings.set(booking_bodies)
+    payments.set(payment_bodies)
     body = {
         "burst_id": burst_id,
         "orders": request.orders,
@@ -124,11 +118,16 @@ def run_burst(
 
 
 def run_health(req: Any, env: Any = None) -> Any:
-    """200 when every required setting is present and well formed, else 503; names only."""
+    """200 when every required setting is present and well formed, else 503; names only.
+
+    ``env`` defaults to the running :mod:`bms_core.runtime`'s app settings.
+    """
     from bms_core import settings as settings_module
 
     if req.method.upper() != "GET":
         return _answer(405, {"error": "use GET", "field": "method"}, {"Allow": "GET"})
+    if env is None:
+        env = runtime.current().env
     missing = settings_module.missing_required(env)
     malformed = settings_module.malformed(env)
     body: dict[str, Any] = {

@@ -26,6 +26,11 @@ VALIDATOR_CONSUMER_GROUP: Final = "validator"
 """Dedicated consumer group validate_joined reads the joined hub with."""
 
 PARTITION_KEY_FIELD: Final = "order_id"
+"""Partition key of ``publish --keyed`` and the joined output; the functions send keyless."""
+
+EVENT_MAX_BYTES: Final = 1_000_000
+"""Largest body a producer here may produce. Event Hubs refuses a message (and so a batch)
+over 1 MiB on Standard and Premium namespaces; the rest is room for the AMQP envelope."""
 
 # --- app settings (names only; values come from the environment) --------------------------
 EVENTHUB_CONNECTION_SETTING: Final = "EventHubConnection"
@@ -36,6 +41,13 @@ BURSTS_TABLE: Final = "bmsbursts"
 FINDINGS_TABLE: Final = "bmsfindings"
 VALIDATION_SUMMARY_TABLE: Final = "bmsvalidation"
 RECONCILE_TABLE: Final = "bmsreconcile"
+TABLES: Final = (BURSTS_TABLE, FINDINGS_TABLE, VALIDATION_SUMMARY_TABLE, RECONCILE_TABLE)
+
+# --- Queue storage ------------------------------------------------------------------------
+BURST_QUEUE: Final = "bms-burst-chunks"
+"""Flash-sale bursts are fanned out in chunks through this queue on ``AzureWebJobsStorage``
+(the host names its poison queue ``bms-burst-chunks-poison``)."""
+QUEUES: Final = (BURST_QUEUE,)
 
 # --- local endpoints ----------------------------------------------------------------------
 LOCAL_EVENTHUBS_PORT: Final = 5672

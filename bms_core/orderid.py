@@ -16,8 +16,6 @@ e.g. ``t-1-4kq9nx-1b``. Decoding is strict (canonical digits only), so
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from functools import lru_cache
 from typing import Final, NamedTuple
 
@@ -30,7 +28,6 @@ _NUMBER: Final = re.compile(r"0|[1-9a-z][0-9a-z]*")
 MAX_SLOT: Final = 36**12 - 1
 MAX_INDEX: Final = 36**8 - 1
 MAX_SEED: Final = 2**63 - 1
-_burst_ids: Callable[[], str] | None = None
 
 
 class OrderKey(NamedTuple):
@@ -58,28 +55,10 @@ def check_burst_id(burst_id: str) -> str:
 
 
 def new_burst_id() -> str:
-    """A fresh burst id, ``"b"`` + 10 base32 characters (bursts are named once).
-
-    Random, unless a block of :func:`use_burst_ids` names bursts (the local demo does, so that
-    a run's bursts, and with them its report, are the same every time).
-    """
-    if _burst_ids is not None:
-        return check_burst_id(_burst_ids())
+    """A fresh random burst id, ``"b"`` + 10 base32 characters (bursts are named once)."""
     import secrets
 
     return "b" + "".join(secrets.choice(_BASE32) for _ in range(10))
-
-
-@contextmanager
-def use_burst_ids(source: Callable[[], str]) -> Iterator[None]:
-    """Within the block, :func:`new_burst_id` returns ``source()`` (checked); restored after."""
-    global _burst_ids
-    previous = _burst_ids
-    _burst_ids = source
-    try:
-        yield
-    finally:
-        _burst_ids = previous
 
 
 def _base36(value: int) -> str:

@@ -3,10 +3,10 @@
 The service hashes a partition key with Bob Jenkins' lookup3 (``hashlittle2``), folds the two
 32-bit results to a signed 16-bit value and takes it modulo the partition count; the
 ``azure-eventhub`` SDK mirrors this for its buffered producer
-(``_buffered_producer/_partition_resolver.py``). Our publisher, the Functions' sender and the
-local emulator all route with :func:`partition_for`, so a key lands on the same partition
-index locally as on Azure and the partition-aligned join behaves the same. Keys are hashed
-character by character (``ord``), as the SDK does; our keys (order ids) are ASCII.
+(``_buffered_producer/_partition_resolver.py``). Keyed sending here (``publish --keyed``, the
+local stand-in of ASA's joined output) and the local emulator all route with
+:func:`partition_for`, so a key lands on the same partition index locally as on Azure. Keys are
+hashed character by character (``ord``), as the SDK does; our keys (order ids) are ASCII.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Publish generated bookings and payments to Event Hubs, with exact accounting.
 
 Schedule. Every event is sent no earlier than its event time (``due_ms``), so event times are
-never in the future of the moment they are sent (DESIGN decision 1). With the default start
-(now) that is the real-time schedule: the publisher sleeps until each event is due. A start in
+never in the future of the moment they are sent. With the default start (now) that is the
+real-time schedule: the publisher sleeps until each event is due. A start in
 the past (``--start`` or ``--backfill``) makes all past events due at once, so they go out as
 fast as the connection allows, then the run continues in real time.
 
@@ -18,10 +18,13 @@ payments join, results carry arrival-derived times). For faithful joins, backfil
 late-arrival tolerance larger than the backfill's age, or publish in real time. Within each
 partition the publisher sends in event-time order, so out-of-order tolerance is not exercised.
 
-Routing. Each event carries ``x-opt-partition-key = order_id`` and goes to the partition that key
-hashes to (:func:`bms_core.partitioning.partition_for`, the service's lookup3), in full batches
-per partition, which is exactly what the SDK's own buffered producer does; a booking and its
-payments land on the same partition index of both hubs.
+Routing. By default events go as the Function App's output bindings send them: keyless
+batches, in due order, each of up to the hub's message size, which Event Hubs places whole on
+one partition. With ``keyed`` (``--keyed``) each event carries ``x-opt-partition-key =
+order_id`` and goes to the partition that key hashes to (the service's lookup3, in
+:func:`bms_core.partitioning.partition_for`), in full batches per partition, exactly as the SDK's
+own buffered producer does; a booking and its payments then land on the same partition index of
+both hubs, for consumers of your own that want that.
 
 Accounting. ``generated`` counts events taken from the generator; each is either ``sent``
 (acknowledged by Event Hubs) or ``failed`` with a reason, so ``generated == sent + failed``
@@ -52,7 +55,7 @@ class Producer(Protocol):
     """The part of ``azure.eventhub.EventHubProducerClient`` the publisher uses."""
 
     def get_partition_ids(self) -> list[str]: ...
-    def create_batch(self, *, partition_id: str) -> Any: ...
+    def create_batch(self, *, partition_id: str | None = None) -> Any: ...
     def send_batch(self, event_data_batch: Any) -> None: ...
     def close(self) -> None: ...
 
@@ -69,6 +72,8 @@ class PublishOptions:
     max_backoff_s: float = 8.0
     abort_after_failed_batches: int = 1
     """Stop the run once this many batches in a row failed after all retries."""
+    keyed: bool = False
+    """Send with partition key ``order_id`` to its partition instead of keyless batches."""
 
 
 @dataclass
@@ -140,7 +145,7 @@ class Publisher:
         self._clock_ms = clock_ms
         self._producers: dict[str, Producer] = {}
         self._partition_ids: dict[str, list[str]] = {}
-        self._pending: dict[tuple[str, int], list[Emitted]] = {}
+        self._pending: dict[tuple[str, int | None], list[Emitted]] = {}
         self._failed_in_a_row = 0
         self.report = PublishReport()
 
@@ -156,7 +161,11 @@ class Publisher:
                     )
                     continue
                 try:
-                    pid = partition_for(event.partition_key, len(self._partitions(hub)))
+                    pid = (
+                        partition_for(event.partition_key, len(self._partitions(hub)))
+                        if self.options.keyed
+                        else None
+                    )
                 except Exception as exc:
                     self._abort(f"{type(exc).__name__}: {exc}")
                     self.report.failed.append((event.event_id, self._not_sent()))
@@ -210,13 +219,15 @@ class Publisher:
             if self.report.aborted:
                 self.report.failed.extend((e.event_id, self._not_sent()) for e in group)
                 continue
-            self._send_group(hub, self._partition_ids[hub][pid], group)
+            self._send_group(hub, None if pid is None else self._partition_ids[hub][pid], group)
 
-    def _new_batch(self, hub: str, partition_id: str) -> Any:
+    def _new_batch(self, hub: str, partition_id: str | None) -> Any:
         producer = self._producer(hub)
+        if partition_id is None:
+            return self._retrying(producer.create_batch, "batch")
         return self._retrying(lambda: producer.create_batch(partition_id=partition_id), "batch")
 
-    def _send_group(self, hub: str, partition_id: str, group: list[Emitted]) -> None:
+    def _send_group(self, hub: str, partition_id: str | None, group: list[Emitted]) -> None:
         from azure.eventhub import EventData
 
         try:
@@ -228,10 +239,11 @@ class Publisher:
         in_batch: list[Emitted] = []
         for index, event in enumerate(group):
             data = EventData(event.body)
-            message = data.raw_amqp_message
-            if message.annotations is None:
-                message.annotations = {}
-            message.annotations[PARTITION_KEY_ANNOTATION] = event.partition_key
+            if partition_id is not None:
+                message = data.raw_amqp_message
+                if message.annotations is None:
+                    message.annotations = {}
+                message.annotations[PARTITION_KEY_ANNOTATION] = event.partition_key
             try:
                 batch.add(data)
             except ValueError:

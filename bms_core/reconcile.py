@@ -198,7 +198,7 @@ def run_reconcile(
     table: str | None = None,
 ) -> Reconciliation | None:
     """The function body: a no-op without ``BMS_SYNAPSE_CONNECTION``; else one summary row."""
-    from bms_core import bursts, generator, odbc
+    from bms_core import generator, odbc, runtime
 
     if not settings.synapse_connection:
         log.info(json.dumps({"bms": "reconcile", "skipped": "BMS_SYNAPSE_CONNECTION not set"}))
@@ -207,7 +207,7 @@ def run_reconcile(
     start, end = closed_window(
         now, settings.reconcile_window_minutes, settings.reconcile_delay_minutes
     )
-    manifests = (store or bursts.current_store(settings)).active(
+    manifests = (store or runtime.current().manifests).active(
         start, end, generator.MAX_PAYMENT_DELAY_MS
     )
     connection = odbc.connect(settings.synapse_connection)

@@ -21,6 +21,7 @@ from bms_core import names
 
 if TYPE_CHECKING:
     from bms_core.scenario import Scenario
+    from bms_core.storage import StorageConnection
 
 # --- setting names ------------------------------------------------------------------------
 BOOKINGS_SCHEDULE: Final = "BMS_BOOKINGS_SCHEDULE"
@@ -180,17 +181,15 @@ class Settings:
 
         return load_scenario(self.env)
 
-    def require_storage(self) -> str:
-        """The storage connection string the burst manifest store talks to."""
-        if self.storage_connection:
-            return self.storage_connection
-        if any(self.env.get(STORAGE_CONNECTION + s) for s in IDENTITY_SUFFIXES[STORAGE_CONNECTION]):
-            raise SettingsError(
-                STORAGE_CONNECTION,
-                "the burst manifest store needs a connection string; the identity-based form "
-                "serves the bindings only",
-            )
-        raise SettingsError(STORAGE_CONNECTION, "is not set (locally: UseDevelopmentStorage=true)")
+    def require_storage(self) -> StorageConnection:
+        """The storage account the burst manifest store talks to, in either of the host's forms:
+        the connection string, or the identity-based ``AzureWebJobsStorage__*`` settings."""
+        from bms_core.storage import StorageConnection, StorageSettingError
+
+        try:
+            return StorageConnection.from_env(self.env, STORAGE_CONNECTION)
+        except StorageSettingError as exc:
+            raise SettingsError(exc.setting, str(exc).split(": ", 1)[1]) from None
 
 
 def missing_required(env: Mapping[str, str] | None = None) -> list[str]:
@@ -213,18 +212,8 @@ def malformed(env: Mapping[str, str] | None = None) -> str | None:
     return None
 
 
-_cached: Settings | None = None
-
-
 def current() -> Settings:
-    """Settings of this process, read and validated on first use and then kept."""
-    global _cached
-    if _cached is None:
-        _cached = Settings.from_env()
-    return _cached
+    """Settings of the running :mod:`bms_core.runtime` (this process's environment in Azure)."""
+    from bms_core import runtime
 
-
-def reset() -> None:
-    """Forget the cached settings (tests, or after the environment changed)."""
-    global _cached
-    _cached = None
+    return runtime.current().settings

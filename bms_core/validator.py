@@ -341,10 +341,10 @@ def run_validate_joined(
     now_ms: int | None = None,
 ) -> BatchResult:
     """The function body: validate, set both table outputs, log one summary line."""
-    from bms_core import bursts
+    from bms_core import runtime
 
     now = clock.now_ms() if now_ms is None else now_ms
-    lookup = manifests or _process_manifests(lambda: bursts.current_store(settings))
+    lookup = manifests or _process_manifests(lambda: runtime.current().manifests)
     truth = Truth(settings.scenario, lookup)
     events = list(events)
     bodies = [event.get_body() for event in events]

@@ -2,10 +2,11 @@
 
 Every tick of the simulated clock (the timers' 10 s schedule) does what Azure would:
 
-1. the real handlers of ``function_app.py`` run through :class:`bms_local.host.LocalHost`:
-   ``emit_bookings`` and ``emit_payments`` (and, once, ``POST /api/burst``) send with the real
-   ``azure-eventhub`` SDK over AMQP to the local Event Hubs emulator; burst manifests go to
-   Azurite;
+1. the real handlers of ``function_app.py`` run through :class:`bms_local.host.LocalHost`
+   under a runtime whose clock is the simulated one: ``emit_bookings`` and ``emit_payments``
+   (and, once, ``POST /api/burst``) set their Event Hubs outputs, which the local host sends as
+   the Functions host does (keyless batches, real ``azure-eventhub`` SDK over AMQP) to the local
+   Event Hubs emulator; burst manifests go to Azurite;
 2. the reference stream job reads both hubs with the SDK (consumer group ``asa``), each event
    arriving at the tick it was sent, and joins them;
 3. joined rows land in the SQLite warehouse built from ``sql/`` and, packed as ASA packs them,
@@ -31,13 +32,13 @@ import sys
 import tempfile
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bms_core import clock, names, orderid
+from bms_core import names
 from bms_core.money import to_paise
 from bms_core.timefmt import format_ms, parse_iso
 from bms_local.demo_truth import DRAIN_MINUTES
@@ -98,25 +99,6 @@ class Progress:
         sys.stderr.flush()
 
 
-@contextmanager
-def _env(values: dict[str, str]) -> Iterator[None]:
-    """Set app settings for the handlers of this process; restore afterwards."""
-    from bms_core import settings
-
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    settings.reset()
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        settings.reset()
-
-
 def app_settings(eventhubs: str, storage: str, options: DemoOptions) -> dict[str, str]:
     """The app settings the handlers run with locally (what local.settings.json would hold)."""
     values = {
@@ -133,6 +115,13 @@ def app_settings(eventhubs: str, storage: str, options: DemoOptions) -> dict[str
     return values
 
 
+def host_env(values: dict[str, str]) -> dict[str, str]:
+    """The environment the local host runs the app in: defaults, this process's, ``values``."""
+    from bms_core.settings import DEFAULTS
+
+    return {**DEFAULTS, **os.environ, **values}
+
+
 def run_demo(options: DemoOptions, *, log: Callable[[str], None] = print) -> DemoReport:
     """Run the pipeline on a simulated clock and return the reconciled report."""
     from bms_local.azurite import start_azurite
@@ -145,11 +134,8 @@ def run_demo(options: DemoOptions, *, log: Callable[[str], None] = print) -> Dem
         stack.callback(azurite.stop)
         emulator = start_emulator_process(log_path=workdir / "eventhubs.log")
         stack.callback(emulator.stop)
-        settings_values = app_settings(
-            emulator.connection_string, azurite.connection_string, options
-        )
-        stack.enter_context(_env(settings_values))
-        run = _Run(options, emulator.connection_string, azurite.connection_string, workdir, log)
+        env = host_env(app_settings(emulator.connection_string, azurite.connection_string, options))
+        run = _Run(options, env, workdir, log)
         stack.callback(run.close)
         report = run.execute()
     report.wall_seconds = round(time.monotonic() - started, 2)
@@ -162,42 +148,37 @@ class _Run:
     def __init__(
         self,
         options: DemoOptions,
-        eventhubs: str,
-        storage: str,
+        env: dict[str, str],
         workdir: Path,
         log: Callable[[str], None],
     ) -> None:
-        from bms_core import bursts
-        from bms_core import settings as settings_module
-        from bms_core.emit import use_sink
-        from bms_core.sending import EventHubSink
+        from bms_core.runtime import Runtime
         from bms_local.host import LocalHost
-        from bms_local.pipeline import HubReader, RecordingSink, TickedHub
+        from bms_local.pipeline import HubReader, SentEvents, TickedHub
+        from bms_local.sending import EventHubSink
         from bms_local.stream_job import StreamJob
         from bms_local.warehouse import Warehouse
 
         self.options = options
         self.log = log
-        self.storage = storage
-        self.settings = settings_module.current()
+        eventhubs = env[names.EVENTHUB_CONNECTION_SETTING]
+        self.storage = env[names.STORAGE_CONNECTION_SETTING]
+        runtime = Runtime(
+            env,
+            clock=lambda: self.now_ms,
+            burst_ids=lambda: demo_burst_id(options.seed, self.now_ms),
+        )
+        self.settings = runtime.settings
         self.scenario = self.settings.scenario
         self.start_ms = options.start_ms - options.start_ms % 60_000
         self.end_ms = self.start_ms + options.minutes * 60_000
         self.now_ms = self.start_ms
-        self._sink_scope = use_sink(RecordingSink(EventHubSink(), clock=lambda: self.now_ms))
-        self.sink: RecordingSink = self._sink_scope.__enter__()
+        self.sent = SentEvents()
         self.stream_tick_ms = self.start_ms
         """The tick the stream job is handling (it lags behind ``now_ms``)."""
-        self.joined_sink = RecordingSink(EventHubSink(), clock=lambda: self.stream_tick_ms)
-        self._clock_scope = clock.use_clock(lambda: self.now_ms)
-        self._clock_scope.__enter__()
-        self._store_scope = bursts.use_store(bursts.ManifestStore(storage))
-        self._store_scope.__enter__()
-        self._burst_id_scope = orderid.use_burst_ids(
-            lambda: demo_burst_id(options.seed, self.now_ms)
-        )
-        self._burst_id_scope.__enter__()
-        self.host = LocalHost(background_outputs=True)
+        self.joined_sent = SentEvents()
+        self.joined_sink = EventHubSink(env=env)
+        self.host = LocalHost(env=env, runtime=runtime, background_outputs=True)
         self.job = StreamJob()
         self.warehouse = Warehouse(workdir / "warehouse.sqlite")
         self.readers = {
@@ -208,9 +189,9 @@ class _Run:
             ),
         }
         self.inputs = {
-            hub: TickedHub(self.readers[hub], self.sink.marks) for hub in ("bookings", "payments")
+            hub: TickedHub(self.readers[hub], self.sent) for hub in ("bookings", "payments")
         }
-        self.joined = TickedHub(self.readers["joined"], self.joined_sink.marks)
+        self.joined = TickedHub(self.readers["joined"], self.joined_sent)
         self._early: dict[str, deque[tuple[int, list[Any]]]] = {
             "bookings": deque(),
             "payments": deque(),
@@ -238,17 +219,15 @@ class _Run:
         }
 
     def close(self) -> None:
-        from bms_core.sending import close_producers
         from bms_local.pipeline import close_readers
+        from bms_local.sending import close_producers
 
         close_readers(self.readers.values())
-        self.host.close()
-        close_producers()
-        self.warehouse.close()
-        self._burst_id_scope.__exit__(None, None, None)
-        self._store_scope.__exit__(None, None, None)
-        self._clock_scope.__exit__(None, None, None)
-        self._sink_scope.__exit__(None, None, None)
+        try:
+            self.host.close()
+        finally:
+            close_producers()
+            self.warehouse.close()
 
     # --- the simulated clock ------------------------------------------------------------------
     def execute(self) -> DemoReport:
@@ -278,13 +257,17 @@ class _Run:
         return build_report(self)
 
     def _timer(self, name: str, last_ms: int, now_ms: int) -> None:
-        before = {hub: self.sink.log(hub).events for hub in ("bookings", "payments")}
-        self.host.timer(name, last_ms=last_ms, next_ms=now_ms + TICK_MS)
+        invocation = self.host.timer(name, last_ms=last_ms, next_ms=now_ms + TICK_MS)
         minute = (now_ms - 1 - self.start_ms) // 60_000
-        for hub in ("bookings", "payments"):
-            sent = self.sink.log(hub).events - before[hub]
-            if sent:
-                self.sent_per_minute[hub][minute] += sent
+        for hub, bodies in self._record(invocation).items():
+            self.sent_per_minute[hub][minute] += len(bodies)
+
+    def _record(self, invocation: Any) -> dict[str, list[bytes]]:
+        """Note the events the invocation's Event Hubs outputs carry, sent now."""
+        sent = self.host.eventhub_events(invocation)
+        for hub, bodies in sent.items():
+            self.sent.record(hub, bodies, self.now_ms)
+        return sent
 
     def _burst(self, orders: int) -> None:
         import json
@@ -292,6 +275,7 @@ class _Run:
         invocation = self.host.http(
             "burst", method="POST", body=json.dumps({"orders": orders}).encode()
         )
+        self._record(invocation)
         response = invocation.result
         body = json.loads(response.get_body())
         if response.status_code != 202:
@@ -314,10 +298,7 @@ class _Run:
 
         for hub in ("bookings", "payments"):
             self.inputs[hub].end_tick(self.now_ms)
-        bookings = self.inputs["bookings"].ready(wait=wait)
-        payments = self.inputs["payments"].ready(wait=wait)
-        self._early["bookings"].extend(bookings)
-        self._early["payments"].extend(payments)
+            self._early[hub].extend(self.inputs[hub].ready(wait=wait))
         while self._early["bookings"] and self._early["payments"]:
             tick_ms, booking_events = self._early["bookings"].popleft()
             _, payment_events = self._early["payments"].popleft()
@@ -355,6 +336,9 @@ class _Run:
         self.warehouse.insert_seat_rows(seat_rows)
         self.warehouse.insert_order_rows(order_rows)
         packed = pack_rows(self._tampered(seat_rows), self.job.partition_count)
+        self.joined_sent.record(
+            self.settings.joined_hub, [p.body for p in packed], self.stream_tick_ms, contract=False
+        )
         result = self.joined_sink.send(self.settings.joined_hub, packed)
         if result.failed:
             raise RuntimeError(f"joined hub: {len(result.failed)} events not sent")

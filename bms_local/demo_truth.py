@@ -131,8 +131,8 @@ def latency_checks(run: Any) -> dict[str, bool]:
 def build_report(run: Any) -> DemoReport:
     """Reconcile the run's tallies against the truth and fill the report."""
     options = run.options
-    sent_b = run.sink.log("bookings")
-    sent_p = run.sink.log("payments")
+    sent_b = run.sent.log("bookings")
+    sent_p = run.sent.log("payments")
     orders = run_orders(run)
     order_ids = {order.booking.order_id for order in orders}
 

@@ -9,8 +9,12 @@ app uses, driven by the same binding metadata the Python worker reports at index
   ``httpTrigger`` an ``HttpRequest`` (auth level is not enforced, as under ``func start``);
   ``eventHubTrigger`` a list of ``EventHubEvent`` (cardinality many) or one event;
 * outputs: ``table`` values (a JSON entity or array of entities) are upserted into Table storage
-  (Azurite) through the connection setting; ``eventHub`` values are sent with the real SDK;
-  ``$return`` of an HTTP function is the response.
+  (Azurite) through the connection setting; ``eventHub`` values are sent as the host sends them
+  (:func:`event_bodies`, :meth:`LocalHost.send_eventhub`); ``$return`` of an HTTP function is
+  the response. An output that cannot be written fails the invocation (with
+  ``background_outputs``, the next :meth:`LocalHost.flush`).
+* dependencies: every invocation runs inside the host's :class:`bms_core.runtime.Runtime`
+  (built once: settings from the host's environment, the wall clock unless given another).
 
 It is a mock of the host only: handlers, SDKs, Azurite and the emulator are the real ones.
 """
@@ -28,8 +32,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import azure.functions as func
+from azure.functions import meta
 from azure.functions.timer import TimerRequest
 
+from bms_core import runtime as _runtime_module
 from bms_core.timefmt import format_ms
 
 _SETTING = re.compile(r"%([A-Za-z0-9_]+)%")
@@ -113,8 +119,12 @@ class LocalHost:
         env: Mapping[str, str] | None = None,
         deliver: Callable[[str, dict[str, Any], Any], None] | None = None,
         background_outputs: bool = False,
+        runtime: _runtime_module.Runtime | None = None,
     ) -> None:
         self.env = env if env is not None else os.environ
+        self.runtime = runtime or _runtime_module.Runtime(self.env)
+        self._producers: dict[tuple[str, str], Any] = {}
+        self._producers_lock = threading.Lock()
         self._deliver = deliver or self._deliver_output
         self._outbox: queue.Queue[tuple[str, dict[str, Any], Any] | None] | None = None
         self._outbox_errors: list[BaseException] = []
@@ -179,13 +189,24 @@ class LocalHost:
     def setting(self, expression: str) -> str:
         return resolve(expression, self.env)
 
+    def eventhub_events(self, invocation: Invocation) -> dict[str, list[bytes]]:
+        """The events each Event Hubs output of ``invocation`` carries, by resolved hub name."""
+        out: dict[str, list[bytes]] = {}
+        for binding in self.functions[invocation.function].outputs:
+            value = invocation.outputs.get(binding["name"])
+            if binding["type"] == "eventHub" and value is not None:
+                hub = resolve(binding["eventHubName"], self.env)
+                out.setdefault(hub, []).extend(event_bodies(value))
+        return out
+
     # --- invocation -------------------------------------------------------------------------
     def _invoke(self, name: str, trigger_value: Any) -> Invocation:
         entry = self.functions[name]
         kwargs: dict[str, Any] = {entry.trigger["name"]: trigger_value}
         collectors = {b["name"]: Out() for b in entry.outputs}
         kwargs.update(collectors)
-        result = entry.user_function(**kwargs)
+        with _runtime_module.running(self.runtime):
+            result = entry.user_function(**kwargs)
         invocation = Invocation(name, result)
         for binding in entry.outputs:
             value = collectors[binding["name"]].get()
@@ -218,16 +239,22 @@ class LocalHost:
             raise self._outbox_errors[0]
 
     def close(self) -> None:
-        self.flush()
-        if self._outbox is not None:
-            self._outbox.put(None)
-            self._writer.join(timeout=10)
+        try:
+            self.flush()
+        finally:
+            if self._outbox is not None:
+                self._outbox.put(None)
+                self._writer.join(timeout=10)
+            with self._producers_lock:
+                producers, self._producers = list(self._producers.values()), {}
+            for producer in producers:
+                producer.close()
 
     def _deliver_output(self, function: str, binding: dict[str, Any], value: Any) -> None:
         if binding["type"] == "table":
             self._write_table(binding, value)
         elif binding["type"] == "eventHub":
-            self._send_eventhub(binding, value)
+            self.send_eventhub(binding, value)
         else:
             raise NotImplementedError(f"{function}: output binding type {binding['type']!r}")
 
@@ -255,23 +282,71 @@ class LocalHost:
             for start in range(0, len(group), 100):
                 client.submit_transaction([("upsert", e) for e in group[start : start + 100]])
 
-    def _send_eventhub(self, binding: dict[str, Any], value: Any) -> None:
-        from azure.eventhub import EventData, EventHubProducerClient
+    def _producer(self, connection: str, hub: str) -> Any:
+        """One SDK producer per connection and hub, kept for the host's life (as the host does)."""
+        from azure.eventhub import EventHubProducerClient
+
+        with self._producers_lock:
+            producer = self._producers.get((connection, hub))
+            if producer is None:
+                producer = EventHubProducerClient.from_connection_string(
+                    connection, eventhub_name=hub
+                )
+                self._producers[(connection, hub)] = producer
+            return producer
+
+    def send_eventhub(self, binding: dict[str, Any], value: Any) -> None:
+        """Keyless batches of up to the link's message size (1 MB), as the host's collector.
+
+        Each batch goes without partition key or id, so Event Hubs (or the emulator) places it
+        whole on one partition; an event too large for an empty batch fails the output.
+        """
+        from azure.eventhub import EventData
 
         hub = resolve(binding["eventHubName"], self.env)
         connection = self.env[binding["connection"]]
-        items = value if isinstance(value, list) else [value]
-        with EventHubProducerClient.from_connection_string(
-            connection, eventhub_name=hub
-        ) as producer:
-            batch = producer.create_batch()
-            for item in items:
-                data = EventData(item if isinstance(item, (bytes, str)) else json.dumps(item))
-                try:
-                    batch.add(data)
-                except ValueError:
-                    producer.send_batch(batch)
-                    batch = producer.create_batch()
-                    batch.add(data)
-            if len(batch):
+        bodies = event_bodies(value)
+        if not bodies:
+            return
+        producer = self._producer(connection, hub)
+        batch = producer.create_batch()
+        for body in bodies:
+            data = EventData(body)
+            try:
+                batch.add(data)
+            except ValueError:
+                if len(batch) == 0:
+                    raise ValueError(
+                        f"event of {len(body)} bytes is larger than a batch to '{hub}' allows "
+                        f"({batch.max_size_in_bytes} bytes)"
+                    ) from None
                 producer.send_batch(batch)
+                batch = producer.create_batch()
+                batch.add(data)
+        producer.send_batch(batch)
+
+
+def event_bodies(value: Any) -> list[bytes]:
+    """The events an Event Hubs output value becomes, read the way the Functions host reads it.
+
+    The value goes through the ``azure.functions`` library's own converter, as in the Python
+    worker: a list becomes a JSON array, a string stays a string, bytes stay bytes. The host then
+    sends one event per element of a JSON array (a string element as its text, any other as its
+    JSON), one event for a JSON object string, and one for any other string or bytes; a string
+    shaped like JSON that does not parse fails the invocation.
+    """
+    converter = meta.get_binding_registry().get("eventHub")
+    datum = converter.encode(value, expected_type=None)
+    if datum.type == "bytes":
+        return [bytes(datum.value)]
+    if datum.type not in ("string", "json"):
+        raise TypeError(f"an Event Hubs output cannot take a {type(value).__name__}")
+    text = str(datum.value)
+    stripped = text.strip()
+    if (stripped.startswith("[") and stripped.endswith("]")) or (
+        stripped.startswith("{") and stripped.endswith("}")
+    ):
+        parsed = json.loads(stripped)  # the host fails the invocation on JSON it cannot parse
+        items = parsed if isinstance(parsed, list) else [parsed]
+        return [(item if isinstance(item, str) else json.dumps(item)).encode() for item in items]
+    return [text.encode()]

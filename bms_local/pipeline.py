@@ -1,7 +1,7 @@
 """The local pipeline's moving parts, shared by ``demo`` (simulated clock) and ``up`` (wall clock).
 
-* :class:`RecordingSink` wraps the real Event Hubs sink and remembers what was sent (per hub,
-  per event id), which is how the demo reconciles counts exactly.
+* :class:`SentEvents` remembers what the functions' Event Hubs outputs carried (per hub, per
+  event id) and when, which is how the demo reconciles counts exactly.
 * :class:`HubReader` consumes one hub (every partition) with the real SDK into a queue;
   :meth:`HubReader.take` waits until a known number of events has arrived.
 * :class:`TickedHub` releases what a reader received one simulated tick at a time, whole and
@@ -13,18 +13,16 @@
 
 from __future__ import annotations
 
-import bisect
 import json
 import queue
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from bms_core.partitioning import partition_for
-from bms_core.sending import EventSink, Sendable, SendResult
 
 ASA_MAX_ROWS_PER_EVENT = 100
 """Rows per joined-hub event; ASA packs line-separated rows up to the message size limit."""
@@ -38,71 +36,54 @@ class SentLog:
     malformed: int = 0
     copies: Counter[str] = field(default_factory=Counter)
     """event_id -> how many times it was sent (2 for a duplicate delivery)."""
-    failed: list[tuple[str | None, str]] = field(default_factory=list)
 
     @property
     def duplicates(self) -> int:
         return sum(n - 1 for n in self.copies.values() if n > 1)
 
 
-class ArrivalMarks:
-    """When each event reached a hub partition, on the caller's clock, by sequence number.
+class SentEvents:
+    """What the functions' Event Hubs outputs carried, per hub, and when, on the caller's clock.
 
-    Event Hubs numbers a partition's events 0, 1, 2, ... in the order they are stored. After
-    every send the sink notes how many events each partition holds and the (simulated) time;
-    a received event's ``sequence_number`` then says exactly when it arrived.
+    An event's arrival time is the time its invocation's output was recorded; a received event
+    finds it by hub and body (copies of one body queue up in the order they were recorded).
+    Well-formed events are counted by ``event_id``; a body the contract rejects is malformed.
     """
 
     def __init__(self) -> None:
-        self._totals: dict[tuple[str, int], list[int]] = {}
-        self._times: dict[tuple[str, int], list[int]] = {}
-        self._count: Counter[tuple[str, int]] = Counter()
-
-    def note(self, hub: str, per_partition: dict[int, int], at_ms: int) -> None:
-        for partition, sent in per_partition.items():
-            key = (hub, partition)
-            self._count[key] += sent
-            self._totals.setdefault(key, []).append(self._count[key])
-            self._times.setdefault(key, []).append(at_ms)
-
-    def totals(self, hub: str) -> dict[int, int]:
-        """Events each partition of ``hub`` holds so far, by partition index."""
-        return {p: n for (h, p), n in self._count.items() if h == hub}
-
-    def arrival_ms(self, hub: str, partition: int, sequence_number: int) -> int:
-        key = (hub, partition)
-        index = bisect.bisect_right(self._totals[key], sequence_number)
-        return self._times[key][index]
-
-
-class RecordingSink:
-    """A sink that passes everything to ``inner`` and logs what was actually sent."""
-
-    def __init__(self, inner: EventSink, clock: Callable[[], int] | None = None) -> None:
-        self.inner = inner
         self.hubs: dict[str, SentLog] = {}
-        self.marks = ArrivalMarks()
-        self._clock = clock
+        self._times: dict[tuple[str, bytes], deque[int]] = {}
         self._lock = threading.Lock()
 
-    def send(self, hub: str, events: Sequence[Sendable]) -> SendResult:
-        result = self.inner.send(hub, events)
-        failed_ids = Counter(event_id for event_id, _ in result.failed)
+    def record(
+        self, hub: str, bodies: Iterable[bytes], at_ms: int, *, contract: bool = True
+    ) -> None:
+        """Note ``bodies`` sent to ``hub`` at ``at_ms``; with ``contract``, count them by event id
+        (bookings and payments), otherwise only count them (joined rows)."""
+        from bms_core.contract import decode_event
+
         with self._lock:
-            if self._clock is not None:
-                self.marks.note(hub, result.per_partition, self._clock())
             log = self.hubs.setdefault(hub, SentLog())
-            log.failed.extend(result.failed)
-            for event in events:
-                if failed_ids[event.event_id] > 0:
-                    failed_ids[event.event_id] -= 1
-                    continue
+            for body in bodies:
+                self._times.setdefault((hub, body), deque()).append(at_ms)
                 log.events += 1
-                if event.event_id is None:
+                if not contract:
+                    continue
+                try:
+                    event_id = decode_event(body).event_id
+                except Exception:
                     log.malformed += 1
                 else:
-                    log.copies[event.event_id] += 1
-        return result
+                    log.copies[event_id] += 1
+
+    def arrival_ms(self, hub: str, body: bytes) -> int:
+        """When ``body`` was sent to ``hub`` (each recorded copy answers once)."""
+        with self._lock:
+            times = self._times[(hub, body)]
+            when = times.popleft()
+            if not times:
+                del self._times[(hub, body)]
+            return when
 
     def log(self, hub: str) -> SentLog:
         return self.hubs.setdefault(hub, SentLog())
@@ -179,58 +160,6 @@ class HubReader:
         self._thread.join(timeout=timeout_s)
 
 
-class TickedHub:
-    """A hub's events released tick by tick: a tick once every event sent by then has arrived.
-
-    :meth:`end_tick` notes how many events each partition held when a simulated tick ended
-    (from the sender's :class:`ArrivalMarks`); :meth:`ready` returns the ticks whose events have
-    all been received, each with exactly its own events in (partition, sequence number) order.
-    Events of later ticks that arrive early wait in a buffer.
-    """
-
-    def __init__(self, reader: HubReader, marks: ArrivalMarks) -> None:
-        self.reader = reader
-        self._marks = marks
-        self._ticks: deque[tuple[int, dict[int, int]]] = deque()
-        self._buffers: dict[int, deque[Received]] = {}
-        self._received = Counter[int]()
-        self._released = Counter[int]()
-
-    def end_tick(self, tick_ms: int) -> None:
-        self._ticks.append((tick_ms, self._marks.totals(self.reader.hub)))
-
-    @property
-    def pending_ticks(self) -> int:
-        return len(self._ticks)
-
-    def ready(self, *, wait: bool = False) -> list[tuple[int, list[Received]]]:
-        """Complete ticks, oldest first; with ``wait``, every tick ended so far."""
-        self._keep(self.reader.take_available(0.0))
-        out: list[tuple[int, list[Received]]] = []
-        while self._ticks:
-            tick_ms, totals = self._ticks[0]
-            missing = sum(max(n - self._received[p], 0) for p, n in totals.items())
-            if missing:
-                if not wait:
-                    break
-                self._keep(self.reader.take(missing))
-                continue
-            self._ticks.popleft()
-            events: list[Received] = []
-            for partition in sorted(totals):
-                buffer = self._buffers[partition]
-                for _ in range(totals[partition] - self._released[partition]):
-                    events.append(buffer.popleft())
-                self._released[partition] = totals[partition]
-            out.append((tick_ms, events))
-        return out
-
-    def _keep(self, received: list[Received]) -> None:
-        for event in received:
-            self._buffers.setdefault(event.partition, deque()).append(event)
-            self._received[event.partition] += 1
-
-
 def close_readers(readers: Iterable[HubReader]) -> None:
     """Close several readers at once (each close waits for its receive loop to notice)."""
     readers = list(readers)
@@ -238,6 +167,53 @@ def close_readers(readers: Iterable[HubReader]) -> None:
         reader.close(wait=False)
     for reader in readers:
         reader.wait_closed()
+
+
+class TickedHub:
+    """A hub's events released tick by tick: a tick once every event sent in it has arrived.
+
+    :meth:`end_tick` notes how many events the hub had been sent when a simulated tick ended
+    (from :class:`SentEvents`); :meth:`ready` returns the ticks whose events have all been
+    received, each with exactly its own events in (partition, sequence number) order. Which tick
+    a received event belongs to is the time its body was recorded at. Events of later ticks that
+    arrive early wait.
+    """
+
+    def __init__(self, reader: HubReader, sent: SentEvents) -> None:
+        self.reader = reader
+        self._sent = sent
+        self._ticks: deque[tuple[int, int]] = deque()
+        self._noted = 0
+        self._arrived: dict[int, list[Received]] = {}
+
+    def end_tick(self, tick_ms: int) -> None:
+        total = self._sent.log(self.reader.hub).events
+        self._ticks.append((tick_ms, total - self._noted))
+        self._noted = total
+
+    def ready(self, *, wait: bool = False) -> list[tuple[int, list[Received]]]:
+        """Complete ticks, oldest first; with ``wait``, every tick ended so far."""
+        self._keep(self.reader.take_available(0.0))
+        out: list[tuple[int, list[Received]]] = []
+        while self._ticks:
+            tick_ms, count = self._ticks[0]
+            missing = count - len(self._arrived.get(tick_ms, ()))
+            if missing > 0:
+                if not wait:
+                    break
+                self._keep(self.reader.take(missing))
+                continue
+            self._ticks.popleft()
+            events = self._arrived.pop(tick_ms, [])
+            events.sort(key=lambda r: (r.partition, r.event.sequence_number))
+            out.append((tick_ms, events))
+        return out
+
+    def _keep(self, received: list[Received]) -> None:
+        hub = self.reader.hub
+        for event in received:
+            tick_ms = self._sent.arrival_ms(hub, b"".join(event.event.body))
+            self._arrived.setdefault(tick_ms, []).append(event)
 
 
 def function_events(received: Iterable[Received], enqueued_ms: int | None = None) -> list[Any]:

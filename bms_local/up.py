@@ -148,10 +148,6 @@ def run_up(options: UpOptions, *, announce: Any = print) -> None:
             names.EVENTHUB_CONNECTION_SETTING: emulator.connection_string,
             names.STORAGE_CONNECTION_SETTING: azurite.connection_string,
         }
-        os.environ.update(env)
-        from bms_core import settings as settings_module
-
-        settings_module.reset()
         warehouse_path = state_dir / "warehouse.sqlite"
         state = UpState(
             pid=os.getpid(),
@@ -163,7 +159,7 @@ def run_up(options: UpOptions, *, announce: Any = print) -> None:
             started_ms=int(time.time() * 1000),
         )
         _write_state(state_dir, state)
-        _start_parts(stack, options, emulator.connection_string, warehouse_path, announce)
+        _start_parts(stack, options, env, warehouse_path, announce)
         state.ready = True
         _write_state(state_dir, state)
         announce(
@@ -186,24 +182,28 @@ def run_up(options: UpOptions, *, announce: Any = print) -> None:
 
 
 def _start_parts(
-    stack: _Stack, options: UpOptions, eventhubs: str, warehouse_path: Path, announce: Any
+    stack: _Stack, options: UpOptions, env: dict[str, str], warehouse_path: Path, announce: Any
 ) -> None:
-    from bms_core import settings as settings_module
-    from bms_core.sending import close_producers
+    """The parts that run the app, each built once on ``env`` (the app settings)."""
     from bms_local.host import LocalHost
+    from bms_local.sending import close_producers
 
-    settings = settings_module.current()
-    host = LocalHost()
+    host = LocalHost(env=env)
+    settings = host.runtime.settings
+    eventhubs = env[names.EVENTHUB_CONNECTION_SETTING]
+    stack.on_stop(host.close)
     stack.on_stop(close_producers)
-    _start_stream_job(stack, eventhubs, settings, warehouse_path)
+    _start_stream_job(stack, env, settings, warehouse_path)
     _start_validator(stack, host, eventhubs, settings, announce)
     _start_timers(stack, host)
     _start_http(stack, host, options.http_port)
 
 
-def _start_stream_job(stack: _Stack, eventhubs: str, settings: Any, warehouse_path: Path) -> None:
-    from bms_core.sending import EventHubSink
+def _start_stream_job(
+    stack: _Stack, env: dict[str, str], settings: Any, warehouse_path: Path
+) -> None:
     from bms_local.pipeline import pack_rows
+    from bms_local.sending import EventHubSink
     from bms_local.stream_job import StreamJob
     from bms_local.stream_job.sources import run_eventhubs
     from bms_local.warehouse import Warehouse
@@ -211,7 +211,7 @@ def _start_stream_job(stack: _Stack, eventhubs: str, settings: Any, warehouse_pa
     def job_loop() -> None:
         job = StreamJob()
         warehouse = Warehouse(warehouse_path)
-        sink = EventHubSink()
+        sink = EventHubSink(env=env)
 
         def on_pair(pair: Any) -> None:
             rows = pair.seat_rows()
@@ -222,7 +222,7 @@ def _start_stream_job(stack: _Stack, eventhubs: str, settings: Any, warehouse_pa
         try:
             run_eventhubs(
                 job,
-                eventhubs,
+                env[names.EVENTHUB_CONNECTION_SETTING],
                 on_pair,
                 bookings_hub=settings.bookings_hub,
                 payments_hub=settings.payments_hub,

@@ -1,4 +1,5 @@
-"""asa/Test holds what the reference job produces; a stale file fails here.
+"""asa/Test: the reference job's output equals rows derived from the query's rules, not from
+the job; the files on disk are current.
 
 Regenerate with ``python -m bms_local job --regenerate-asa-tests``.
 """
@@ -7,13 +8,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bms_core.joined import order_column_names, seat_column_names
 from bms_local.stream_job import asa_cases
 
 REGENERATE = "python -m bms_local job --regenerate-asa-tests"
 
 
-def test_asa_test_files_match_the_reference_job() -> None:
+def test_asa_test_files_are_current() -> None:
     stale = asa_cases.stale_files()
     assert stale == [], f"asa/Test is stale ({[str(p) for p in stale]}); run: {REGENERATE}"
 
@@ -22,23 +25,60 @@ def _expected(case: str, name: str) -> list[dict]:
     return json.loads((asa_cases.TEST_DIR / case / name).read_text())
 
 
-def test_cases_cover_the_behaviours_the_issue_names() -> None:
-    seats = {case: _expected(case, "expected_seats.json") for case in asa_cases.CASES}
-    orders = {case: _expected(case, "expected_orders.json") for case in asa_cases.CASES}
-    assert len(seats["multi_seat_happy_path"]) == 3 and len(orders["multi_seat_happy_path"]) == 1
-    assert [r["payment_delay_ms"] for r in orders["payment_at_0s"]] == [0]
-    assert [r["payment_delay_ms"] for r in orders["payment_at_900s"]] == [900_000]
-    assert orders["payment_at_901s"] == [] and seats["payment_at_901s"] == []
+@pytest.mark.parametrize("case", list(asa_cases.CASES))
+def test_the_reference_job_produces_each_cases_expected_rows(case: str) -> None:
+    folder = asa_cases.TEST_DIR / case
+    seats, orders = asa_cases.job_rows(folder / "bookings.json", folder / "payments.json")
+    assert seats == _expected(case, "expected_seats.json")
+    assert orders == _expected(case, "expected_orders.json")
+
+
+HAND_WORKED = {
+    # case: [(order_id, attempt, payment_delay_ms, joined_at, seat rows)] by the query's rules
+    "multi_seat_happy_path": [("t-1-case-1", 1, 120_000, "10:02:00", 3)],
+    "payment_at_0s": [("t-1-case-2", 1, 0, "10:00:00", 1)],
+    "payment_at_900s": [("t-1-case-3", 1, 900_000, "10:15:00", 1)],
+    "payment_at_901s": [],
+    "failed_then_successful_attempt": [
+        ("t-1-case-5", 1, 60_000, "10:01:00", 2),
+        ("t-1-case-5", 2, 180_000, "10:03:00", 2),
+    ],
+    "duplicated_booking": [("t-1-case-6", 1, 30_000, "10:00:30", 1)] * 2,
+    "malformed_timestamp": [("t-1-case-8", 1, 10_000, "10:00:11", 1)],
+    "booking_and_payment_on_different_partitions": [("t-1-case-9", 1, 45_000, "10:00:45", 1)],
+}
+
+
+def test_expected_rows_say_what_each_case_is_about() -> None:
+    assert set(HAND_WORKED) == set(asa_cases.CASES)
+    for case, pairs in HAND_WORKED.items():
+        seats = _expected(case, "expected_seats.json")
+        orders = _expected(case, "expected_orders.json")
+        found = [
+            (r["order_id"], r["attempt"], r["payment_delay_ms"], r["joined_at"][11:19])
+            for r in orders
+        ]
+        assert found == [p[:4] for p in pairs], case
+        assert all(r["joined_at"].startswith("2026-11-29T") for r in orders + seats)
+        assert len(seats) == sum(p[4] for p in pairs), case
+        assert all(tuple(r) == seat_column_names() for r in seats)
+        assert all(tuple(r) == order_column_names() for r in orders)
     statuses = [
-        (r["attempt"], r["payment_status"]) for r in orders["failed_then_successful_attempt"]
+        r["payment_status"]
+        for r in _expected("failed_then_successful_attempt", "expected_orders.json")
     ]
-    assert statuses == [(1, "Failed"), (2, "Success")]
-    assert len(orders["duplicated_booking"]) == 2
-    assert {r["order_id"] for r in orders["malformed_timestamp"]} == {"t-1-case-8"}
-    for rows in seats.values():
-        assert all(tuple(r) == seat_column_names() for r in rows)
-    for rows in orders.values():
-        assert all(tuple(r) == order_column_names() for r in rows)
+    assert statuses == ["Failed", "Success"]
+    amounts = _expected("multi_seat_happy_path", "expected_seats.json")
+    paid = _expected("multi_seat_happy_path", "expected_orders.json")[0]["payment_amount"]
+    assert round(sum(r["seat_amount"] for r in amounts), 2) == paid
+
+
+def test_the_cross_partition_case_puts_booking_and_payment_on_different_partitions() -> None:
+    case = asa_cases.CASES["booking_and_payment_on_different_partitions"]()
+    ((b, p),) = case.pairs
+    assert (
+        json.loads(case.bookings[b])["PartitionId"] != json.loads(case.payments[p])["PartitionId"]
+    )
 
 
 def test_test_config_points_at_existing_files_and_the_query_outputs() -> None:

@@ -84,11 +84,15 @@ def test_window_bounds_match_the_python_window() -> None:
     assert in_window(0, JOIN_WINDOW_MS) and not in_window(0, JOIN_WINDOW_MS + 1)
 
 
-def test_join_is_partition_aligned_on_order_id() -> None:
-    on = re.search(r"JOIN CleanPayments p\s+ON(.*?)\)", _code(QUERY), re.S)
+def test_join_matches_order_id_across_partitions() -> None:
+    """Producers send keyless batches: the join must not ask for partition alignment."""
+    on = re.search(r"JOIN CleanPayments p\s+ON(.*?)\n\)", _code(QUERY), re.S)
     assert on
-    assert "b.order_id = p.order_id" in on.group(1)
-    assert "b.PartitionId = p.PartitionId" in on.group(1)
+    condition = " ".join(on.group(1).split())
+    window = f"DATEDIFF(second, b, p) BETWEEN 0 AND {JOIN_WINDOW_SECONDS}"
+    assert condition == f"b.order_id = p.order_id AND {window}"
+    assert "PartitionId" not in _code(QUERY)
+    assert "PARTITION BY" not in _code(QUERY).upper()
 
 
 def test_category_and_payment_type_mappings_match_joined_py() -> None:
@@ -128,7 +132,7 @@ def test_output_column_lists_match_joined_py(alias: str, names: list[str]) -> No
 
 
 def test_steps_feeding_the_outputs_define_every_output_column() -> None:
-    assert _step_aliases("SeatRows") == ["PartitionId", *SEAT_NAMES]
+    assert _step_aliases("SeatRows") == SEAT_NAMES
     assert set(ORDER_NAMES) <= set(_step_aliases("Paired"))
     assert "SELECT *" not in _code(QUERY).upper().replace("  ", " ")
 
@@ -151,7 +155,7 @@ def test_inputs_and_outputs_use_the_project_names() -> None:
         assert spec["EventHubProperties"]["EventHubName"] == hub
         assert spec["EventHubProperties"]["ConsumerGroupName"] == ASA_CONSUMER_GROUP
         assert spec["EventHubProperties"]["AuthenticationMode"] == "Msi"
-        assert spec["PartitionKey"] == PARTITION_KEY_FIELD
+        assert "PartitionKey" not in spec  # producers set no key; the job does not assume one
         assert spec["Serialization"] == {"Type": "Json", "Encoding": "UTF8"}
     joined = json.loads((ASA / "Outputs" / f"Output_{JOINED_HUB}.json").read_text())
     assert joined["EventHubProperties"]["PartitionKey"] == PARTITION_KEY_FIELD

@@ -72,11 +72,30 @@ def test_timers_take_their_schedule_from_a_setting_and_are_monitored(
     assert timer["runOnStartup"] is False
 
 
-def test_emitting_timers_have_no_event_hub_output_binding() -> None:
-    """Events go through bms_core.sending (partition key = order_id), not an output binding."""
-    for name in ("emit_bookings", "emit_payments", "burst"):
-        _, bindings = INDEX[name]
-        assert not [b for b in bindings.values() if b["type"] == "eventHub"]
+@pytest.mark.parametrize(
+    ("name", "outputs"),
+    [
+        ("emit_bookings", {"bookings": bms_settings.BOOKINGS_HUB}),
+        ("emit_payments", {"payments": bms_settings.PAYMENTS_HUB}),
+        ("burst", {"bookings": bms_settings.BOOKINGS_HUB, "payments": bms_settings.PAYMENTS_HUB}),
+    ],
+)
+def test_emitting_functions_write_through_event_hubs_output_bindings(
+    name: str, outputs: dict[str, str]
+) -> None:
+    function, bindings = INDEX[name]
+    eventhub = {k: b for k, b in bindings.items() if b["type"] == "eventHub"}
+    assert set(eventhub) == set(outputs)
+    for arg, setting in outputs.items():
+        assert eventhub[arg] == {
+            "direction": "OUT",
+            "type": "eventHub",
+            "name": arg,
+            "eventHubName": f"%{setting}%",
+            "connection": names.EVENTHUB_CONNECTION_SETTING,
+        }
+        annotation = inspect.signature(function.get_user_function()).parameters[arg].annotation
+        assert annotation == func.Out[typing.List[str]]  # noqa: UP006  one body per element
 
 
 def test_burst_needs_a_function_key_and_sees_wrong_methods_to_refuse_them() -> None:

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 
 HELP = (
     "Publish generated bookings and payments to Event Hubs on their real-time schedule "
-    "(or backfill), batched per partition with partition key order_id, with exact accounting."
+    "(or backfill), in keyless batches as the Function App sends them (or keyed by order_id "
+    "with --keyed), with exact accounting."
 )
 EVENTS_PER_ORDER_SAMPLE = 400
 
@@ -55,6 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
     parser.add_argument("--max-retries", type=int, default=5, help="retries per batch (default 5)")
+    parser.add_argument(
+        "--keyed",
+        action="store_true",
+        help="send each event with partition key order_id, to the partition the service hashes "
+        "it to (default: keyless batches, each placed whole on one partition, like the app)",
+    )
 
 
 def _events_per_order(scenario: Scenario, start_ms: int) -> float:
@@ -106,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         timer.start()
     publisher = Publisher(
         sdk_producers(args.connection_string, args.namespace),
-        PublishOptions(max_retries=args.max_retries),
+        PublishOptions(max_retries=args.max_retries, keyed=args.keyed),
         stop=stop,
     )
     report = publisher.run(stream(scenario, start_ms, orders))

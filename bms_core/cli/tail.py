@@ -4,15 +4,20 @@ Reads every partition of ``--hub`` through the ``azure-eventhub`` consumer (gree
 balancing, so one process owns all partitions at once). Without ``--validate`` each event is one
 line: ``partition  sequence  enqueued-time  partition-key  body``. With ``--validate`` each body is
 checked against the contract (bookings and payments: the msgspec structs of
-``bms_core.contract``; joined: the ``SEAT_COLUMNS`` keys in order) and against routing (a
-booking or payment must sit on the partition its ``order_id`` hashes to); invalid events are
-printed with the reason, repeated ``event_id``s are counted as duplicates, and a summary ends the
-run.
+``bms_core.contract``; joined: the ``SEAT_COLUMNS`` keys in order) and, for an event sent
+with a partition key (``publish --keyed``), against routing: the key must be its ``order_id`` and
+the event must sit on the partition that key hashes to. Keyless events (what the Functions
+output bindings send) may sit on any partition. Invalid events are printed with the reason,
+repeated ``event_id``s are counted as duplicates, and a summary ends the run.
 
-With ``--storage-connection-string`` and ``--checkpoint-container`` the position of each
-partition is checkpointed in Blob storage (``azure-eventhub-checkpointstoreblob``; Azurite
-locally) after every event handled, so the next run resumes after the last event handled
-(at-least-once: an event handled just before a crash can come again).
+With ``--storage-connection-string`` (or ``--storage-account-url`` for your Microsoft Entra
+sign-in) and ``--checkpoint-container`` the position of each partition is checkpointed in Blob
+storage (``azure-eventhub-checkpointstoreblob``; Azurite locally) after every event handled, so
+the next run resumes after the last event handled (at-least-once: an event handled just before a
+crash can come again).
+
+``--namespace`` connects to a namespace with ``DefaultAzureCredential`` instead of a connection
+string: the form the deployed namespace accepts, since it refuses shared access keys.
 """
 
 from __future__ import annotations
@@ -58,9 +63,15 @@ class TailReport:
 
 
 def check_event(
-    hub: str, body: bytes, partition_id: str, partition_count: int
+    hub: str,
+    body: bytes,
+    partition_id: str,
+    partition_count: int,
+    partition_key: str | None = None,
 ) -> tuple[str | None, str | None]:
-    """``(event_id, problem)`` of one event body; ``problem`` is None when it is valid."""
+    """``(event_id, problem)`` of one event body; ``problem`` is None when it is valid.
+
+    Routing is checked only for an event sent with a partition key."""
     from bms_core.contract import decode_booking, decode_payment
 
     if hub in (BOOKINGS_HUB, PAYMENTS_HUB):
@@ -69,6 +80,12 @@ def check_event(
             event = decode(body)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             return None, f"not a valid {hub[:-1]}: {exc}"
+        if partition_key is None:
+            return event.event_id, None
+        if partition_key != event.order_id:
+            return event.event_id, (
+                f"partition key {partition_key[:80]!r} is not the order_id {event.order_id}"
+            )
         expected = partition_for(event.order_id, partition_count)
         if str(expected) != partition_id:
             return event.event_id, (
@@ -87,9 +104,10 @@ def check_event(
 
 
 def tail(
-    connection_string: str,
+    connection_string: str | None,
     hub: str,
     *,
+    namespace: str | None = None,
     consumer_group: str = "$Default",
     validate: bool = False,
     from_start: bool = False,
@@ -112,14 +130,23 @@ def tail(
     lock = threading.Lock()
     last_event = [time.monotonic()]
     started: set[str] = set()
-    client = EventHubConsumerClient.from_connection_string(
-        connection_string,
-        consumer_group=consumer_group,
-        eventhub_name=hub,
-        checkpoint_store=checkpoint_store,
-        load_balancing_strategy="greedy",
-        load_balancing_interval=balance_interval_s,
-    )
+    options: dict[str, Any] = {
+        "consumer_group": consumer_group,
+        "eventhub_name": hub,
+        "checkpoint_store": checkpoint_store,
+        "load_balancing_strategy": "greedy",
+        "load_balancing_interval": balance_interval_s,
+    }
+    if connection_string:
+        client = EventHubConsumerClient.from_connection_string(connection_string, **options)
+    elif namespace:
+        from azure.identity import DefaultAzureCredential
+
+        client = EventHubConsumerClient(
+            fully_qualified_namespace=namespace, credential=DefaultAzureCredential(), **options
+        )
+    else:
+        raise ValueError("a connection string or a namespace is required")
     partition_count = len(client.get_partition_ids())
 
     def on_partition_initialize(context: Any) -> None:
@@ -181,19 +208,19 @@ def _handle(
 ) -> None:
     report.received += 1
     report.per_partition[partition_id] += 1
+    key = (
+        event.partition_key.decode("utf-8", "replace")
+        if isinstance(event.partition_key, bytes)
+        else event.partition_key
+    )
     if not validate:
-        key = (
-            event.partition_key.decode()
-            if isinstance(event.partition_key, bytes)
-            else event.partition_key
-        )
         text = body.decode("utf-8", "replace")
         print(
             f"{partition_id}\t{event.sequence_number}\t{event.enqueued_time.isoformat()}\t{key}\t{text}",
             file=out,
         )
         return
-    event_id, problem = check_event(hub, body, partition_id, partition_count)
+    event_id, problem = check_event(hub, body, partition_id, partition_count, key)
     if event_id is not None:
         if event_id in seen:
             report.duplicates += 1
@@ -205,21 +232,39 @@ def _handle(
     print(f"invalid partition {partition_id} seq {event.sequence_number}: {problem}", file=out)
 
 
-def blob_checkpoint_store(storage_connection_string: str, container: str) -> Any:
-    """A ``BlobCheckpointStore`` on ``container``, created when missing."""
+def blob_checkpoint_store(
+    storage_connection_string: str | None, container: str, *, account_url: str | None = None
+) -> Any:
+    """A ``BlobCheckpointStore`` on ``container``, created when missing: from a connection
+    string, or from ``account_url`` with ``DefaultAzureCredential``."""
     from azure.core.exceptions import ResourceExistsError
     from azure.eventhub.extensions.checkpointstoreblob import BlobCheckpointStore
     from azure.storage.blob import BlobServiceClient
 
-    service = BlobServiceClient.from_connection_string(storage_connection_string)
+    if storage_connection_string:
+        service = BlobServiceClient.from_connection_string(storage_connection_string)
+        store = BlobCheckpointStore.from_connection_string(storage_connection_string, container)
+    elif account_url:
+        from azure.identity import DefaultAzureCredential
+
+        credential = DefaultAzureCredential()
+        service = BlobServiceClient(account_url, credential=credential)
+        store = BlobCheckpointStore(account_url, container, credential=credential)
+    else:
+        raise ValueError("a storage connection string or an account URL is required")
     with contextlib.suppress(ResourceExistsError):
         service.create_container(container)
-    return BlobCheckpointStore.from_connection_string(storage_connection_string, container)
+    return store
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hub", required=True, help="event hub name (bookings, payments, joined)")
-    parser.add_argument("--connection-string", required=True, help="Event Hubs connection string")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--connection-string", help="Event Hubs connection string")
+    target.add_argument(
+        "--namespace",
+        help="fully qualified namespace (<ns>.servicebus.windows.net), with DefaultAzureCredential",
+    )
     parser.add_argument("--consumer-group", default="$Default", help="default $Default")
     parser.add_argument(
         "--validate", action="store_true", help="check events instead of printing them"
@@ -229,8 +274,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="without a checkpoint, start at the oldest event (default: new events only)",
     )
-    parser.add_argument(
+    storage = parser.add_mutually_exclusive_group()
+    storage.add_argument(
         "--storage-connection-string", help="Blob storage for checkpoints (Azurite locally)"
+    )
+    storage.add_argument(
+        "--storage-account-url",
+        help="Blob storage for checkpoints (https://<account>.blob.core.windows.net), with "
+        "DefaultAzureCredential",
     )
     parser.add_argument(
         "--checkpoint-container", help="blob container for checkpoints (created if missing)"
@@ -242,9 +293,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if bool(args.storage_connection_string) != bool(args.checkpoint_container):
+    storage = args.storage_connection_string or args.storage_account_url
+    if bool(storage) != bool(args.checkpoint_container):
         print(
-            "error: --storage-connection-string and --checkpoint-container go together",
+            "error: --checkpoint-container goes with --storage-connection-string or "
+            "--storage-account-url",
             file=sys.stderr,
         )
         return 2
@@ -252,8 +305,12 @@ def run(args: argparse.Namespace) -> int:
         print("error: --max-events must be at least 1", file=sys.stderr)
         return 2
     store = None
-    if args.storage_connection_string:
-        store = blob_checkpoint_store(args.storage_connection_string, args.checkpoint_container)
+    if storage:
+        store = blob_checkpoint_store(
+            args.storage_connection_string,
+            args.checkpoint_container,
+            account_url=args.storage_account_url,
+        )
     stop = threading.Event()
 
     def handler(signum: int, frame: FrameType | None) -> None:
@@ -264,6 +321,7 @@ def run(args: argparse.Namespace) -> int:
     report = tail(
         args.connection_string,
         args.hub,
+        namespace=args.namespace,
         consumer_group=args.consumer_group,
         validate=args.validate,
         from_start=args.from_start,

@@ -55,16 +55,21 @@ def _regenerate() -> int:
     return 0
 
 
-def _open_out(stack: ExitStack, path: Path) -> IO[str]:
-    return stack.enter_context(open(path, "w", encoding="utf-8"))
+def _open_out(stack: ExitStack, path: Path) -> IO[bytes]:
+    return stack.enter_context(open(path, "wb"))
 
 
 class _Writer:
-    """Writes each pair's rows where asked; counts them."""
+    """Writes each pair's rows where asked, as JSON lines; counts them."""
 
     def __init__(self, stack: ExitStack, args: argparse.Namespace) -> None:
-        self.seats: IO[str] = _open_out(stack, args.out) if args.out else sys.stdout
-        self.orders: IO[str] | None = _open_out(stack, args.orders_out) if args.orders_out else None
+        import msgspec
+
+        self._lines = msgspec.json.Encoder().encode_lines
+        self.seats: IO[bytes] = _open_out(stack, args.out) if args.out else sys.stdout.buffer
+        self.orders: IO[bytes] | None = (
+            _open_out(stack, args.orders_out) if args.orders_out else None
+        )
         self.warehouse: Any = None
         if args.warehouse:
             from bms_local.warehouse import Warehouse
@@ -75,15 +80,16 @@ class _Writer:
         self.order_rows = 0
 
     def __call__(self, pair: JoinedPair) -> None:
-        seats = pair.seat_rows()
-        order = pair.order_row()
-        for row in seats:
-            self.seats.write(json.dumps(row, ensure_ascii=False) + "\n")
-        if self.orders is not None:
-            self.orders.write(json.dumps(order, ensure_ascii=False) + "\n")
-        if self.warehouse is not None:
-            self.warehouse.insert_seat_rows(seats)
-            self.warehouse.insert_order_rows([order])
+        if self.orders is None and self.warehouse is None:
+            seats = pair.seat_rows()
+        else:
+            seats, order = pair.rows()
+            if self.orders is not None:
+                self.orders.write(self._lines([order]))
+            if self.warehouse is not None:
+                self.warehouse.insert_seat_rows(seats)
+                self.warehouse.insert_order_rows([order])
+        self.seats.write(self._lines(seats))
         self.seat_rows += len(seats)
         self.order_rows += 1
 
@@ -115,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
 
             for pair in run_files(job, args.bookings, args.payments):
                 write(pair)
+        write.seats.flush()  # stdout's bytes, before the summary on stderr
     summary = {"seat_rows": write.seat_rows, "order_rows": write.order_rows, **job.summary()}
     print(json.dumps(summary, indent=2), file=sys.stderr)
     for reject in job.rejects:

@@ -12,7 +12,7 @@ from bms_core.projection import order_row, pair_rows, seat_rows
 
 def _decode_held(body: bytes | str | dict[str, Any]) -> dict[str, Any]:
     """A held event as ASA deserializes it. Held bodies are either the JSON object the exact
-    path decoded, or ``bytes`` a fast decoder accepted (so a well-formed JSON object)."""
+    path decoded, or ``bytes`` the fast path accepted (so a well-formed JSON object)."""
     if type(body) is dict:
         return body
     return cast(dict[str, Any], msgspec.json.decode(cast(bytes, body)))
@@ -25,23 +25,25 @@ class Arrival(NamedTuple):
     """``"booking"`` or ``"payment"``: which input it came in on."""
     body: bytes | str | dict[str, Any]
     arrival_ms: int | None = None
-    """Enqueued time; ``None`` means it arrived exactly at its own event time."""
+    """Enqueued time (epoch ms); ``None`` means it arrived exactly at its own event time."""
     partition: int | None = None
-    """Input partition; ``None`` routes by ``order_id`` as the producers do."""
+    """Input partition; ``None`` means partition 0 (a one-partition input, like a local file)."""
 
 
 class JoinedPair(msgspec.Struct, gc=False):
     """A (booking, payment attempt) match; bodies are decoded and rows projected only when asked."""
 
-    partition: int
     booking_body: bytes | str | dict[str, Any]
     """The booking as held: its wire body, or the JSON object it was decoded into."""
     payment_body: bytes | str | dict[str, Any]
     joined_at_ms: int
+    """``System.Timestamp()`` of the join: the later of the two events' (adjusted) times."""
+    booking_partition: int
+    payment_partition: int
 
     @property
     def booking(self) -> dict[str, Any]:
-        """The booking event as ASA deserializes it (decoded on each first use per pair)."""
+        """The booking event as ASA deserializes it (decoded on first use)."""
         self.booking_body = record = _decode_held(self.booking_body)
         return record
 
@@ -53,8 +55,9 @@ class JoinedPair(msgspec.Struct, gc=False):
 
     def __repr__(self) -> str:
         return (
-            f"JoinedPair(partition={self.partition}, booking={self.booking!r}, "
-            f"payment={self.payment!r}, joined_at_ms={self.joined_at_ms})"
+            f"JoinedPair(booking={self.booking!r}, payment={self.payment!r}, "
+            f"joined_at_ms={self.joined_at_ms}, partitions=({self.booking_partition}, "
+            f"{self.payment_partition}))"
         )
 
     def seat_rows(self) -> list[dict[str, Any]]:

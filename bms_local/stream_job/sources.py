@@ -1,9 +1,9 @@
-"""Where the reference job's arrivals come from: iterables, JSONL files, or Event Hubs.
+"""Where the reference job's arrivals come from: iterables, JSON(L) files, or Event Hubs.
 
-A JSONL line is one event exactly as it would sit on the hub. Two optional fields that Event
+A file event is one event exactly as it would sit on the hub. Two optional fields that Event
 Hubs inputs add in ASA are honoured when present (the query never selects them):
 ``EventEnqueuedUtcTime`` (arrival time; default: the event's own time) and ``PartitionId``
-(default: the partition the producers would route ``order_id`` to).
+(default: partition 0, as a local input is one partition).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from bms_local.stream_job.job import BOOKING, PAYMENT, Arrival, JoinedPair, Stre
 
 ENQUEUED_FIELD: Final = "EventEnqueuedUtcTime"
 PARTITION_FIELD: Final = "PartitionId"
-_TIME_FIELD: Final = {BOOKING: "booking_time", PAYMENT: "payment_time"}
 LIVE_BATCH: Final = 4_096
 """Most arrivals a live source hands the job at once (all that are waiting, up to this)."""
 
@@ -46,12 +45,30 @@ def from_events(kind: str, events: Iterable[bytes | str | dict[str, Any]]) -> It
         yield Arrival(kind, body)
 
 
-def _record_arrival(kind: str, record: object, raw: bytes) -> Arrival:
-    if not isinstance(record, dict):
-        return Arrival(kind, raw)
-    arrival = cast_datetime_ms(record.get(ENQUEUED_FIELD))
-    partition = cast_bigint(record.get(PARTITION_FIELD))
-    return Arrival(kind, record, arrival, partition)
+class _Delivery(msgspec.Struct, gc=False):
+    """What a file event says about its delivery: its event time and, optionally, the fields
+    an Event Hubs input adds (decoded without reading the rest of the event)."""
+
+    booking_time: Any = None
+    payment_time: Any = None
+    EventEnqueuedUtcTime: Any = None
+    PartitionId: Any = None
+
+
+_DELIVERY: Final = msgspec.json.Decoder(_Delivery)
+
+
+def _arrival(kind: str, body: bytes) -> Arrival:
+    """The arrival of one file event; its body goes to the job as it is, even if it is not a
+    JSON object (the job rejects it)."""
+    try:
+        delivery = _DELIVERY.decode(body)
+    except msgspec.DecodeError:
+        return Arrival(kind, body)
+    event_ms = cast_datetime_ms(delivery.booking_time if kind == BOOKING else delivery.payment_time)
+    enqueued = cast_datetime_ms(delivery.EventEnqueuedUtcTime)
+    arrival_ms = event_ms if enqueued is None else enqueued
+    return Arrival(kind, body, arrival_ms, cast_bigint(delivery.PartitionId))
 
 
 def read_events(path: str | Path, kind: str) -> Iterator[Arrival]:
@@ -59,7 +76,7 @@ def read_events(path: str | Path, kind: str) -> Iterator[Arrival]:
 
     In a JSON-lines file a line that is not JSON still arrives, and the job rejects it.
     """
-    if kind not in _TIME_FIELD:
+    if kind not in (BOOKING, PAYMENT):
         raise ValueError(f"kind must be 'booking' or 'payment', got {kind!r}")
     with open(path, "rb") as handle:
         head = handle.read(1)
@@ -67,38 +84,31 @@ def read_events(path: str | Path, kind: str) -> Iterator[Arrival]:
             head = handle.read(1)
         if head == b"[":
             try:
-                records = msgspec.json.decode(head + handle.read())
+                events = msgspec.json.decode(head + handle.read(), type=list[msgspec.Raw])
             except msgspec.DecodeError as exc:
                 raise ValueError(f"{path}: not a JSON array of events: {exc}") from exc
-            for record in records:
-                yield _record_arrival(kind, record, msgspec.json.encode(record))
+            for event in events:
+                yield _arrival(kind, bytes(event))
             return
         for raw in (head + handle.readline(), *handle):
             line = raw.strip()
-            if not line:
-                continue
-            try:
-                record = msgspec.json.decode(line)
-            except msgspec.DecodeError:
-                yield Arrival(kind, line)
-                continue
-            yield _record_arrival(kind, record, line)
-
-
-def arrival_key(arrival: Arrival) -> int:
-    """When an arrival reaches the job: its enqueued time, else its event time, else 0."""
-    if arrival.arrival_ms is not None:
-        return arrival.arrival_ms
-    body = arrival.body
-    if isinstance(body, dict):
-        value = cast_datetime_ms(body.get(_TIME_FIELD.get(arrival.kind, "")))
-        return 0 if value is None else value
-    return 0
+            if line:
+                yield _arrival(kind, line)
 
 
 def merge_arrivals(*streams: Iterable[Arrival]) -> Iterator[Arrival]:
-    """Interleave inputs by arrival time (each stream in its own arrival order), stably."""
-    return heapq.merge(*streams, key=arrival_key)
+    """Interleave inputs by arrival time, each stream in its own order (an event whose arrival
+    time is unknown keeps its place after the one before it), stably."""
+
+    def keyed(index: int, stream: Iterable[Arrival]) -> Iterator[tuple[int, int, int, Arrival]]:
+        at = 0
+        for number, arrival in enumerate(stream):
+            if arrival.arrival_ms is not None:
+                at = arrival.arrival_ms
+            yield at, index, number, arrival
+
+    merged = heapq.merge(*(keyed(i, s) for i, s in enumerate(streams)))
+    return (arrival for *_, arrival in merged)
 
 
 def run_files(job: StreamJob, bookings: str | Path, payments: str | Path) -> Iterator[JoinedPair]:
@@ -122,9 +132,10 @@ def run_eventhubs(
 ) -> None:
     """Consume both hubs with the azure-eventhub SDK until ``stop`` is set.
 
-    Arrival time is the event's enqueued time and the partition its hub partition, so ordering
-    policies and partition alignment behave as in ASA. Every ``idle_tick_s`` the job's arrival
-    clocks advance to the newest enqueued time seen, which lets quiet partitions evict state.
+    Arrival time is the event's enqueued time and the partition its hub partition, so the
+    ordering policies behave as in ASA; each batch is handed over in enqueued-time order. When
+    nothing has come for ``idle_tick_s``, every partition is idle: the job's arrival clocks
+    advance to the newest enqueued time seen, which lets it evict state.
     """
     from azure.eventhub import EventHubConsumerClient  # lazy: heavy, optional locally
 
@@ -168,7 +179,8 @@ def run_eventhubs(
                     batch.append(inbox.get_nowait())
                 except queue.Empty:
                     break
-            newest = max(newest, *(a.arrival_ms or 0 for a in batch))
+            batch.sort(key=lambda a: a.arrival_ms or 0)
+            newest = max(newest, batch[-1].arrival_ms or 0)
             for pair in job.feed_all(batch):
                 on_pair(pair)
     finally:

@@ -21,6 +21,20 @@ class Collector(Out):
         """The table entities a JSON-array value holds (none if nothing was set)."""
         return [] if self.value is None else json.loads(self.value)
 
+    def bodies(self) -> list[str]:
+        """The event bodies an Event Hubs output was set to (none if nothing was set)."""
+        if self.value is None:
+            return []
+        assert isinstance(self.value, list) and all(isinstance(b, str) for b in self.value)
+        return list(self.value)
+
+
+class BrokenOutput(Collector):
+    """An output the host cannot write: setting it fails, as a failed send fails the call."""
+
+    def set(self, val: Any) -> None:
+        raise ConnectionError("Event Hubs unreachable")
+
 
 def timer(last_ms: int | None = None, *, next_ms: int | None = None, past_due: bool = False) -> Any:
     """A TimerRequest with the schedule status the host gives a monitored timer."""

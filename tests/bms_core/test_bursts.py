@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from bms_core import bursts, emit, endpoints, generator, timefmt
-from bms_core.sending import MemorySink
-from tests.bms_core.invocation import app_settings, http, timer
+from tests.bms_core.invocation import BrokenOutput, Collector, app_settings, http, timer
 
 NOW = 1_795_000_003_456
 SLOT_MS = 10_000
@@ -25,7 +24,11 @@ class NoStore:
 
 def call(body: bytes, method: str = "POST", **extra: str) -> tuple[int, dict[str, Any]]:
     response = endpoints.run_burst(
-        http(method, "burst", body), app_settings(extra), sink=MemorySink(), store=NoStore()
+        http(method, "burst", body),
+        Collector(),
+        Collector(),
+        settings=app_settings(extra),
+        manifests=NoStore(),
     )
     assert response.mimetype == "application/json"
     return response.status_code, json.loads(response.get_body())
@@ -91,7 +94,7 @@ def test_the_order_limit_comes_from_the_setting() -> None:
 def test_every_routed_wrong_method_says_which_method_is_allowed(method: str) -> None:
     import function_app
 
-    response = function_app.burst(http(method, "burst", b'{"orders": 1}'))
+    response = function_app.burst(http(method, "burst", b'{"orders": 1}'), Collector(), Collector())
     assert response.status_code == 405
     assert response.headers["Allow"] == "POST"
     assert json.loads(response.get_body())["field"] == "method"
@@ -146,7 +149,7 @@ def test_a_burst_sends_its_bookings_now_and_its_payments_when_due(
     store: bursts.ManifestStore,
 ) -> None:
     settings = app_settings({"BMS_ORDERS_PER_MINUTE": "0"})
-    sink = MemorySink()
+    booked, paid = Collector(), Collector()
     body = json.dumps(
         {
             "orders": 25,
@@ -155,14 +158,15 @@ def test_a_burst_sends_its_bookings_now_and_its_payments_when_due(
         }
     ).encode()
     response = endpoints.run_burst(
-        http("POST", "burst", body), settings, sink=sink, store=store, now_ms=NOW
+        http("POST", "burst", body), booked, paid, settings=settings, manifests=store, now_ms=NOW
     )
     assert response.status_code == 202
     answer = json.loads(response.get_body())
     assert answer["orders"] == 25 and answer["bookings_sent"] == 25
     burst_id = answer["burst_id"]
 
-    bookings = [json.loads(b) for b in sink.bodies("bookings")]
+    bookings = [json.loads(b) for b in booked.bodies()]
+    assert len({b["event_id"] for b in bookings}) == 25
     assert {b["order_id"].split("-")[0] for b in bookings} == {burst_id}
     assert all(timefmt.parse_ms(b["booking_time"]) <= NOW for b in bookings)
 
@@ -182,15 +186,14 @@ def test_a_burst_sends_its_bookings_now_and_its_payments_when_due(
         for p in order.payments
     }
     assert len(truth) == answer["payments_scheduled"]
-    sent_at: dict[str, int] = {}
+    sent_at = {json.loads(raw)["payment_id"]: NOW for raw in paid.bodies()}
     tick = NOW - NOW % SLOT_MS
     while tick <= last_due + SLOT_MS:
         now = tick + SLOT_MS + 25
-        before = len(sink.bodies("payments"))
-        emit.run_emit_payments(timer(tick), settings, sink=sink, store=store, now_ms=now)
-        for raw in sink.bodies("payments")[before:]:
-            doc = json.loads(raw)
-            sent_at.setdefault(doc["payment_id"], now)
+        out = Collector()
+        emit.run_emit_payments(timer(tick), out, settings=settings, manifests=store, now_ms=now)
+        for raw in out.bodies():
+            sent_at.setdefault(json.loads(raw)["payment_id"], now)
         tick += SLOT_MS
     assert set(sent_at) == set(truth)
     for payment_id, when in sent_at.items():
@@ -202,10 +205,16 @@ def test_storage_failure_is_a_503_not_a_500(azurite: Any) -> None:
     broken = bursts.ManifestStore(
         azurite.connection_string.replace(str(azurite.table_port), "1"), table="nothere"
     )
+    booked, paid = Collector(), Collector()
     response = endpoints.run_burst(
-        http("POST", "burst", b'{"orders": 2}'), app_settings(), sink=MemorySink(), store=broken
+        http("POST", "burst", b'{"orders": 2}'),
+        booked,
+        paid,
+        settings=app_settings(),
+        manifests=broken,
     )
     assert response.status_code == 503
+    assert booked.value is None and paid.value is None  # no manifest, no events
     assert "burst manifest not stored" in json.loads(response.get_body())["error"]
 
 
@@ -217,10 +226,10 @@ def test_payments_already_due_in_a_ticked_slot_are_sent_with_the_burst(
     settings = app_settings({"BMS_ORDERS_PER_MINUTE": "0"})
     boundary = NOW - NOW % SLOT_MS
     now = boundary + 300
-    sink = MemorySink()
+    booked, paid = Collector(), Collector()
     body = b'{"orders": 200, "scenario": {"payment_delay_median_seconds": 1}}'
     response = endpoints.run_burst(
-        http("POST", "burst", body), settings, sink=sink, store=store, now_ms=now
+        http("POST", "burst", body), booked, paid, settings=settings, manifests=store, now_ms=now
     )
     assert response.status_code == 202
     answer = json.loads(response.get_body())
@@ -235,14 +244,13 @@ def test_payments_already_due_in_a_ticked_slot_are_sent_with_the_burst(
         if timefmt.parse_ms(p.payment_time) < boundary
     }
     assert early  # the case this test is about occurs
-    sent_now = {json.loads(b)["payment_id"] for b in sink.bodies("payments")}
-    assert sent_now == early
-    assert all(
-        timefmt.parse_ms(json.loads(b)["payment_time"]) <= now for b in sink.bodies("payments")
-    )
+    sent_now = [json.loads(b)["payment_id"] for b in paid.bodies()]
+    assert set(sent_now) == early
+    assert all(timefmt.parse_ms(json.loads(b)["payment_time"]) <= now for b in paid.bodies())
     # The next tick (covering the slot from the boundary) sends the rest that fell due in it.
+    tick = Collector()
     emit.run_emit_payments(
-        timer(boundary), settings, sink=sink, store=store, now_ms=boundary + SLOT_MS + 5
+        timer(boundary), tick, settings=settings, manifests=store, now_ms=boundary + SLOT_MS + 5
     )
     due_by_then = {
         p.payment_id
@@ -250,4 +258,28 @@ def test_payments_already_due_in_a_ticked_slot_are_sent_with_the_burst(
         for p in o.payments
         if timefmt.parse_ms(p.payment_time) < boundary + SLOT_MS
     }
-    assert {json.loads(b)["payment_id"] for b in sink.bodies("payments")} == due_by_then
+    sent = {json.loads(b)["payment_id"] for b in [*paid.bodies(), *tick.bodies()]}
+    assert sent == due_by_then
+
+
+def test_a_burst_whose_output_cannot_be_written_fails_after_storing_its_manifest() -> None:
+    """The host answers 500; the manifest is already stored, so its payments still follow."""
+
+    class Kept:
+        def __init__(self) -> None:
+            self.manifests: list[Any] = []
+
+        def put(self, manifest: Any) -> None:
+            self.manifests.append(manifest)
+
+    store = Kept()
+    with pytest.raises(ConnectionError):
+        endpoints.run_burst(
+            http("POST", "burst", b'{"orders": 3}'),
+            BrokenOutput(),
+            Collector(),
+            settings=app_settings(),
+            manifests=store,
+            now_ms=NOW,
+        )
+    assert len(store.manifests) == 1

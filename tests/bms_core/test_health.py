@@ -10,7 +10,8 @@ import pytest
 import function_app
 from bms_core import __version__, endpoints
 from bms_core import settings as bms_settings
-from tests.bms_core.invocation import http
+from bms_core.runtime import Runtime, running
+from tests.bms_core.invocation import Collector, http
 
 SECRET = "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKey=TOPSECRETVALUE"
 
@@ -84,10 +85,9 @@ def test_burst_with_a_broken_app_setting_answers_503_naming_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("BMS_BURST_MAX_ORDERS", "many")
-    bms_settings.reset()
-    try:
-        response = function_app.burst(http("POST", "burst", b'{"orders": 1}'))
-    finally:
-        bms_settings.reset()
+    with running(Runtime()):
+        response = function_app.burst(
+            http("POST", "burst", b'{"orders": 1}'), Collector(), Collector()
+        )
     assert response.status_code == 503
     assert json.loads(response.get_body())["setting"] == "BMS_BURST_MAX_ORDERS"

@@ -18,7 +18,6 @@ from bms_core.orderid import (
     is_burst_id,
     new_burst_id,
     order_id_of,
-    use_burst_ids,
 )
 
 burst_ids = st.from_regex(r"b[a-z2-7]{10}", fullmatch=True)
@@ -48,18 +47,6 @@ def test_burst_ids_from_new_burst_id_are_valid_and_distinct() -> None:
     ids = {new_burst_id() for _ in range(50)}
     assert len(ids) == 50
     assert all(is_burst_id(b) and check_burst_id(b) == b for b in ids)
-
-
-def test_use_burst_ids_names_bursts_within_its_block_only() -> None:
-    names = iter(["bdemo00001", "bdemo00002"])
-    with use_burst_ids(lambda: next(names)):
-        assert [new_burst_id(), new_burst_id()] == ["bdemo00001", "bdemo00002"]
-    assert new_burst_id() not in {"bdemo00001", "bdemo00002"}
-
-
-def test_use_burst_ids_refuses_an_invalid_name() -> None:
-    with use_burst_ids(lambda: "not-a-burst"), pytest.raises(ValueError, match="burst_id"):
-        new_burst_id()
 
 
 def test_hex_burst_ids_are_accepted_too() -> None:

@@ -12,14 +12,14 @@ from bms_core.emission import Emitted
 from bms_core.generator import stream
 from bms_core.names import BOOKINGS_HUB, PAYMENTS_HUB
 from bms_core.partitioning import partition_for
-from bms_core.publisher import Publisher, PublishOptions, sdk_producers
+from bms_core.publisher import HUB_OF_KIND, Publisher, PublishOptions, sdk_producers
 from bms_core.scenario import Scenario
 from bms_local.eventhubs import start_emulator
 from tests.services_eventhubs import EmulatorHandle
 
 
 class FakeBatch:
-    def __init__(self, partition_id: str, limit: int) -> None:
+    def __init__(self, partition_id: str | None, limit: int) -> None:
         self.partition_id = partition_id
         self.events: list[Any] = []
         self.limit = limit
@@ -34,21 +34,23 @@ class FakeProducer:
     """Records batches; ``failures`` lists exceptions the next sends raise, in order."""
 
     def __init__(
-        self, hub: str, failures: list[Exception], sent: list[tuple[str, str, Any]]
+        self, hub: str, failures: list[Exception], sent: list[tuple[str, str | None, Any]]
     ) -> None:
         self.hub = hub
         self.failures = failures
         self.sent = sent
+        self.batches: list[FakeBatch] = []
 
     def get_partition_ids(self) -> list[str]:
         return ["0", "1", "2", "3"]
 
-    def create_batch(self, *, partition_id: str) -> FakeBatch:
+    def create_batch(self, *, partition_id: str | None = None) -> FakeBatch:
         return FakeBatch(partition_id, limit=7)
 
     def send_batch(self, event_data_batch: FakeBatch) -> None:
         if self.failures:
             raise self.failures.pop(0)
+        self.batches.append(event_data_batch)
         for event in event_data_batch.events:
             self.sent.append((self.hub, event_data_batch.partition_id, event))
 
@@ -61,21 +63,39 @@ def _events(orders: int = 30, seed: int = 5) -> list[Emitted]:
     return list(stream(scenario, 1_700_000_000_000, orders))
 
 
-def _fake(failures: list[Exception] | None = None) -> tuple[Any, list[tuple[str, str, Any]]]:
-    sent: list[tuple[str, str, Any]] = []
+def _fake(
+    failures: list[Exception] | None = None,
+) -> tuple[Any, list[tuple[str, str | None, Any]]]:
+    sent: list[tuple[str, str | None, Any]] = []
     pending = failures if failures is not None else []
     return (lambda hub: FakeProducer(hub, pending, sent)), sent
 
 
-def test_events_go_to_their_key_partition_with_the_key_annotation() -> None:
+def test_by_default_events_go_keyless_in_due_order_like_the_app_sends_them() -> None:
     events = _events()
     factory, sent = _fake()
     report = Publisher(factory, clock_ms=lambda: 2_000_000_000_000).run(events)
     assert report.generated == len(events) == report.sent == len(sent)
     assert report.unaccounted == 0
+    for _hub, partition_id, data in sent:
+        assert partition_id is None  # the service places each batch whole on one partition
+        assert not (data.raw_amqp_message.annotations or {}).get(b"x-opt-partition-key")
+    for hub in (BOOKINGS_HUB, PAYMENTS_HUB):
+        order = [d.body_as_str() for h, _, d in sent if h == hub]
+        assert order == [e.body.decode() for e in events if HUB_OF_KIND[e.kind] == hub]
+
+
+def test_keyed_events_go_to_their_key_partition_with_the_key_annotation() -> None:
+    events = _events()
+    factory, sent = _fake()
+    report = Publisher(factory, PublishOptions(keyed=True), clock_ms=lambda: 2_000_000_000_000).run(
+        events
+    )
+    assert report.generated == len(events) == report.sent == len(sent)
+    assert report.unaccounted == 0
     for hub, partition_id, data in sent:
         key = data.raw_amqp_message.annotations[b"x-opt-partition-key"]
-        assert int(partition_id) == partition_for(key, 4)
+        assert partition_id is not None and int(partition_id) == partition_for(key, 4)
         assert hub == (
             BOOKINGS_HUB if b'"payment_id"' not in data.body_as_str().encode() else PAYMENTS_HUB
         )

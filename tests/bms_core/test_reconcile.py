@@ -143,13 +143,10 @@ def test_the_synapse_query_is_valid_t_sql_on_the_seat_table() -> None:
 
 def test_the_decorated_function_is_a_no_op_without_synapse(monkeypatch: pytest.MonkeyPatch) -> None:
     import function_app
-    from bms_core import settings as bms_settings
+    from bms_core.runtime import Runtime, running
 
     monkeypatch.delenv("BMS_SYNAPSE_CONNECTION", raising=False)
-    bms_settings.reset()
     summary = Collector()
-    try:
+    with running(Runtime()):
         function_app.reconcile(timer=timer(None), summary=summary)
-    finally:
-        bms_settings.reset()
     assert summary.value is None

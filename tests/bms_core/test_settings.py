@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bms_core import settings as s
+from bms_core.runtime import Runtime, current, running
 
 
 def test_defaults_give_a_working_local_configuration() -> None:
@@ -67,24 +68,66 @@ def test_missing_required_counts_identity_based_forms_as_present() -> None:
     assert s.missing_required(full) == ["BMS_JOINED_HUB"]
 
 
-def test_manifest_store_needs_a_storage_connection_string() -> None:
+def test_manifest_store_takes_either_form_of_the_storage_setting() -> None:
     with pytest.raises(s.SettingsError, match="UseDevelopmentStorage=true") as info:
         s.Settings.from_env({}).require_storage()
     assert info.value.setting == "AzureWebJobsStorage"
+    plain = s.Settings.from_env({"AzureWebJobsStorage": "UseDevelopmentStorage=true"})
+    assert plain.require_storage().connection_string == "UseDevelopmentStorage=true"
     identity = s.Settings.from_env({"AzureWebJobsStorage__accountName": "acct"})
-    with pytest.raises(s.SettingsError, match="connection string"):
-        identity.require_storage()
+    assert identity.require_storage().table_endpoint == "https://acct.table.core.windows.net"
+    wrong = s.Settings.from_env(
+        {"AzureWebJobsStorage__accountName": "acct", "AzureWebJobsStorage__credential": "key"}
+    )
+    with pytest.raises(s.SettingsError, match="managedidentity") as info:
+        wrong.require_storage()
+    assert info.value.setting == "AzureWebJobsStorage__credential"
 
 
-def test_settings_are_read_once_and_kept(monkeypatch: pytest.MonkeyPatch) -> None:
-    s.reset()
+def test_a_runtime_reads_its_settings_once_and_keeps_them(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BMS_BURST_MAX_ORDERS", "5")
-    first = s.current()
-    monkeypatch.setenv("BMS_BURST_MAX_ORDERS", "6")
-    assert s.current() is first and first.burst_max_orders == 5
-    s.reset()
-    assert s.current().burst_max_orders == 6
-    s.reset()
+    with running(Runtime()):
+        first = s.current()
+        monkeypatch.setenv("BMS_BURST_MAX_ORDERS", "6")
+        assert s.current() is first and first.burst_max_orders == 5
+    with running(Runtime()):
+        assert s.current().burst_max_orders == 6
+
+
+def test_a_broken_setting_fails_every_use_until_it_is_fixed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BMS_BURST_MAX_ORDERS", "many")
+    runtime = Runtime()
+    for _ in range(2):
+        with pytest.raises(s.SettingsError, match="BMS_BURST_MAX_ORDERS"):
+            runtime.settings  # noqa: B018
+    monkeypatch.setenv("BMS_BURST_MAX_ORDERS", "7")
+    assert runtime.settings.burst_max_orders == 7
+
+
+def test_each_thread_sees_the_runtime_it_runs_in() -> None:
+    import threading
+
+    mine, theirs = Runtime({}, clock=lambda: 1), Runtime({}, clock=lambda: 2)
+    seen: list[int] = []
+    started, release = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with running(theirs):
+            started.set()
+            release.wait(5)
+            seen.append(current().clock())
+
+    thread = threading.Thread(target=other)
+    with running(mine):
+        thread.start()
+        started.wait(5)
+        seen.append(current().clock())
+    release.set()
+    thread.join(5)
+    assert seen == [1, 2]
+    assert current() is not mine and current() is not theirs
 
 
 def test_scenario_comes_from_the_same_environment() -> None:

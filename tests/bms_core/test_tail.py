@@ -34,7 +34,10 @@ def test_validate_counts_valid_invalid_and_duplicates(fresh_eventhubs: EmulatorH
         for event in events:
             producer.send_batch([EventData(event.body)], partition_key=event.partition_key)
         producer.send_batch([EventData(b'{"kind": "booking", "order_id": 5}')], partition_key="x")
+        # keyless, as the output bindings send: any partition is right
         producer.send_batch([EventData(good.body)], partition_id=wrong_partition)
+        # keyed by something other than its order id: wrong
+        producer.send_batch([EventData(good.body)], partition_key="not-the-order-id")
     out = io.StringIO()
     result = tail(
         cs,
@@ -46,12 +49,23 @@ def test_validate_counts_valid_invalid_and_duplicates(fresh_eventhubs: EmulatorH
         balance_interval_s=0.2,
     )
     unique = len({e.event_id for e in events})
-    assert result.received == len(events) + 2
-    assert result.valid == len(events)
+    assert result.received == len(events) + 3
+    assert result.valid == len(events) + 1
     assert sum(result.invalid.values()) == 2
-    assert result.duplicates == len(events) - unique + 1
-    assert f"is on partition {wrong_partition}" in out.getvalue()
+    assert result.duplicates == len(events) - unique + 2
+    assert "'not-the-order-id' is not the order_id" in out.getvalue()
     assert "not a valid booking" in out.getvalue()
+
+
+def test_a_keyed_event_must_sit_on_the_partition_its_key_hashes_to() -> None:
+    event = next(e for e in stream(Scenario(seed=4), 1_700_000_000_000, 1) if e.kind == "booking")
+    right = partition_for(event.partition_key, 4)
+    wrong = str((right + 1) % 4)
+    key = event.partition_key
+    assert check_event(BOOKINGS_HUB, event.body, str(right), 4, key) == (event.event_id, None)
+    problem = check_event(BOOKINGS_HUB, event.body, wrong, 4, key)[1]
+    assert f"is on partition {wrong}, its key hashes to {right}" in str(problem)
+    assert check_event(BOOKINGS_HUB, event.body, wrong, 4, None) == (event.event_id, None)
 
 
 def test_print_mode_shows_partition_key_and_body() -> None:
@@ -128,3 +142,26 @@ def test_storage_settings_go_together() -> None:
         ["--hub", "bookings", "--connection-string", "x", "--storage-connection-string", "y"]
     )
     assert tail_command.run(args) == 2
+    args = parser.parse_args(
+        [
+            "--hub",
+            "bookings",
+            "--namespace",
+            "ns.servicebus.windows.net",
+            "--storage-account-url",
+            "https://st.blob.core.windows.net",
+        ]
+    )
+    assert tail_command.run(args) == 2
+
+
+def test_namespace_and_connection_string_exclude_each_other(capsys) -> None:
+    import argparse
+
+    from bms_core.cli import tail as tail_command
+
+    parser = argparse.ArgumentParser()
+    tail_command.add_arguments(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--hub", "bookings", "--connection-string", "x", "--namespace", "n"])
+    assert "--namespace" in capsys.readouterr().err

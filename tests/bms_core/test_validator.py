@@ -318,23 +318,20 @@ def test_the_decorated_function_takes_the_trigger_and_both_collectors(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import function_app
-    from bms_core import settings as bms_settings
+    from bms_core.runtime import Runtime, running
 
     monkeypatch.setenv("BMS_ORDERS_PER_MINUTE", "120")
     monkeypatch.setenv("BMS_SEED", "7")
     monkeypatch.setenv("BMS_VALIDATION_SAMPLE_RATE", "1")
     monkeypatch.setenv("BMS_DUPLICATE_RATE", "0")
     monkeypatch.setenv("BMS_LATE_PAYMENT_RATE", "0.3")
-    bms_settings.reset()
     findings, summary = Collector(), Collector()
-    try:
+    with running(Runtime()):
         function_app.validate_joined(
             events=[event(b) for b in [*packed(JOINED[:5]), b"garbage"]],
             findings=findings,
             summary=summary,
         )
-    finally:
-        bms_settings.reset()
     assert [e["rule"] for e in findings.entities()] == ["malformed"]
     assert summary.entities()[0]["checked"] == sum(len(r) for _, _, r in JOINED[:5])
 

@@ -73,13 +73,16 @@ def test_joined_at_is_the_later_event_time_even_when_the_payment_arrives_first()
     assert pairs[0].seat_rows()[0]["joined_at"] == "2026-11-29T10:00:06.0000000Z"
 
 
-def test_partitions_are_aligned_a_booking_never_meets_another_partitions_payment() -> None:
+def test_a_booking_and_its_payment_on_different_partitions_join() -> None:
+    """Producers send keyless batches: the join looks for an order on every partition."""
     booking = sample_booking("o-1", T0)
     b = Arrival("booking", encode(booking), None, 0)
     p_other = Arrival("payment", encode(sample_payment(booking, T0 + 1)), None, 1)
     p_same = Arrival("payment", encode(sample_payment(booking, T0 + 2, attempt=2)), None, 0)
     _, pairs = _run(b, p_other, p_same)
-    assert [p.payment["attempt"] for p in pairs] == [2]
+    assert [p.payment["attempt"] for p in pairs] == [1, 2]
+    assert [(p.booking_partition, p.payment_partition) for p in pairs] == [(0, 1), (0, 0)]
+    assert [p.joined_at_ms for p in pairs] == [T0 + 1, T0 + 2]
 
 
 def test_late_arrival_is_adjusted_so_a_payment_sent_too_late_falls_out_of_the_window() -> None:
@@ -142,8 +145,9 @@ def test_state_is_evicted_once_no_later_event_could_match() -> None:
         at = T0 + i * 10_000
         list(job.feed(Arrival("booking", encode(sample_booking(f"o-{i}", at)), at, 0)))
         list(job.feed(_p(f"o-{i}", at + 5_000, arrival_ms=at + 5_000, partition=0)))
-    # window 900 s + 10 s tolerance at one order per 10 s: about 91 bookings, never 2000
-    assert job.held_events < 200
+    job.advance(T0 + 1999 * 10_000 + 5_000)  # evicts now, not only every EVICT_EVERY events
+    # both inputs for the window 900 s + the 60 s late tolerance at one order per 10 s
+    assert job.held_events <= 2 * 97
     assert job.counts["joined_pairs"] == 2000
     assert job.counts["unmatched:booking"] == 0
 
@@ -265,3 +269,30 @@ def test_an_order_id_holding_a_newline_joins_only_its_own_payment() -> None:
     assert sorted((p.booking["order_id"], p.payment["order_id"]) for p in pairs) == sorted(
         (i, i) for i in ids
     )
+
+
+def test_a_partition_first_heard_from_late_is_taken_to_arrive_with_the_slowest_one() -> None:
+    """The job reads every partition as it goes: a partition that shows up only now cannot
+    be further behind than the slowest one already known, so its first event is judged late
+    against that clock, not against its own older enqueued time."""
+    job = StreamJob(OrderingPolicy(late_arrival_s=60, out_of_order_s=10))
+    ten_minutes = T0 + 600_000
+    job.feed(Arrival("booking", encode(sample_booking("o-a", ten_minutes)), ten_minutes, 0))
+    job.feed(_p("o-a", ten_minutes, arrival_ms=ten_minutes, partition=0))
+    newcomer = Arrival("booking", encode(sample_booking("o-b", T0)), T0, 1)  # enqueued at T0
+    job.feed(newcomer)
+    assert job.counts["adjusted:booking.late"] == 1  # taken as arriving ten minutes on
+    pairs = job.feed(_p("o-b", T0 + 30_000, arrival_ms=ten_minutes, partition=2))
+    assert [p.joined_at_ms for p in pairs] == [T0 + 540_000]  # both adjusted to arrival - 60 s
+    assert pairs[0].order_row()["payment_delay_ms"] == 30_000  # the payload keeps its times
+
+
+def test_without_a_late_arrival_policy_nothing_is_let_go_before_the_end() -> None:
+    job = StreamJob(OrderingPolicy(late_arrival_s=-1))
+    for i in range(600):  # every 10 s for 100 minutes, none paid
+        at = T0 + i * 10_000
+        job.feed(Arrival("booking", encode(sample_booking(f"o-{i}", at)), at, i % 4))
+    job.advance(T0 + 7_200_000)
+    assert job.held_events == 600
+    job.flush()
+    assert job.held_events == 0 and job.counts["unmatched:booking"] == 600

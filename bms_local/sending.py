@@ -1,19 +1,17 @@
-"""Sending events to Event Hubs with ``order_id`` routing, behind a swappable sink.
+"""Keyed sending with the ``azure-eventhub`` SDK, for the local stand-in of ASA's joined output.
 
-Why not the Functions output binding: in Python it cannot set a partition key
-(azure-functions-python-worker issue 654), and DESIGN decision 2 needs every booking and its
-payments on the same partition index of both hubs. So the emitting functions call a sink:
+ASA's Event Hubs output routes each row by its partition key column (``order_id``); the local
+stack imitates it here. Events are grouped by :func:`bms_core.partitioning.partition_for` (the
+service's key hashing) and sent in full batches per partition id, so each lands exactly where
+the service would put it. The functions do not use this: they write through output bindings.
 
-* :class:`EventHubSink` — the real ``azure-eventhub`` producer, created lazily (cold start) and
-  cached per (connection, hub) for the life of the worker process. Events are grouped by
-  :func:`bms_core.partitioning.partition_for` and sent in full batches per partition id, which
-  places each key exactly where the service's own key hashing would.
-* :class:`MemorySink` — records what would be sent; for tests and benchmarks (no network).
+* :class:`EventHubSink` — the SDK producer, created on first use and cached per (connection,
+  hub) until :func:`close_producers`.
+* :class:`MemorySink` — records what would be sent (no network).
 
-Connection: the app setting named ``EventHubConnection`` holds a connection string (a SAS one, the
-local emulator's ``UseDevelopmentEmulator=true`` one, or Microsoft's emulator's), or
-``EventHubConnection__fullyQualifiedNamespace`` names the namespace for a managed identity
-(``DefaultAzureCredential``), the same convention the Functions host uses for bindings.
+Connection: the setting named ``EventHubConnection`` in ``env`` (default: the process
+environment) holds a connection string, or ``EventHubConnection__fullyQualifiedNamespace`` names
+a namespace for ``DefaultAzureCredential``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,104 @@
+"""How code outside the bindings reaches Azure Storage: the host's own connection setting.
+
+The Functions host reads ``AzureWebJobsStorage`` in one of two forms, and so does this module:
+
+* a connection string (``AzureWebJobsStorage``; locally ``UseDevelopmentStorage=true`` for
+  Azurite), used as it is;
+* identity-based: ``AzureWebJobsStorage__tableServiceUri`` (or ``__accountName``, from which the
+  public-cloud endpoint ``https://<account>.table.core.windows.net`` follows), with
+  ``__credential=managedidentity`` and, for a user-assigned identity, ``__clientId``. Without
+  ``__credential`` the host uses the developer's sign-in (Azure CLI, VS Code ...), which is
+  what :class:`azure.identity.DefaultAzureCredential` tries.
+
+A plain connection string wins when both forms are present, as in the host. The SDK and
+``azure-identity`` are imported only when a client is built (cold start).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from bms_core import names
+
+MANAGED_IDENTITY: Final = "managedidentity"
+"""The host's value of ``<connection>__credential`` for a managed identity."""
+
+
+class StorageSettingError(ValueError):
+    """The storage connection is absent or incomplete; ``setting`` names what to set."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(f"{setting}: {message}")
+        self.setting = setting
+
+
+@dataclass(frozen=True)
+class StorageConnection:
+    """One storage account as the host would reach it: a connection string or an identity."""
+
+    connection_string: str | None = field(default=None, repr=False)
+    table_endpoint: str | None = None
+    credential_kind: str | None = None
+    client_id: str | None = None
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str], name: str = names.STORAGE_CONNECTION_SETTING
+    ) -> StorageConnection:
+        """The connection ``name`` describes in ``env``; absent or incomplete raises
+        :class:`StorageSettingError` naming the setting."""
+
+        def get(suffix: str) -> str | None:
+            return (env.get(name + suffix) or "").strip() or None
+
+        plain = get("")
+        if plain:
+            return cls(connection_string=plain)
+        endpoint = get("__tableServiceUri")
+        account = get("__accountName")
+        if endpoint is None and account is not None:
+            endpoint = f"https://{account}.table.core.windows.net"
+        if endpoint is None:
+            raise StorageSettingError(
+                name,
+                "is not set: give a connection string (locally UseDevelopmentStorage=true) or "
+                f"{name}__accountName / {name}__tableServiceUri for a managed identity",
+            )
+        kind = get("__credential")
+        if kind is not None and kind.lower() != MANAGED_IDENTITY:
+            raise StorageSettingError(
+                name + "__credential", f"must be {MANAGED_IDENTITY!r} or absent, got {kind!r}"
+            )
+        return cls(
+            table_endpoint=endpoint.rstrip("/"),
+            credential_kind=kind.lower() if kind else None,
+            client_id=get("__clientId"),
+        )
+
+    @property
+    def uses_identity(self) -> bool:
+        return self.connection_string is None
+
+    def credential(self) -> Any:
+        """The token credential of the identity form (``None`` for a connection string)."""
+        if not self.uses_identity:
+            return None
+        if self.credential_kind == MANAGED_IDENTITY:
+            from azure.identity import ManagedIdentityCredential
+
+            return ManagedIdentityCredential(client_id=self.client_id)
+        from azure.identity import DefaultAzureCredential
+
+        return DefaultAzureCredential(managed_identity_client_id=self.client_id)
+
+    def table_client(self, table: str) -> Any:
+        """A ``TableClient`` for ``table`` on this account (no request is made here)."""
+        from azure.data.tables import TableClient
+
+        if self.connection_string is not None:
+            return TableClient.from_connection_string(self.connection_string, table_name=table)
+        return TableClient(
+            endpoint=str(self.table_endpoint), table_name=table, credential=self.credential()
+        )
