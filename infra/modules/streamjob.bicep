@@ -7,8 +7,9 @@
 //     while ARM counts 3, 7, 10, 20 ... (1/3, 2/3, 1, 2 SU V2), so it is the parameter
 //     streamingUnits, whose default a test holds to 10 x the file's value;
 //   * from asa/Inputs/Input_<alias>.json: Name (the alias), Type, EventHubName,
-//     ConsumerGroupName, AuthenticationMode, Serialization.Type and .Encoding, CompressionType,
-//     PartitionKey;
+//     ConsumerGroupName, AuthenticationMode, Serialization.Type and .Encoding, CompressionType
+//     (no partition key: producers send keyless batches and the join matches order_id across
+//     partitions);
 //   * from asa/Outputs/Output_joined.json: Name, EventHubName, PartitionKey, PropertyColumns,
 //     AuthenticationMode, Serialization.Type, .Encoding and .Format;
 //   * from asa/Outputs/Output_synapse-*.json: Name, Table, AuthenticationMode. Without Synapse the
@@ -79,7 +80,6 @@ var inputs = [
       compression: {
         type: input.CompressionType
       }
-      partitionKey: input.PartitionKey
     }
   }
 ]
