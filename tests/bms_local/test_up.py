@@ -71,6 +71,8 @@ def test_burst_over_http_reaches_the_warehouse_and_down_stops_everything(tmp_pat
         "BMS_PAYMENTS_SCHEDULE=*/2 * * * * *",
         "--set",
         "BMS_ORDERS_PER_MINUTE=6",
+        "--set",
+        "BMS_VALIDATION_SAMPLE_RATE=1",  # every row's latency is logged
     )
     assert started.returncode == 0, started.stderr
     state = read_state(state_dir)
