@@ -163,11 +163,8 @@ class _Run:
         self.log = log
         eventhubs = env[names.EVENTHUB_CONNECTION_SETTING]
         self.storage = env[names.STORAGE_CONNECTION_SETTING]
-        runtime = Runtime(
-            env,
-            clock=lambda: self.now_ms,
-            burst_ids=lambda: demo_burst_id(options.seed, self.now_ms),
-        )
+        self.env = env
+        runtime = Runtime(env, clock=lambda: self.now_ms)
         self.settings = runtime.settings
         self.scenario = self.settings.scenario
         self.start_ms = options.start_ms - options.start_ms % 60_000
@@ -222,6 +219,10 @@ class _Run:
         from bms_local.pipeline import close_readers
         from bms_local.sending import close_producers
 
+        functions = getattr(self, "_functions", None)
+        if functions is not None and functions.is_alive():
+            functions.terminate()
+            functions.join(timeout=10)
         close_readers(self.readers.values())
         try:
             self.host.close()
@@ -231,23 +232,41 @@ class _Run:
 
     # --- the simulated clock ------------------------------------------------------------------
     def execute(self) -> DemoReport:
+        """Start the functions stage in its own process and carry its ticks through the rest."""
+        import multiprocessing
+
+        from bms_local.demo_functions import FunctionsPlan, run_functions
         from bms_local.demo_truth import build_report
 
-        ticks = range(self.start_ms + TICK_MS, self.end_ms + DRAIN_MS + 1, TICK_MS)
+        ticks = list(range(self.start_ms + TICK_MS, self.end_ms + DRAIN_MS + 1, TICK_MS))
         burst_at = self.start_ms + (self.options.minutes * 60_000) // 2
-        burst_at -= burst_at % TICK_MS
+        plan = FunctionsPlan(
+            env=self.env,
+            seed=self.options.seed,
+            start_ms=self.start_ms,
+            end_ms=self.end_ms,
+            ticks=ticks,
+            tick_ms=TICK_MS,
+            burst_orders=self.options.burst_orders,
+            burst_at_ms=burst_at - burst_at % TICK_MS,
+        )
+        context = multiprocessing.get_context("spawn")
+        queue = context.Queue()
+        functions = context.Process(
+            target=run_functions, args=(plan, queue), name="demo-functions", daemon=True
+        )
+        functions.start()
+        self._functions = functions
+        self._last_word: tuple[str, Any] | None = None
         progress = Progress(len(ticks) + 1, "demo", self.options.progress)
-        previous = self.start_ms
-        for done, tick in enumerate(ticks, 1):
-            self.now_ms = tick
-            if tick <= self.end_ms:
-                self._timer("emit_bookings", previous, tick)
-            self._timer("emit_payments", previous, tick)
-            if self.options.burst_orders and burst_at < tick <= burst_at + TICK_MS:
-                self._burst(self.options.burst_orders)
+        done = 0
+        while done < len(ticks):
+            for sent in self._ticks_sent(queue, functions):
+                self._arrived(sent)
+                done += 1
             self._stream()
-            previous = tick
-            progress.update(done, f"{format_ms(tick)[:16]} joined rows {self.joined_rows}")
+            progress.update(done, f"{format_ms(self.now_ms)[:16]} joined rows {self.joined_rows}")
+        self._finished(queue, functions)
         self._stream(wait=True)
         self.host.flush()
         progress.update(len(ticks) + 1, f"done, joined rows {self.joined_rows}")
@@ -256,33 +275,49 @@ class _Run:
         self.curated = self.warehouse.load_clean()
         return build_report(self)
 
-    def _timer(self, name: str, last_ms: int, now_ms: int) -> None:
-        invocation = self.host.timer(name, last_ms=last_ms, next_ms=now_ms + TICK_MS)
-        minute = (now_ms - 1 - self.start_ms) // 60_000
-        for hub, bodies in self._record(invocation).items():
+    def _ticks_sent(self, queue: Any, functions: Any) -> list[Any]:
+        """The ticks the functions stage has finished: at least one (waiting), all there are."""
+        import queue as queue_module
+
+        out = []
+        while True:
+            try:
+                item = queue.get(timeout=0.0 if out else 1.0)
+            except queue_module.Empty:
+                if out:
+                    return out
+                if not functions.is_alive():
+                    raise RuntimeError("the functions stage stopped without a word") from None
+                continue
+            if isinstance(item, tuple):
+                _raise_if_error(item)
+                self._last_word = item
+                return out
+            out.append(item)
+
+    def _finished(self, queue: Any, functions: Any) -> None:
+        """Wait for the functions stage to say every output was delivered, and to exit."""
+        item = self._last_word or queue.get(timeout=120)
+        _raise_if_error(item)
+        functions.join(timeout=30)
+
+    def _arrived(self, sent: Any) -> None:
+        """Note what one tick of the functions carried; it reached the hubs at that tick."""
+        self.now_ms = sent.tick_ms
+        minute = (sent.tick_ms - 1 - self.start_ms) // 60_000
+        for hub, bodies in sent.timers.items():
+            self.sent.record(hub, bodies, sent.tick_ms)
             self.sent_per_minute[hub][minute] += len(bodies)
-
-    def _record(self, invocation: Any) -> dict[str, list[bytes]]:
-        """Note the events the invocation's Event Hubs outputs carry, sent now."""
-        sent = self.host.eventhub_events(invocation)
-        for hub, bodies in sent.items():
-            self.sent.record(hub, bodies, self.now_ms)
-        return sent
-
-    def _burst(self, orders: int) -> None:
-        import json
-
-        invocation = self.host.http(
-            "burst", method="POST", body=json.dumps({"orders": orders}).encode()
-        )
-        self._record(invocation)
-        response = invocation.result
-        body = json.loads(response.get_body())
-        if response.status_code != 202:
-            raise RuntimeError(f"burst answered {response.status_code}: {body}")
-        body["anchor_ms"] = self.now_ms - self.now_ms % 1000
-        self.bursts.append(body)
-        self.log(f"burst {body['burst_id']}: {orders} orders at {format_ms(self.now_ms)}")
+        for hub, bodies in sent.others.items():
+            self.sent.record(hub, bodies, sent.tick_ms)
+        if sent.burst is not None:
+            self.bursts.append(sent.burst)
+            self.log(
+                f"burst {sent.burst['burst_id']}: {self.options.burst_orders} orders at "
+                f"{format_ms(sent.tick_ms)}"
+            )
+        for hub in ("bookings", "payments"):
+            self.inputs[hub].end_tick(sent.tick_ms)
 
     # --- stream job, warehouse, joined hub, validator ----------------------------------------
     def _stream(self, *, wait: bool = False) -> None:
@@ -297,7 +332,6 @@ class _Run:
         from bms_local.stream_job import Arrival
 
         for hub in ("bookings", "payments"):
-            self.inputs[hub].end_tick(self.now_ms)
             self._early[hub].extend(self.inputs[hub].ready(wait=wait))
         while self._early["bookings"] and self._early["payments"]:
             tick_ms, booking_events = self._early["bookings"].popleft()
@@ -408,11 +442,10 @@ class _Run:
                 self.findings_by_rule[str(finding.get("rule", "unknown"))] += 1
 
 
-def demo_burst_id(seed: int, now_ms: int) -> str:
-    """A burst's name from the seed and its simulated moment: the same on every run."""
-    import hashlib
-
-    return "b" + hashlib.blake2b(f"demo-{seed}-{now_ms}".encode(), digest_size=5).hexdigest()
+def _raise_if_error(item: tuple[str, Any]) -> None:
+    kind, detail = item
+    if kind == "error":
+        raise RuntimeError(f"the functions stage failed:\n{detail}")
 
 
 def row_paise(value: Any) -> int:

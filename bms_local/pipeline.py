@@ -185,6 +185,8 @@ class TickedHub:
         self._ticks: deque[tuple[int, int]] = deque()
         self._noted = 0
         self._arrived: dict[int, list[Received]] = {}
+        self._unplaced: list[Received] = []
+        """Events received before their body was recorded (the sender is another process)."""
 
     def end_tick(self, tick_ms: int) -> None:
         total = self._sent.log(self.reader.hub).events
@@ -201,7 +203,7 @@ class TickedHub:
             if missing > 0:
                 if not wait:
                     break
-                self._keep(self.reader.take(missing))
+                self._keep(self.reader.take(max(missing - len(self._unplaced), 1)))
                 continue
             self._ticks.popleft()
             events = self._arrived.pop(tick_ms, [])
@@ -211,8 +213,13 @@ class TickedHub:
 
     def _keep(self, received: list[Received]) -> None:
         hub = self.reader.hub
-        for event in received:
-            tick_ms = self._sent.arrival_ms(hub, b"".join(event.event.body))
+        waiting, self._unplaced = self._unplaced, []
+        for event in waiting + received:
+            try:
+                tick_ms = self._sent.arrival_ms(hub, b"".join(event.event.body))
+            except KeyError:
+                self._unplaced.append(event)
+                continue
             self._arrived.setdefault(tick_ms, []).append(event)
 
 
