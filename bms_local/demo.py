@@ -269,6 +269,8 @@ class _Run:
         self._finished(queue, functions)
         self._stream(wait=True)
         self.host.flush()
+        for reader in self.readers.values():  # they stop while the report is built
+            reader.close(wait=False)
         progress.update(len(ticks) + 1, f"done, joined rows {self.joined_rows}")
         self.job.flush()
         # the curated tables' load (sql/synapse_load_clean.sql), as a schedule would run it
@@ -337,9 +339,9 @@ class _Run:
             tick_ms, booking_events = self._early["bookings"].popleft()
             _, payment_events = self._early["payments"].popleft()
             arrivals = [
-                Arrival(kind, b"".join(r.event.body), tick_ms, r.partition)
+                Arrival(kind, placed.body, tick_ms, placed.partition)
                 for kind, batch in (("booking", booking_events), ("payment", payment_events))
-                for r in batch
+                for placed in batch
             ]
             self.received["bookings"] += len(booking_events)
             self.received["payments"] += len(payment_events)
@@ -349,7 +351,7 @@ class _Run:
         for tick_ms, batch in self.joined.ready(wait=wait):
             self.received["joined"] += len(batch)
             if batch:
-                self._validate(batch, tick_ms)
+                self._validate([placed.received for placed in batch], tick_ms)
 
     def _join(self, arrivals: list[Any]) -> None:
         from bms_local.pipeline import pack_rows

@@ -169,6 +169,15 @@ def close_readers(readers: Iterable[HubReader]) -> None:
         reader.wait_closed()
 
 
+class Placed(NamedTuple):
+    """A received event with its body read once, and the simulated tick it was sent at."""
+
+    partition: int
+    sequence_number: int
+    body: bytes
+    received: Received
+
+
 class TickedHub:
     """A hub's events released tick by tick: a tick once every event sent in it has arrived.
 
@@ -184,19 +193,21 @@ class TickedHub:
         self._sent = sent
         self._ticks: deque[tuple[int, int]] = deque()
         self._noted = 0
-        self._arrived: dict[int, list[Received]] = {}
-        self._unplaced: list[Received] = []
+        self._arrived: dict[int, list[Placed]] = {}
+        self._unplaced: list[Placed] = []
         """Events received before their body was recorded (the sender is another process)."""
+        self._recorded = -1
+        """How many events had been recorded when the unplaced were last looked up."""
 
     def end_tick(self, tick_ms: int) -> None:
         total = self._sent.log(self.reader.hub).events
         self._ticks.append((tick_ms, total - self._noted))
         self._noted = total
 
-    def ready(self, *, wait: bool = False) -> list[tuple[int, list[Received]]]:
+    def ready(self, *, wait: bool = False) -> list[tuple[int, list[Placed]]]:
         """Complete ticks, oldest first; with ``wait``, every tick ended so far."""
         self._keep(self.reader.take_available(0.0))
-        out: list[tuple[int, list[Received]]] = []
+        out: list[tuple[int, list[Placed]]] = []
         while self._ticks:
             tick_ms, count = self._ticks[0]
             missing = count - len(self._arrived.get(tick_ms, ()))
@@ -207,20 +218,27 @@ class TickedHub:
                 continue
             self._ticks.popleft()
             events = self._arrived.pop(tick_ms, [])
-            events.sort(key=lambda r: (r.partition, r.event.sequence_number))
+            events.sort(key=lambda placed: (placed.partition, placed.sequence_number))
             out.append((tick_ms, events))
         return out
 
     def _keep(self, received: list[Received]) -> None:
-        hub = self.reader.hub
-        waiting, self._unplaced = self._unplaced, []
-        for event in waiting + received:
+        placing = [
+            Placed(r.partition, r.event.sequence_number, b"".join(r.event.body), r)
+            for r in received
+        ]
+        recorded = self._sent.log(self.reader.hub).events
+        if self._unplaced and recorded != self._recorded:
+            placing = self._unplaced + placing
+            self._unplaced = []
+        self._recorded = recorded
+        for placed in placing:
             try:
-                tick_ms = self._sent.arrival_ms(hub, b"".join(event.event.body))
+                tick_ms = self._sent.arrival_ms(self.reader.hub, placed.body)
             except KeyError:
-                self._unplaced.append(event)
+                self._unplaced.append(placed)
                 continue
-            self._arrived.setdefault(tick_ms, []).append(event)
+            self._arrived.setdefault(tick_ms, []).append(placed)
 
 
 def function_events(received: Iterable[Received], enqueued_ms: int | None = None) -> list[Any]:
