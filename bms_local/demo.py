@@ -153,7 +153,6 @@ class _Run:
         log: Callable[[str], None],
     ) -> None:
         from bms_core.runtime import Runtime
-        from bms_local.host import LocalHost
         from bms_local.pipeline import HubReader, SentEvents, TickedHub
         from bms_local.sending import EventHubSink
         from bms_local.stream_job import StreamJob
@@ -173,22 +172,18 @@ class _Run:
         self.sent = SentEvents()
         self.stream_tick_ms = self.start_ms
         """The tick the stream job is handling (it lags behind ``now_ms``)."""
-        self.joined_sent = SentEvents()
         self.joined_sink = EventHubSink(env=env)
-        self.host = LocalHost(env=env, runtime=runtime, background_outputs=True)
+        self._joined_ticks: list[Any] = []
+        """What the job sent to the joined hub, tick by tick, not yet told to the validator."""
         self.job = StreamJob()
         self.warehouse = Warehouse(workdir / "warehouse.sqlite")
         self.readers = {
             "bookings": HubReader(eventhubs, self.settings.bookings_hub, names.ASA_CONSUMER_GROUP),
             "payments": HubReader(eventhubs, self.settings.payments_hub, names.ASA_CONSUMER_GROUP),
-            "joined": HubReader(
-                eventhubs, self.settings.joined_hub, self.settings.validator_consumer_group
-            ),
         }
         self.inputs = {
             hub: TickedHub(self.readers[hub], self.sent) for hub in ("bookings", "payments")
         }
-        self.joined = TickedHub(self.readers["joined"], self.joined_sent)
         self._early: dict[str, deque[tuple[int, list[Any]]]] = {
             "bookings": deque(),
             "payments": deque(),
@@ -223,11 +218,14 @@ class _Run:
         if functions is not None and functions.is_alive():
             functions.terminate()
             functions.join(timeout=10)
+        validator = getattr(self, "_validator", None)
+        if validator is not None and validator.is_alive():
+            validator.terminate()
+            validator.join(timeout=10)
         close_readers(self.readers.values())
         try:
-            self.host.close()
-        finally:
             close_producers()
+        finally:
             self.warehouse.close()
 
     # --- the simulated clock ------------------------------------------------------------------
@@ -237,6 +235,7 @@ class _Run:
 
         from bms_local.demo_functions import FunctionsPlan, run_functions
         from bms_local.demo_truth import build_report
+        from bms_local.demo_validator import ValidatorPlan, run_validator
 
         ticks = list(range(self.start_ms + TICK_MS, self.end_ms + DRAIN_MS + 1, TICK_MS))
         burst_at = self.start_ms + (self.options.minutes * 60_000) // 2
@@ -257,6 +256,25 @@ class _Run:
         )
         functions.start()
         self._functions = functions
+        self._validator_inbox = context.Queue()
+        validator_outbox = context.Queue()
+        validator = context.Process(
+            target=run_validator,
+            args=(
+                ValidatorPlan(
+                    self.env,
+                    self.settings.joined_hub,
+                    self.settings.validator_consumer_group,
+                    VALIDATOR_BATCH,
+                ),
+                self._validator_inbox,
+                validator_outbox,
+            ),
+            name="demo-validator",
+            daemon=True,
+        )
+        validator.start()
+        self._validator = validator
         self._last_word: tuple[str, Any] | None = None
         progress = Progress(len(ticks) + 1, "demo", self.options.progress)
         done = 0
@@ -268,9 +286,10 @@ class _Run:
             progress.update(done, f"{format_ms(self.now_ms)[:16]} joined rows {self.joined_rows}")
         self._finished(queue, functions)
         self._stream(wait=True)
-        self.host.flush()
         for reader in self.readers.values():  # they stop while the report is built
             reader.close(wait=False)
+        self._validator_inbox.put(None)
+        self._validated(validator_outbox, validator)
         progress.update(len(ticks) + 1, f"done, joined rows {self.joined_rows}")
         self.job.flush()
         # the curated tables' load (sql/synapse_load_clean.sql), as a schedule would run it
@@ -303,6 +322,25 @@ class _Run:
         _raise_if_error(item)
         functions.join(timeout=30)
 
+    def _validated(self, outbox: Any, validator: Any) -> None:
+        """Wait for the validator stage's tally (it has written its tables by then)."""
+        import queue as queue_module
+
+        while True:
+            try:
+                item = outbox.get(timeout=1.0)
+                break
+            except queue_module.Empty:
+                if not validator.is_alive():
+                    raise RuntimeError("the validator stage stopped without a word") from None
+        kind, detail = item
+        if kind == "error":
+            raise RuntimeError(f"the validator stage failed:\n{detail}")
+        self.validator = detail.counts
+        self.findings_by_rule = detail.findings_by_rule
+        self.batch_latencies = detail.batch_latencies
+        validator.join(timeout=30)
+
     def _arrived(self, sent: Any) -> None:
         """Note what one tick of the functions carried; it reached the hubs at that tick."""
         self.now_ms = sent.tick_ms
@@ -331,6 +369,7 @@ class _Run:
         gives its own output the tick's time: nothing depends on wall-clock timing, so runs
         repeat exactly.
         """
+        from bms_local.demo_validator import JoinedTick
         from bms_local.stream_job import Arrival
 
         for hub in ("bookings", "payments"):
@@ -346,14 +385,14 @@ class _Run:
             self.received["bookings"] += len(booking_events)
             self.received["payments"] += len(payment_events)
             self.stream_tick_ms = tick_ms
-            self._join(arrivals)
-            self.joined.end_tick(tick_ms)
-        for tick_ms, batch in self.joined.ready(wait=wait):
-            self.received["joined"] += len(batch)
-            if batch:
-                self._validate([placed.received for placed in batch], tick_ms)
+            self._joined_ticks.append(JoinedTick(tick_ms, self._join(arrivals)))
+        if self._joined_ticks:
+            self._validator_inbox.put(self._joined_ticks)
+            self._joined_ticks = []
 
-    def _join(self, arrivals: list[Any]) -> None:
+    def _join(self, arrivals: list[Any]) -> list[bytes]:
+        """Join a tick's arrivals; land the rows in the warehouse and the joined hub, whose
+        bodies it returns."""
         from bms_local.pipeline import pack_rows
 
         seat_rows: list[dict[str, Any]] = []
@@ -366,19 +405,17 @@ class _Run:
                 pair.payment
             )
         if not seat_rows:
-            return
+            return []
         self.joined_rows += len(seat_rows)
         self._measure_latency(seat_rows)
         self.warehouse.insert_seat_rows(seat_rows)
         self.warehouse.insert_order_rows(order_rows)
         packed = pack_rows(self._tampered(seat_rows), self.job.partition_count)
-        self.joined_sent.record(
-            self.settings.joined_hub, [p.body for p in packed], self.stream_tick_ms, contract=False
-        )
         result = self.joined_sink.send(self.settings.joined_hub, packed)
         if result.failed:
             raise RuntimeError(f"joined hub: {len(result.failed)} events not sent")
         self.joined_events += len(packed)
+        return [p.body for p in packed]
 
     def stored_findings(self) -> int:
         """Findings as Azurite holds them (what a user would query), not as we counted them."""
@@ -417,31 +454,6 @@ class _Run:
                     self.latency_unknown += 1
                 else:
                     self.latencies_ms.append(value)
-
-    def _validate(self, received: list[Any], tick_ms: int) -> None:
-        import json
-
-        from bms_core import latency
-        from bms_local.pipeline import function_events
-
-        events = function_events(received, enqueued_ms=tick_ms)
-        for start in range(0, len(events), VALIDATOR_BATCH):
-            invocation = self.host.eventhub(
-                "validate_joined", events[start : start + VALIDATOR_BATCH]
-            )
-            for entity in json.loads(invocation.outputs.get("summary") or "[]"):
-                figures = {k: v for k, v in entity.items() if k in latency.FIGURES}
-                if figures:
-                    self.batch_latencies.append(figures)
-                for key, value in entity.items():
-                    if (
-                        isinstance(value, int)
-                        and not isinstance(value, bool)
-                        and key not in latency.FIGURES
-                    ):
-                        self.validator[key] += value
-            for finding in json.loads(invocation.outputs.get("findings") or "[]"):
-                self.findings_by_rule[str(finding.get("rule", "unknown"))] += 1
 
 
 def _raise_if_error(item: tuple[str, Any]) -> None:
