@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
@@ -276,6 +275,9 @@ class PackedRows(NamedTuple):
 
 def pack_rows(rows: Iterable[dict[str, Any]], partition_count: int) -> list[PackedRows]:
     """Group rows by the partition their order routes to; pack up to 100 rows per event."""
+    import msgspec
+
+    encode = msgspec.json.Encoder().encode
     groups: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(partition_for(row["order_id"], partition_count), []).append(row)
@@ -283,6 +285,6 @@ def pack_rows(rows: Iterable[dict[str, Any]], partition_count: int) -> list[Pack
     for group in groups.values():
         for start in range(0, len(group), ASA_MAX_ROWS_PER_EVENT):
             chunk = group[start : start + ASA_MAX_ROWS_PER_EVENT]
-            body = "\n".join(json.dumps(row, separators=(",", ":")) for row in chunk).encode()
+            body = b"\n".join([encode(row) for row in chunk])
             packed.append(PackedRows(chunk[0]["order_id"], body, None, len(chunk)))
     return packed
