@@ -1,22 +1,25 @@
 """The local pipeline end to end: simulated hours per wall-clock minute and events per second.
 
-Runs ``python -m bms_local demo`` in-process for ``--minutes`` simulated minutes, then, as the
-baseline in the same run, generates the very same events (the same timer windows through the
-same handlers' generator calls, into memory: no AMQP, no Azurite, no job). The ratio says what
+Runs ``python -m bms_local demo`` (its default start, the Friday 19:00 IST peak hour; no burst)
+for ``--minutes`` simulated minutes, ``--runs`` times; after each run, as the baseline, it
+generates the very same events (the same timer windows through the same handlers' generator
+calls, into memory: no AMQP, no Azurite, no job). The ratio says what
 carrying the events through the real SDKs, the emulator, the stream job, the warehouse, the
 joined hub and the validator costs over merely producing them.
 
-    .venv/bin/python -m bench.demo [--minutes 60] [--orders-per-minute N]
+    .venv/bin/python -m bench.demo [--minutes 60] [--orders-per-minute N] [--runs 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 from bms_core import generator
 from bms_core.scenario import load_scenario
 from bms_local.demo import DRAIN_MS, PEAK_HOUR_START_MS, TICK_MS, DemoOptions, run_demo
+from bms_local.report import DemoReport
 
 
 def _generate_only(start_ms: int, minutes: int, orders_per_minute: float | None, seed: int) -> int:
@@ -43,19 +46,36 @@ def main() -> None:
     parser.add_argument("--minutes", type=int, default=60)
     parser.add_argument("--orders-per-minute", type=float, default=None)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=1, help="runs; the median is reported too")
     args = parser.parse_args()
+    if args.runs < 1:
+        raise SystemExit("--runs must be at least 1")
     start_ms = PEAK_HOUR_START_MS
-    report = run_demo(
-        DemoOptions(
-            minutes=args.minutes,
-            orders_per_minute=args.orders_per_minute,
-            seed=args.seed,
-            start_ms=start_ms,
-            burst_orders=0,
-            progress=False,
-        ),
-        log=lambda _line: None,
-    )
+    walls = []
+    for _ in range(args.runs):
+        report = run_demo(
+            DemoOptions(
+                minutes=args.minutes,
+                orders_per_minute=args.orders_per_minute,
+                seed=args.seed,
+                start_ms=start_ms,
+                burst_orders=0,
+                progress=False,
+            ),
+            log=lambda _line: None,
+        )
+        walls.append(report.wall_seconds)
+        _print(report, args, start_ms)
+    if args.runs > 1:
+        median = statistics.median(walls)
+        print(
+            f"median of {args.runs} runs: {median:.1f} s "
+            f"({', '.join(f'{w:.1f}' for w in walls)}); "
+            f"{(args.minutes / 60) / (median / 60):.2f} simulated hours per wall-clock minute"
+        )
+
+
+def _print(report: DemoReport, args: argparse.Namespace, start_ms: int) -> None:
     c = report.counts
     events = c.bookings_sent + c.payments_sent
     began = time.perf_counter()
