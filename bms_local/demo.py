@@ -19,9 +19,14 @@ window plus a minute) so every payment that could join does. The report reconcil
 at every hop against what the generator says is true, and explains every order without a
 joined successful payment.
 
+The stages run as ``up`` runs them, each in its own process: the functions
+(:mod:`bms_local.demo_functions`), the stream job with the warehouse (this process, which also
+builds the report) and the validator (:mod:`bms_local.demo_validator`). Each stage tells the next
+which bodies it sent at which tick and lags behind it by as many ticks as delivery takes.
+
 By default the run simulates one fixed, named hour, :data:`PEAK_HOUR`, and is reproducible: each
-stage takes exactly the events of a tick at that tick, in a fixed order, and bursts are named
-from the seed, so the same options give the same ``report.json`` on every run and machine
+stage takes a tick whole, with exactly that tick's events in their hub's order, and bursts are
+named from the seed, so the same options give the same ``report.json`` on every run and machine
 (apart from its wall-clock figures). ``--start now`` simulates the hour before the current one.
 """
 
