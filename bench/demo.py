@@ -8,6 +8,7 @@ carrying the events through the real SDKs, the emulator, the stream job, the war
 joined hub and the validator costs over merely producing them.
 
     .venv/bin/python -m bench.demo [--minutes 60] [--orders-per-minute N] [--runs 3]
+    .venv/bin/python -m bench.demo --profile demo.prof   # the stream stage's top costs
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 from bms_core import generator
 from bms_core.scenario import load_scenario
@@ -47,23 +49,30 @@ def main() -> None:
     parser.add_argument("--orders-per-minute", type=float, default=None)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--runs", type=int, default=1, help="runs; the median is reported too")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="profile the stream stage's process (cProfile) into this file; prints its top costs",
+    )
     args = parser.parse_args()
     if args.runs < 1:
         raise SystemExit("--runs must be at least 1")
     start_ms = PEAK_HOUR_START_MS
     walls = []
+    options = DemoOptions(
+        minutes=args.minutes,
+        orders_per_minute=args.orders_per_minute,
+        seed=args.seed,
+        start_ms=start_ms,
+        burst_orders=0,
+        progress=False,
+    )
     for _ in range(args.runs):
-        report = run_demo(
-            DemoOptions(
-                minutes=args.minutes,
-                orders_per_minute=args.orders_per_minute,
-                seed=args.seed,
-                start_ms=start_ms,
-                burst_orders=0,
-                progress=False,
-            ),
-            log=lambda _line: None,
-        )
+        if args.profile is None:
+            report = run_demo(options, log=lambda _line: None)
+        else:
+            report = _profiled(options, args.profile)
         walls.append(report.wall_seconds)
         _print(report, args, start_ms)
     if args.runs > 1:
@@ -73,6 +82,19 @@ def main() -> None:
             f"({', '.join(f'{w:.1f}' for w in walls)}); "
             f"{(args.minutes / 60) / (median / 60):.2f} simulated hours per wall-clock minute"
         )
+
+
+def _profiled(options: DemoOptions, path: Path) -> DemoReport:
+    """One run under cProfile (this process: the stream job, warehouse and report)."""
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    report = profile.runcall(run_demo, options, log=lambda _line: None)
+    profile.dump_stats(path)
+    stats = pstats.Stats(str(path))
+    stats.sort_stats("cumulative").print_stats(r"bms_(core|local)", 25)
+    return report
 
 
 def _print(report: DemoReport, args: argparse.Namespace, start_ms: int) -> None:
