@@ -239,7 +239,7 @@ class _Run:
         import multiprocessing
 
         from bms_local.demo_functions import FunctionsPlan, run_functions
-        from bms_local.demo_truth import build_report
+        from bms_local.demo_truth import build_report, run_orders
         from bms_local.demo_validator import ValidatorPlan, run_validator
 
         ticks = list(range(self.start_ms + TICK_MS, self.end_ms + DRAIN_MS + 1, TICK_MS))
@@ -294,12 +294,14 @@ class _Run:
         for reader in self.readers.values():  # they stop while the report is built
             reader.close(wait=False)
         self._validator_inbox.put(None)
+        # while the validator finishes: the curated tables' load (sql/synapse_load_clean.sql),
+        # as a schedule would run it, and the truth the report compares with
+        self.job.flush()
+        self.curated = self.warehouse.load_clean()
+        orders = run_orders(self)
         self._validated(validator_outbox, validator)
         progress.update(len(ticks) + 1, f"done, joined rows {self.joined_rows}")
-        self.job.flush()
-        # the curated tables' load (sql/synapse_load_clean.sql), as a schedule would run it
-        self.curated = self.warehouse.load_clean()
-        return build_report(self)
+        return build_report(self, orders)
 
     def _ticks_sent(self, queue: Any, functions: Any) -> list[Any]:
         """The ticks the functions stage has finished: at least one (waiting), all there are."""

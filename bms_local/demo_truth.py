@@ -128,12 +128,14 @@ def latency_checks(run: Any) -> dict[str, bool]:
     return checks
 
 
-def build_report(run: Any) -> DemoReport:
-    """Reconcile the run's tallies against the truth and fill the report."""
+def build_report(run: Any, orders: list[Any] | None = None) -> DemoReport:
+    """Reconcile the run's tallies against the truth (``orders``: :func:`run_orders`, computed
+    here when not given) and fill the report."""
     options = run.options
     sent_b = run.sent.log("bookings")
     sent_p = run.sent.log("payments")
-    orders = run_orders(run)
+    if orders is None:
+        orders = run_orders(run)
     order_ids = {order.booking.order_id for order in orders}
 
     expected_pairs = expected_rows = 0
