@@ -1,13 +1,16 @@
 """The demo as a user runs it: ``python -m bms_local demo`` at its defaults, twice per session.
 
 Both runs simulate one minute of the default peak hour (plus the payment drain) through the
-command line, in child processes, each writing its own ``report.json`` and ``report.html``. The
-first run cannot import pyodbc (as on a machine without unixODBC): nothing on the demo's path may
-need it. Tests of reproducibility, of the page and of the CLI share these runs.
+command line, in child processes, each writing its own ``report.json`` and ``report.html``. In
+the first run no process can import pyodbc (as on a machine without unixODBC; a ``pyodbc`` module
+that refuses to load comes first on ``PYTHONPATH``, which the demo's own stage processes
+inherit): nothing on the demo's path may need it. Tests of reproducibility, of the page and of
+the CLI share these runs.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -18,13 +21,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 MINUTES = "1"
 
-_PROGRAM = (
-    "import runpy, sys\n"
-    "if sys.argv[2] == 'no-odbc':\n"
-    "    sys.modules['pyodbc'] = None\n"
-    "sys.argv = ['bms_local', 'demo', '--minutes', sys.argv[3], '--report-dir', sys.argv[1]]\n"
-    "runpy.run_module('bms_local', run_name='__main__')\n"
-)
+_NO_PYODBC = 'raise ImportError("pyodbc is blocked here: the demo must not need it")\n'
 
 
 @dataclass(frozen=True)
@@ -36,9 +33,25 @@ class DemoRun:
 
 
 def _run(report_dir: Path, odbc: bool) -> DemoRun:
+    env = dict(os.environ)
+    if not odbc:
+        blocked = report_dir.parent / f"{report_dir.name}-no-pyodbc"
+        blocked.mkdir(parents=True)
+        (blocked / "pyodbc.py").write_text(_NO_PYODBC)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(blocked), env.get("PYTHONPATH")]))
     result = subprocess.run(
-        [sys.executable, "-c", _PROGRAM, str(report_dir), "odbc" if odbc else "no-odbc", MINUTES],
+        [
+            sys.executable,
+            "-m",
+            "bms_local",
+            "demo",
+            "--minutes",
+            MINUTES,
+            "--report-dir",
+            str(report_dir),
+        ],
         cwd=REPO,
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
