@@ -92,12 +92,50 @@ def _histogram(delays_s: list[float]) -> list[tuple[str, int]]:
     return [(label, counts[label]) for label in labels]
 
 
-def build_report(run: Any) -> DemoReport:
-    """Reconcile the run's tallies against the truth and fill the report."""
+def latency_seconds(values_ms: list[int], unknown: int) -> dict[str, float]:
+    """Run-wide latency figures in seconds, from the same function the validator uses."""
+    from bms_core.joined import latency
+
+    fields = latency.summary_fields(values_ms, unknown)
+    out = {"rows": float(fields[latency.ROWS]), "unknown": float(fields[latency.UNKNOWN])}
+    for name in latency.FIGURES:
+        if name in fields:
+            out[name.removeprefix("latency_").removesuffix("_ms")] = fields[name] / 1000
+    return out
+
+
+def validator_latency_seconds(batches: list[dict[str, int]]) -> dict[str, float]:
+    if not batches:
+        return {"batches": 0.0}
+    return {
+        "batches": float(len(batches)),
+        "largest batch p99": max(b["latency_p99_ms"] for b in batches) / 1000,
+        "largest batch max": max(b["latency_max_ms"] for b in batches) / 1000,
+    }
+
+
+def latency_checks(run: Any) -> dict[str, bool]:
+    """The validator measured exactly the rows of sampled orders, and the same largest delay."""
+    measured = run.validator.get("latency_rows", 0) + run.validator.get("latency_unknown", 0)
+    checks = {
+        "validator latency rows == rows of sampled orders": measured
+        == len(run.latencies_ms) + run.latency_unknown,
+    }
+    if run.latencies_ms:
+        checks["latency max == largest validator batch max"] = max(run.latencies_ms) == max(
+            (b["latency_max_ms"] for b in run.batch_latencies), default=None
+        )
+    return checks
+
+
+def build_report(run: Any, orders: list[Any] | None = None) -> DemoReport:
+    """Reconcile the run's tallies against the truth (``orders``: :func:`run_orders`, computed
+    here when not given) and fill the report."""
     options = run.options
     sent_b = run.sent.log("bookings")
     sent_p = run.sent.log("payments")
-    orders = run_orders(run)
+    if orders is None:
+        orders = run_orders(run)
     order_ids = {order.booking.order_id for order in orders}
 
     expected_pairs = expected_rows = 0
@@ -189,6 +227,7 @@ def build_report(run: Any) -> DemoReport:
         + unmatched.failed_only,
         "matched orders == truth": matched_seen == matched_truth,
         "findings stored == findings reported": stored_findings == findings,
+        **latency_checks(run),
     }
     delays_sorted = sorted(delays_s)
     minutes = options.minutes
@@ -224,6 +263,8 @@ def build_report(run: Any) -> DemoReport:
             for m in range(minutes)
         ],
         findings_by_rule=dict(run.findings_by_rule),
+        latency_s=latency_seconds(run.latencies_ms, run.latency_unknown),
+        validator_latency_s=validator_latency_seconds(run.batch_latencies),
         stream_job=job_counts,
         verdict=verdict,
         checks=checks,

@@ -4,13 +4,15 @@
   event id) and when, which is how the demo reconciles counts exactly.
 * :class:`HubReader` consumes one hub (every partition) with the real SDK into a queue;
   :meth:`HubReader.take` waits until a known number of events has arrived.
+* :class:`TickedHub` releases what a reader received one simulated tick at a time, whole and
+  in the hub's own order, so a stage of the demo can lag behind the producers without its
+  results depending on how fast the SDK delivered.
 * :func:`pack_rows` packs joined rows into line-separated JSON events, as ASA's Event Hubs
   output does, grouped by the partition their ``order_id`` routes to.
 """
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
@@ -52,7 +54,11 @@ class SentEvents:
         self._times: dict[tuple[str, bytes], deque[int]] = {}
         self._lock = threading.Lock()
 
-    def record(self, hub: str, bodies: Iterable[bytes], at_ms: int) -> None:
+    def record(
+        self, hub: str, bodies: Iterable[bytes], at_ms: int, *, contract: bool = True
+    ) -> None:
+        """Note ``bodies`` sent to ``hub`` at ``at_ms``; with ``contract``, count them by event id
+        (bookings and payments), otherwise only count them (joined rows)."""
         from bms_core.contract import decode_event
 
         with self._lock:
@@ -60,6 +66,8 @@ class SentEvents:
             for body in bodies:
                 self._times.setdefault((hub, body), deque()).append(at_ms)
                 log.events += 1
+                if not contract:
+                    continue
                 try:
                     event_id = decode_event(body).event_id
                 except Exception:
@@ -160,14 +168,95 @@ def close_readers(readers: Iterable[HubReader]) -> None:
         reader.wait_closed()
 
 
-def function_events(received: Iterable[Received]) -> list[Any]:
-    """SDK events as the Functions host hands them to an Event Hubs trigger."""
+class Placed(NamedTuple):
+    """A received event with its body read once, and the simulated tick it was sent at."""
+
+    partition: int
+    sequence_number: int
+    body: bytes
+    received: Received
+
+
+class TickedHub:
+    """A hub's events released tick by tick: a tick once every event sent in it has arrived.
+
+    :meth:`end_tick` notes how many events the hub had been sent when a simulated tick ended
+    (from :class:`SentEvents`); :meth:`ready` returns the ticks whose events have all been
+    received, each with exactly its own events in (partition, sequence number) order. Which tick
+    a received event belongs to is the time its body was recorded at. Events of later ticks that
+    arrive early wait.
+    """
+
+    def __init__(self, reader: HubReader, sent: SentEvents) -> None:
+        self.reader = reader
+        self._sent = sent
+        self._ticks: deque[tuple[int, int]] = deque()
+        self._noted = 0
+        self._arrived: dict[int, list[Placed]] = {}
+        self._unplaced: list[Placed] = []
+        """Events received before their body was recorded (the sender is another process)."""
+        self._recorded = -1
+        """How many events had been recorded when the unplaced were last looked up."""
+
+    def end_tick(self, tick_ms: int) -> None:
+        total = self._sent.log(self.reader.hub).events
+        self._ticks.append((tick_ms, total - self._noted))
+        self._noted = total
+
+    def ready(self, *, wait: bool = False) -> list[tuple[int, list[Placed]]]:
+        """Complete ticks, oldest first; with ``wait``, every tick ended so far."""
+        self._keep(self.reader.take_available(0.0))
+        out: list[tuple[int, list[Placed]]] = []
+        while self._ticks:
+            tick_ms, count = self._ticks[0]
+            missing = count - len(self._arrived.get(tick_ms, ()))
+            if missing > 0:
+                if not wait:
+                    break
+                self._keep(self.reader.take(max(missing - len(self._unplaced), 1)))
+                continue
+            self._ticks.popleft()
+            events = self._arrived.pop(tick_ms, [])
+            events.sort(key=lambda placed: (placed.partition, placed.sequence_number))
+            out.append((tick_ms, events))
+        return out
+
+    def _keep(self, received: list[Received]) -> None:
+        placing = [
+            Placed(r.partition, r.event.sequence_number, b"".join(r.event.body), r)
+            for r in received
+        ]
+        recorded = self._sent.log(self.reader.hub).events
+        if self._unplaced and recorded != self._recorded:
+            placing = self._unplaced + placing
+            self._unplaced = []
+        self._recorded = recorded
+        for placed in placing:
+            try:
+                tick_ms = self._sent.arrival_ms(self.reader.hub, placed.body)
+            except KeyError:
+                self._unplaced.append(placed)
+                continue
+            self._arrived.setdefault(tick_ms, []).append(placed)
+
+
+def function_events(received: Iterable[Received], enqueued_ms: int | None = None) -> list[Any]:
+    """SDK events as the Functions host hands them to an Event Hubs trigger.
+
+    ``enqueued_ms`` replaces the emulator's wall-clock enqueued time with the moment the events
+    reached the hub on a simulated clock (the demo's).
+    """
+    from datetime import datetime, timezone
+
     from azure.functions import EventHubEvent
 
+    simulated = (
+        None if enqueued_ms is None else datetime.fromtimestamp(enqueued_ms / 1000, timezone.utc)
+    )
     return [
         EventHubEvent(
             body=b"".join(r.event.body),
-            enqueued_time=r.event.enqueued_time,
+            enqueued_time=simulated or r.event.enqueued_time,
             sequence_number=r.event.sequence_number,
             offset=str(r.event.offset),
         )
@@ -186,6 +275,9 @@ class PackedRows(NamedTuple):
 
 def pack_rows(rows: Iterable[dict[str, Any]], partition_count: int) -> list[PackedRows]:
     """Group rows by the partition their order routes to; pack up to 100 rows per event."""
+    import msgspec
+
+    encode = msgspec.json.Encoder().encode
     groups: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(partition_for(row["order_id"], partition_count), []).append(row)
@@ -193,6 +285,6 @@ def pack_rows(rows: Iterable[dict[str, Any]], partition_count: int) -> list[Pack
     for group in groups.values():
         for start in range(0, len(group), ASA_MAX_ROWS_PER_EVENT):
             chunk = group[start : start + ASA_MAX_ROWS_PER_EVENT]
-            body = "\n".join(json.dumps(row, separators=(",", ":")) for row in chunk).encode()
+            body = b"\n".join([encode(row) for row in chunk])
             packed.append(PackedRows(chunk[0]["order_id"], body, None, len(chunk)))
     return packed

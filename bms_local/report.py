@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+from bms_core.joined.latency import EXPLANATION
 
 
 @dataclass
@@ -35,9 +38,8 @@ class Counts:
     """Seat rows the curated table (one per key) took from the landing table at the end."""
     curated_order_rows: int = 0
     joined_hub_events: int = 0
-    """Messages carrying the joined rows (up to 100 rows each, packed per partition from what the
-    job emitted in one step): how rows are grouped depends on when events arrive, so two runs
-    of the same traffic may differ here while every row count agrees."""
+    """Messages carrying the joined rows: up to 100 rows each, packed per partition from what the
+    job emitted in one simulated tick."""
     validated: int = 0
     findings: int = 0
 
@@ -49,6 +51,11 @@ class Unmatched:
     never_paid: int = 0
     after_window: int = 0
     failed_only: int = 0
+
+
+TIMING_FIELDS = ("wall_seconds",)
+"""The report's only wall-clock figures: everything else is the same on every run of the same
+options (seed, start, minutes, rates)."""
 
 
 @dataclass
@@ -73,6 +80,11 @@ class DemoReport:
     """Payments of orders booked before the run or after it (see ``truth``)."""
     join_rate_per_minute: list[float] = field(default_factory=list)
     findings_by_rule: dict[str, int] = field(default_factory=dict)
+    latency_s: dict[str, float] = field(default_factory=dict)
+    """The pipeline's latency over the rows of sampled orders (joined row enqueued on the joined
+    hub minus payment_time, simulated clock): rows, unknown, p50, p95, p99, max."""
+    validator_latency_s: dict[str, float] = field(default_factory=dict)
+    """What the validator's summary rows said: batches with figures, their largest p99 and max."""
     stream_job: dict[str, int] = field(default_factory=dict)
     verdict: str = "unknown"
     checks: dict[str, bool] = field(default_factory=dict)
@@ -84,6 +96,16 @@ class DemoReport:
     @property
     def simulated_hours_per_minute(self) -> float:
         return (self.minutes / 60) / max(self.wall_seconds / 60, 1e-9)
+
+
+LOCAL_LATENCY_NOTE = (
+    "In this run the times are simulated: the reference job emits a pair as soon as its second "
+    "event arrives, so the figures are the wait for the timer tick that sends the payment."
+)
+
+
+def _latency_value(key: str, value: float) -> str:
+    return f"{value:.0f}" if key in ("rows", "unknown", "batches") else f"{value:.1f}"
 
 
 def _table(title: str, rows: list[tuple[str, object]]) -> str:
@@ -139,6 +161,15 @@ def render_text(report: DemoReport) -> str:
             [(k, f"{v:.1f}") for k, v in report.delay_percentiles_s.items()],
         ),
         _table(
+            "Pipeline latency (s): joined row enqueued minus payment_time",
+            [(k, _latency_value(k, v)) for k, v in report.latency_s.items()]
+            + [
+                (f"validator {k}", _latency_value(k, v))
+                for k, v in report.validator_latency_s.items()
+            ],
+        ),
+        LOCAL_LATENCY_NOTE + " " + EXPLANATION,
+        _table(
             "Reconciliation", [(k, "ok" if v else "MISMATCH") for k, v in report.checks.items()]
         ),
         f"Validator verdict: {report.verdict}"
@@ -157,74 +188,144 @@ def render_text(report: DemoReport) -> str:
     return "\n\n".join(parts)
 
 
-def _bars_svg(title: str, series: list[tuple[str, list[float]]], labels: list[str]) -> str:
-    """A grouped bar / line-ish chart as inline SVG; no external assets."""
-    width, height, pad = 720, 220, 36
-    n = max((len(values) for _, values in series), default=0)
-    peak = max((max(values) for _, values in series if values), default=1.0) or 1.0
-    colours = ["#3b6ea8", "#d9822b", "#2a9d8f", "#8e44ad"]
+class Chart(NamedTuple):
+    """One bar chart of the page: what it shows, its axes (with units) and its series."""
+
+    key: str
+    title: str
+    x_label: str
+    y_label: str
+    labels: list[str]
+    series: list[tuple[str, list[float]]]
+
+
+SERIES_COLOURS = {
+    "bookings": "#3b6ea8",
+    "payments": "#d9822b",
+    "others' payments": "#2a9d8f",
+    "payment attempts": "#8e44ad",
+    "join rate": "#c0392b",
+    "latency": "#6b8e23",
+}
+"""One colour per series across the page, so every series can be told apart (and found)."""
+
+
+def _nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 4, 5 or 10 times a power of ten that is at least ``value``, so the
+    axis' quarter ticks read as round numbers."""
+    if value <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    return next(step * power for step in (1, 2, 4, 5, 10) if step * power >= value)
+
+
+def _chart_svg(chart: Chart) -> str:
+    """A grouped bar chart as inline SVG with titled axes, tick values and a legend."""
+    width, height = 720, 260
+    left, right, top, bottom = 64, 12, 44, 52
+    plot_w, plot_h = width - left - right, height - top - bottom
+    n = max((len(values) for _, values in chart.series), default=0)
+    peak = _nice_ceiling(max((max(v) for _, v in chart.series if v), default=0.0))
+    base_y = top + plot_h
+    e = html.escape
     out = [
-        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-        f'role="img" aria-label="{html.escape(title)}">',
-        f'<text x="{pad}" y="16" font-size="13" font-weight="bold">{html.escape(title)}</text>',
-        f'<line x1="{pad}" y1="{height - pad}" x2="{width - 8}" y2="{height - pad}" '
-        'stroke="#888"/>',
-        f'<text x="4" y="{pad}" font-size="10">{peak:g}</text>',
+        f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
+        f'data-chart="{e(chart.key)}" aria-label="{e(chart.title)}" font-family="sans-serif">',
+        f'<text x="{left}" y="16" font-size="14" font-weight="bold">{e(chart.title)}</text>',
+        f'<line x1="{left}" y1="{base_y}" x2="{width - right}" y2="{base_y}" stroke="#555"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{base_y}" stroke="#555"/>',
     ]
+    for fraction in (0.0, 0.25, 0.5, 0.75, 1.0):
+        y = base_y - plot_h * fraction
+        out.append(
+            f'<line x1="{left - 4}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" '
+            f'stroke="#ddd"/><text x="{left - 6}" y="{y + 4:.1f}" font-size="10" '
+            f'text-anchor="end">{peak * fraction:,g}</text>'
+        )
+    out.append(
+        f'<text class="axis-label y" x="14" y="{top + plot_h / 2:.1f}" font-size="11" '
+        f'text-anchor="middle" transform="rotate(-90 14 {top + plot_h / 2:.1f})">'
+        f"{e(chart.y_label)}</text>"
+        f'<text class="axis-label x" x="{left + plot_w / 2:.1f}" y="{height - 8}" '
+        f'font-size="11" text-anchor="middle">{e(chart.x_label)}</text>'
+    )
     if n:
-        slot = (width - pad - 8) / n
-        bar = max(slot / max(len(series), 1) - 1, 0.5)
-        for s_index, (name, values) in enumerate(series):
-            colour = colours[s_index % len(colours)]
+        slot = plot_w / n
+        bar = max(slot * 0.9 / len(chart.series), 0.5)
+        for s_index, (name, values) in enumerate(chart.series):
+            colour = SERIES_COLOURS.get(name, "#555")
+            out.append(f'<g class="series" data-series="{e(name)}" fill="{colour}">')
             for i, value in enumerate(values):
-                h = (height - 2 * pad) * (value / peak)
-                x = pad + i * slot + s_index * bar
-                y = height - pad - h
+                h = plot_h * (value / peak)
+                x = left + i * slot + slot * 0.05 + s_index * bar
+                label = chart.labels[i] if i < len(chart.labels) else str(i)
                 out.append(
-                    f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
-                    f'fill="{colour}"><title>{html.escape(name)} '
-                    f"{html.escape(labels[i] if i < len(labels) else str(i))}: {value:g}"
-                    "</title></rect>"
+                    f'<rect x="{x:.1f}" y="{base_y - h:.1f}" width="{bar:.1f}" height="{h:.1f}">'
+                    f"<title>{e(name)} {e(label)}: {value:g}</title></rect>"
                 )
+            out.append("</g>")
             out.append(
-                f'<text x="{width - 460 + s_index * 150}" y="30" font-size="11" '
-                f'fill="{colour}">■ {html.escape(name)}</text>'
+                f'<rect x="{width - 420 + s_index * 140}" y="24" width="10" height="10" '
+                f'fill="{colour}"/><text x="{width - 406 + s_index * 140}" y="33" '
+                f'font-size="11">{e(name)}</text>'
             )
-        step = max(n // 10, 1)
+        step = max(-(-n // 12), 1)
         for i in range(0, n, step):
-            label = labels[i] if i < len(labels) else str(i)
+            label = chart.labels[i] if i < len(chart.labels) else str(i)
             out.append(
-                f'<text x="{pad + i * slot:.1f}" y="{height - pad + 14}" font-size="9">'
-                f"{html.escape(label)}</text>"
+                f'<text x="{left + (i + 0.5) * slot:.1f}" y="{base_y + 14}" font-size="10" '
+                f'text-anchor="middle">{e(label)}</text>'
             )
     out.append("</svg>")
     return "".join(out)
 
 
-def render_html(report: DemoReport) -> str:
-    """A self-contained page: the same numbers as report.json plus three charts."""
-    minutes = [str(i) for i in range(len(report.payments_per_minute))]
-    charts = [
-        _bars_svg(
+def charts(report: DemoReport) -> list[Chart]:
+    """The page's charts, each with its axes' meaning and units and its series."""
+    sent_minutes = [str(i) for i in range(len(report.payments_per_minute))]
+    latency = [(k, v) for k, v in report.latency_s.items() if k in ("p50", "p95", "p99", "max")]
+    return [
+        Chart(
+            "sent",
             "Bookings and payments sent per simulated minute",
+            "simulated minute since the start (min)",
+            "events sent (per min)",
+            sent_minutes,
             [
                 ("bookings", [float(v) for v in report.bookings_per_minute]),
                 ("payments", [float(v) for v in report.payments_per_minute]),
                 ("others' payments", [float(v) for v in report.other_payments_per_minute]),
             ],
-            minutes,
         ),
-        _bars_svg(
+        Chart(
+            "delay",
             "Booking-to-payment delay (all attempts)",
-            [("payments", [float(v) for _, v in report.delay_histogram])],
+            "delay from booking to payment attempt (s)",
+            "payment attempts (count)",
             [k for k, _ in report.delay_histogram],
+            [("payment attempts", [float(v) for _, v in report.delay_histogram])],
         ),
-        _bars_svg(
-            "Join rate per booking minute (orders with a joined payment, %)",
-            [("join rate", [round(v * 100, 1) for v in report.join_rate_per_minute])],
+        Chart(
+            "join-rate",
+            "Join rate per booking minute",
+            "booking minute since the start (min)",
+            "orders with a joined payment (%)",
             [str(i) for i in range(len(report.join_rate_per_minute))],
+            [("join rate", [round(v * 100, 1) for v in report.join_rate_per_minute])],
+        ),
+        Chart(
+            "latency",
+            "Pipeline latency: joined row enqueued minus payment_time",
+            "percentile of the sampled orders' rows (%)",
+            "latency (s)",
+            [k for k, _ in latency],
+            [("latency", [v for _, v in latency])],
         ),
     ]
+
+
+def render_html(report: DemoReport) -> str:
+    """A self-contained page (no network, no script): the numbers of report.json and charts."""
     body = html.escape(render_text(report))
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
@@ -236,9 +337,9 @@ def render_html(report: DemoReport) -> str:
         "<h1>bms-stream local pipeline</h1>"
         f"<p class='verdict'>Validator verdict: {html.escape(report.verdict)}</p>"
         f"<p>seed {report.seed}, start {html.escape(report.start)}, {report.minutes} simulated "
-        f"minutes at {report.orders_per_minute:g} orders/min, {report.wall_seconds:.1f} s wall "
-        "clock.</p>"
-        + "".join(f"<div>{chart}</div>" for chart in charts)
+        f"minutes at a base rate of {report.orders_per_minute:g} orders/min (shaped by the hour "
+        f"and weekday), {report.wall_seconds:.1f} s wall clock.</p>"
+        + "".join(f"<div>{_chart_svg(chart)}</div>" for chart in charts(report))
         + f"<h2>Tables</h2><pre>{body}</pre></body></html>"
     )
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bms_core import names
+from bms_core.joined import latency
 from bms_local.azurite import check_port_free
 from bms_local.functions_http import SOCKET_TIMEOUT_S
 
@@ -163,7 +164,7 @@ def run_up(options: UpOptions, *, announce: Any = print) -> None:
             started_ms=int(time.time() * 1000),
         )
         _write_state(state_dir, state)
-        _start_parts(stack, options, env, warehouse_path)
+        _start_parts(stack, options, env, warehouse_path, announce)
         state.ready = True
         _write_state(state_dir, state)
         announce(
@@ -173,7 +174,8 @@ def run_up(options: UpOptions, *, announce: Any = print) -> None:
             f"  eventhubs   {emulator.connection_string}\n"
             f"  storage     {azurite.connection_string}\n"
             f"  warehouse   {warehouse_path}\n"
-            "Stop with Ctrl-C or 'python -m bms_local down'."
+            "Stop with Ctrl-C or 'python -m bms_local down'.\n"
+            "validate_joined logs each batch's latency. " + latency.EXPLANATION
         )
         while not stack.stop_event.wait(0.5):
             pass
@@ -186,7 +188,7 @@ def run_up(options: UpOptions, *, announce: Any = print) -> None:
 
 
 def _start_parts(
-    stack: _Stack, options: UpOptions, env: dict[str, str], warehouse_path: Path
+    stack: _Stack, options: UpOptions, env: dict[str, str], warehouse_path: Path, announce: Any
 ) -> None:
     """The parts that run the app, each built once on ``env`` (the app settings)."""
     from bms_local.host import LocalHost
@@ -198,7 +200,7 @@ def _start_parts(
     stack.on_stop(host.close)
     stack.on_stop(close_producers)
     _start_stream_job(stack, env, settings, warehouse_path)
-    _start_validator(stack, host, eventhubs, settings)
+    _start_validator(stack, host, eventhubs, settings, announce)
     _start_timers(stack, host)
     _start_queue_workers(stack, env, options.workers)
     _start_http(stack, host, options.http_port, options.http_timeout_s)
@@ -248,7 +250,9 @@ def _start_stream_job(
     stack.on_stop(lambda: thread.join(timeout=15))
 
 
-def _start_validator(stack: _Stack, host: Any, eventhubs: str, settings: Any) -> None:
+def _start_validator(
+    stack: _Stack, host: Any, eventhubs: str, settings: Any, announce: Any
+) -> None:
     from bms_local.pipeline import HubReader, function_events
 
     reader = HubReader(eventhubs, settings.joined_hub, settings.validator_consumer_group)
@@ -261,10 +265,20 @@ def _start_validator(stack: _Stack, host: Any, eventhubs: str, settings: Any) ->
                 continue
             events = function_events(batch)
             with contextlib.suppress(Exception):  # the host logs and retries; keep serving
-                host.eventhub("validate_joined", events)
+                invocation = host.eventhub("validate_joined", events)
+                announce(batch_line(invocation.outputs.get("summary")))
 
     thread = threading.Thread(target=loop, name="validator", daemon=True)
     thread.start()
+
+
+def batch_line(summary: str | None) -> str:
+    """One log line per validator batch: rows, findings and the latency figures."""
+    (row,) = json.loads(summary or "[{}]")
+    return (
+        f"validate_joined: {row.get('rows', 0)} rows, {row.get('sampled', 0)} sampled, "
+        f"{row.get('findings', 0)} findings; {latency.describe(row)}"
+    )
 
 
 def _start_timers(stack: _Stack, host: Any) -> None:

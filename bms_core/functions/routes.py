@@ -53,7 +53,7 @@ def run_burst(
     from bms_core import timefmt
     from bms_core.functions import bursts, timers
     from bms_core.functions import settings as settings_module
-    from bms_core.traffic import generator, orderid
+    from bms_core.traffic import generator
 
     if req.method.upper() != "POST":
         return _answer(
@@ -74,7 +74,7 @@ def run_burst(
 
     now = runtime.current().clock() if now_ms is None else now_ms
     anchor_ms = now - now % 1000
-    burst_id = orderid.new_burst_id()
+    burst_id = runtime.current().new_burst_id()
     if request.orders > settings.burst_chunk_orders or request.over_seconds > 0:
         return _fan_out(
             request, scenario, settings, burst_id, anchor_ms, now, manifests, queue, progress

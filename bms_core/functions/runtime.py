@@ -1,5 +1,5 @@
 """What a function invocation takes from its process: settings, the clock, the manifest store,
-the burst queue and the burst progress store.
+the burst queue, the burst progress store, and how new bursts are named.
 
 The handlers take each of these as a parameter and default to this process's :class:`Runtime`
 (:func:`current`): in Azure the app settings of the environment, the wall clock, and burst
@@ -35,7 +35,9 @@ class Runtime:
     ``settings`` is read and checked on first use and then kept; a broken setting raises
     :class:`bms_core.functions.settings.SettingsError` on every use until it is fixed.
     ``manifests`` defaults to a :class:`bms_core.functions.bursts.ManifestStore` on the settings'
-    storage connection.
+    storage connection. ``burst_ids`` names each new burst: random
+    (:func:`bms_core.traffic.orderid.new_burst_id`) unless a runner needs repeatable names (the
+    demo, whose report must be the same on every run).
     """
 
     def __init__(
@@ -46,9 +48,11 @@ class Runtime:
         manifests: Any = None,
         burst_queue: Any = None,
         burst_progress: Any = None,
+        burst_ids: Callable[[], str] | None = None,
     ) -> None:
         self.env = env
         self.clock = clock
+        self._burst_ids = burst_ids
         self._manifests = manifests
         self._burst_queue = burst_queue
         self._burst_progress = burst_progress
@@ -59,6 +63,14 @@ class Runtime:
         from bms_core.functions.settings import Settings
 
         return Settings.from_env(os.environ if self.env is None else self.env)
+
+    def new_burst_id(self) -> str:
+        """A name for a new burst (checked to be a burst id)."""
+        from bms_core.traffic import orderid
+
+        if self._burst_ids is None:
+            return orderid.new_burst_id()
+        return orderid.check_burst_id(self._burst_ids())
 
     @property
     def manifests(self) -> Any:

@@ -17,6 +17,10 @@ digits than ``DECIMAL(12,2)``; an ``order_id`` longer than :data:`MAX_ORDER_ID` 
 so one row costs at most one order's regeneration. Storage errors while reading a manifest do
 raise, so the host's retry policy runs the batch again.
 
+For every row of a sampled order (each copy of a duplicate too) it also measures the pipeline's
+latency, the carrying event's enqueued time minus the row's ``payment_time``
+(:mod:`bms_core.joined.latency`), and reports its p50/p95/p99/max per batch.
+
 Output: findings and one summary per batch as Table storage entities (JSON arrays for the
 table output bindings), and one JSON log line with the summary.
 """
@@ -28,13 +32,14 @@ import logging
 import secrets
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Final
 
 from bms_core.functions import clock
 from bms_core.joined import check as jc
+from bms_core.joined import latency
 
 log = logging.getLogger("bms.validator")
 MAX_TEXT: Final = 1000
@@ -55,6 +60,8 @@ class BatchResult:
     batch_id: str
     findings: list[jc.Finding] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
+    latencies_ms: list[int] = field(default_factory=list)
+    """Latency of each measured row (enqueued time minus payment_time)."""
 
     def summary(self, sample_rate: float, now_ms: int) -> dict[str, Any]:
         by_rule = Counter(f.rule for f in self.findings)
@@ -65,6 +72,7 @@ class BatchResult:
             "findings": len(self.findings),
             **{k: self.counts.get(k, 0) for k in _COUNTS},
             **{f"findings_{rule}": by_rule.get(rule, 0) for rule in jc.RULES},
+            **latency.summary_fields(self.latencies_ms, self.counts.get(latency.UNKNOWN, 0)),
         }
 
 
@@ -181,9 +189,16 @@ def cached_manifests(
 
 
 def validate_batch(
-    bodies: Iterable[bytes], truth: Truth, sample_rate: float, batch_id: str
+    bodies: Iterable[bytes],
+    truth: Truth,
+    sample_rate: float,
+    batch_id: str,
+    enqueued_ms: Sequence[int | None] = (),
 ) -> BatchResult:
-    """Check one batch; returns findings and counts, never raises on data."""
+    """Check one batch; returns findings and counts, never raises on data.
+
+    ``enqueued_ms`` holds each body's enqueued time (``None`` or missing: unknown).
+    """
     from bms_core import contract
     from bms_core.joined import projection
 
@@ -201,6 +216,7 @@ def validate_batch(
     for row in rows:
         key = row.where
         try:
+            _measure_latency(row, enqueued_ms, sample_rate, result)
             key = jc.row_key(row.data, row.where)
             _check_unsampled(key, row, seen, result)
             if seen[key] > 1:
@@ -249,6 +265,22 @@ def _check_unsampled(key: str, row: jc.Row, seen: Counter[str], result: BatchRes
         result.findings.append(
             jc.Finding(key, jc.UNKNOWN_ORDER, "order_id", "an order id", jc.show(order_id))
         )
+
+
+def _measure_latency(
+    row: jc.Row, enqueued_ms: Sequence[int | None], sample_rate: float, result: BatchResult
+) -> None:
+    """Record the latency of a sampled order's row, or count it as unknown."""
+    order_id = row.data.get("order_id")
+    if not isinstance(order_id, str) or not order_id or not jc.sampled(order_id, sample_rate):
+        return
+    event = int(row.where.split()[1])  # "event <n> ..."
+    moment = enqueued_ms[event] if event < len(enqueued_ms) else None
+    value = latency.row_latency_ms(moment, row.data.get("payment_time"))
+    if value is None:
+        result.counts[latency.UNKNOWN] += 1
+    else:
+        result.latencies_ms.append(value)
 
 
 def _check_row(
@@ -382,8 +414,12 @@ def run_validate_joined(
     now = clock.now_ms() if now_ms is None else now_ms
     lookup = manifests or _process_manifests(lambda: runtime.current().manifests)
     truth = Truth(settings.scenario, lookup)
+    events = list(events)
     bodies = [event.get_body() for event in events]
-    result = validate_batch(bodies, truth, settings.validation_sample_rate, new_batch_id(now))
+    enqueued = [latency.enqueued_ms(getattr(event, "enqueued_time", None)) for event in events]
+    result = validate_batch(
+        bodies, truth, settings.validation_sample_rate, new_batch_id(now), enqueued
+    )
     summary = result.summary(settings.validation_sample_rate, now)
     entities = finding_entities(result, now)
     if entities:

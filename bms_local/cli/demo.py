@@ -29,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--start",
         default=None,
-        help="simulated start, ISO-8601 (default: the hour before the current one)",
+        help="simulated start, ISO-8601, or 'now' for the minutes before the current hour "
+        "(default: 2026-12-04T13:30:00Z, a Friday's 19:00-20:00 IST peak, the same every run)",
     )
     parser.add_argument(
         "--burst-orders", type=int, default=200, help="orders of the one HTTP burst (0: none)"
@@ -51,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bms_local.demo import DemoOptions, run_demo
+    from bms_local.demo import PEAK_HOUR_START_MS, DemoOptions, hour_before_now_ms, run_demo
     from bms_local.report import render_text, write_report
 
     if args.minutes < 1:
@@ -59,7 +60,12 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.sample_rate <= 1:
         raise SystemExit("--sample-rate must be between 0 and 1")
     try:
-        start_ms = parse_iso(args.start) if args.start else None
+        if args.start is None:
+            start_ms = PEAK_HOUR_START_MS
+        elif args.start == "now":
+            start_ms = hour_before_now_ms(args.minutes)
+        else:
+            start_ms = parse_iso(args.start)
     except ValueError as exc:
         print(f"bms_local demo: --start: {exc}", file=sys.stderr)
         return 2

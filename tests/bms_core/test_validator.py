@@ -12,6 +12,7 @@ import pytest
 
 from bms_core import contract
 from bms_core.functions import bursts
+from bms_core.joined import check as jc
 from bms_core.joined import validator
 from bms_core.joined.columns import SEAT_COLUMNS, seat_column_names
 from bms_core.traffic import generator
@@ -433,3 +434,55 @@ def test_shape_and_window_are_checked_on_every_row_even_unsampled() -> None:
         ("window", "payment_time"),
     }
     assert summary.entities()[0]["sampled"] == 0
+
+
+def _rows_with_latency(seconds: list[int | None]) -> list[Any]:
+    """One event per seat row, enqueued ``seconds[i]`` after its row's payment (None: no time)."""
+    from datetime import datetime, timezone
+
+    import azure.functions as func
+
+    rows = [row for _, _, pair_rows in JOINED for row in pair_rows][: len(seconds)]
+    assert len(rows) == len(seconds)
+    events = []
+    for n, (row, delay) in enumerate(zip(rows, seconds, strict=True)):
+        enqueued = None
+        if delay is not None:
+            moment = jc.to_ms(row["payment_time"]) + delay * 1000
+            enqueued = datetime.fromtimestamp(moment / 1000, tz=timezone.utc)
+        body = json.dumps(row).encode()
+        events.append(func.EventHubEvent(body=body, sequence_number=n, enqueued_time=enqueued))
+    return events
+
+
+def _summary(events: list[Any], settings: Any = SETTINGS) -> dict[str, Any]:
+    findings, summary = Collector(), Collector()
+    validator.run_validate_joined(
+        events, findings, summary, settings, manifests=lambda *_: None, now_ms=NOW
+    )
+    (row,) = summary.entities()
+    return row
+
+
+def test_latency_percentiles_of_known_rows_are_exact() -> None:
+    # 100 rows enqueued 1 s, 2 s, ... 100 s after their payments, in shuffled order
+    seconds: list[int | None] = [(n * 37) % 100 + 1 for n in range(100)]
+    row = _summary(_rows_with_latency(seconds))
+    assert (row["latency_rows"], row["latency_unknown"]) == (100, 0)
+    assert (row["latency_p50_ms"], row["latency_p95_ms"]) == (50_000, 95_000)
+    assert (row["latency_p99_ms"], row["latency_max_ms"]) == (99_000, 100_000)
+
+
+def test_rows_without_an_enqueued_time_are_counted_not_guessed() -> None:
+    row = _summary(_rows_with_latency([None, 4, None, 2, 8, None, None]))
+    assert (row["latency_rows"], row["latency_unknown"]) == (3, 4)
+    assert (row["latency_p50_ms"], row["latency_max_ms"]) == (4000, 8000)
+    row = _summary(_rows_with_latency([None, None]))
+    assert (row["latency_rows"], row["latency_unknown"]) == (0, 2)
+    assert "latency_p50_ms" not in row and "latency_max_ms" not in row
+
+
+def test_latency_is_measured_on_sampled_orders_only() -> None:
+    unsampled = app_settings({"BMS_VALIDATION_SAMPLE_RATE": "0", "BMS_DUPLICATE_RATE": "0"})
+    row = _summary(_rows_with_latency([1, 2, 3]), unsampled)
+    assert (row["latency_rows"], row["latency_unknown"]) == (0, 0)

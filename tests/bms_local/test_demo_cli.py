@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from bms_local.report import TIMING_FIELDS
+from tests.demo_runs import DemoRun
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,23 +40,28 @@ def test_bad_option_is_named(args: list[str], fragment: str) -> None:
 @pytest.mark.slow
 @pytest.mark.eventhubs
 @pytest.mark.azurite
-def test_demo_runs_without_odbc(tmp_path: Path) -> None:
+def test_demo_runs_without_odbc(default_demo_runs: tuple[DemoRun, DemoRun]) -> None:
     """``make demo`` must work on a machine without unixODBC: nothing on its path imports pyodbc
-    (here any import of it fails, as it does where ``libodbc.so.2`` is missing)."""
-    program = (
-        "import runpy, sys\n"
-        "sys.modules['pyodbc'] = None\n"
-        "sys.argv = ['bms_local', 'demo', '--minutes', '1', '--report-dir', sys.argv[1]]\n"
-        "runpy.run_module('bms_local', run_name='__main__')\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", program, str(tmp_path)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "Validator verdict: clean" in result.stdout
-    assert (tmp_path / "report.json").is_file()
+    (in the first run any import of it fails, as it does where ``libodbc.so.2`` is missing)."""
+    run = default_demo_runs[0]
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Validator verdict: clean" in run.stdout
+    assert (run.report_dir / "report.json").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.eventhubs
+@pytest.mark.azurite
+def test_default_runs_give_the_same_report(default_demo_runs: tuple[DemoRun, DemoRun]) -> None:
+    """Two runs at the default start and seed: the same report.json apart from wall-clock time."""
+    reports = []
+    for run in default_demo_runs:
+        assert run.returncode == 0, run.stderr[-2000:]
+        report = json.loads((run.report_dir / "report.json").read_text())
+        for key in TIMING_FIELDS:
+            report.pop(key)
+        reports.append(report)
+    first, second = reports
+    assert first == second
+    assert first["start"] == "2026-12-04T13:30:00.000Z"  # Friday 19:00 IST
+    assert first["counts"]["orders"] > 1000  # a peak minute, burst included

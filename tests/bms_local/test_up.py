@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import sqlite3
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bms_local.azurite import free_port
-from bms_local.up import _alive, read_state
+from bms_local.up import _alive, batch_line, read_state
 
 pytestmark = [pytest.mark.slow, pytest.mark.eventhubs, pytest.mark.azurite]
 REPO = Path(__file__).resolve().parents[2]
@@ -78,6 +79,8 @@ def test_burst_over_http_reaches_the_warehouse_and_down_stops_everything(tmp_pat
         "1",
         "--http-timeout",
         str(HTTP_TIMEOUT_S),
+        "--set",
+        "BMS_VALIDATION_SAMPLE_RATE=1",  # every row's latency is logged
     )
     assert started.returncode == 0, started.stderr
     state = read_state(state_dir)
@@ -120,6 +123,14 @@ def test_burst_over_http_reaches_the_warehouse_and_down_stops_everything(tmp_pat
                     (f"{burst_id}%",),
                 ).fetchone()[0]
         assert rows > 0, "no joined row of the burst reached the warehouse"
+        # the validator's batches are logged with the pipeline's latency (wall clock here)
+        log_path = state_dir / "up.log"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "latency p50" not in log_path.read_text():
+            time.sleep(1)
+        log = log_path.read_text()
+        assert re.search(r"validate_joined: \d+ rows.*latency p50 -?\d+\.\d s, p95", log), log
+        assert "late-arrival" in log
     finally:
         stopped = _bms_local("down", "--state-dir", str(state_dir))
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
@@ -163,3 +174,25 @@ def test_busy_port_is_named_with_the_option_to_change_it(tmp_path: Path) -> None
         result = _bms_local("up", "--state-dir", str(tmp_path), *ports, timeout=60)
     assert result.returncode == 1
     assert f"port {port}" in result.stderr and "--http-port" in result.stderr
+
+
+def test_a_batch_line_names_rows_findings_and_latency() -> None:
+    summary = json.dumps(
+        [
+            {
+                "rows": 120,
+                "sampled": 30,
+                "findings": 0,
+                "latency_rows": 30,
+                "latency_unknown": 0,
+                "latency_p50_ms": 1200,
+                "latency_p95_ms": 2500,
+                "latency_p99_ms": 2900,
+                "latency_max_ms": 3100,
+            }
+        ]
+    )
+    assert batch_line(summary) == (
+        "validate_joined: 120 rows, 30 sampled, 0 findings; "
+        "latency p50 1.2 s, p95 2.5 s, p99 2.9 s, max 3.1 s (30 rows)"
+    )
