@@ -14,7 +14,6 @@ Reading a burst is one partition query: 1 + 2 * chunks rows (401 for a million o
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 from collections.abc import Iterable, Mapping
@@ -181,12 +180,7 @@ class TableProgressStore:
     def _table(self) -> Any:
         with self._lock:
             if self._client is None:
-                from azure.core.exceptions import ResourceExistsError
-
-                client = self._connection.table_client(self._table_name)
-                with contextlib.suppress(ResourceExistsError):
-                    client.create_table()
-                self._client = client
+                self._client = self._connection.created_table(self._table_name)
             return self._client
 
     def start(self, spec: BurstSpec) -> None:

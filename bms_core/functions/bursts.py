@@ -24,7 +24,6 @@ quoted by a short excerpt only.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -293,12 +292,7 @@ class ManifestStore:
 
     def _table(self) -> Any:
         if self._client is None:
-            from azure.core.exceptions import ResourceExistsError
-
-            client = self._connection.table_client(self._table_name)
-            with contextlib.suppress(ResourceExistsError):
-                client.create_table()
-            self._client = client
+            self._client = self._connection.created_table(self._table_name)
         return self._client
 
     def put(self, manifest: BurstManifest) -> None:

@@ -17,6 +17,7 @@ A plain connection string wins when both forms are present, as in the host. The 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -108,6 +109,15 @@ class StorageConnection:
         return TableClient(
             endpoint=str(self.table_endpoint), table_name=table, credential=self.credential()
         )
+
+    def created_table(self, table: str) -> Any:
+        """A ``TableClient`` for ``table``, the table created first if it is missing."""
+        from azure.core.exceptions import ResourceExistsError
+
+        client = self.table_client(table)
+        with contextlib.suppress(ResourceExistsError):
+            client.create_table()
+        return client
 
     def queue_client(self, queue: str, **options: Any) -> Any:
         """A ``QueueClient`` for ``queue`` on this account (no request is made here);
