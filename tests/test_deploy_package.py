@@ -47,7 +47,17 @@ def test_package_holds_the_app_and_nothing_local() -> None:
     files = package_files()
     assert {"function_app.py", "host.json", "requirements.txt"} <= set(files)
     assert any(f.startswith("bms_core/") for f in files)
-    for local in ("bms_local/", "tests/", "bench/", "node_modules/", "asa/", "local.settings"):
+    for local in (
+        "bms_local/",
+        "tests/",
+        "bench/",
+        "node_modules/",
+        "asa/",
+        "local.settings",
+        "scripts/",
+        "infra/",
+        "docs/",
+    ):
         assert not any(f.startswith(local) for f in files), local
 
 
