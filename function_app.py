@@ -43,7 +43,7 @@ Each function body is one call into ``bms_core``; call the same thing with real
 ``azure.functions`` objects, and as outputs any ``func.Out`` that keeps what is set::
 
     from azure.functions.timer import TimerRequest
-    from bms_core.functions import timers, routes, settings
+    from bms_core.functions import bursts, routes, settings, timers
     from bms_core.synapse import reconcile
     from bms_core.joined import validator
 
@@ -57,13 +57,13 @@ Each function body is one call into ``bms_core``; call the same thing with real
     timers.run_emit_bookings(timer, bookings, settings=s, now_ms=...)  # bookings.value: bodies
     timers.run_emit_payments(timer, Out(), settings=s, manifests=..., now_ms=...)
     routes.run_burst(func.HttpRequest("POST", "/api/burst", body=b'{"orders": 5}'),
-                        Out(), Out(), settings=s, manifests=bursts.ManifestStore(conn))
+                     Out(), Out(), settings=s, manifests=bursts.ManifestStore(conn))
     routes.run_health(func.HttpRequest("GET", "/api/health", body=b""))
     validator.run_validate_joined(events, Out(), Out(), s)
     reconcile.run_reconcile(timer, Out(), s)
 
-Parameters left out default to the running ``bms_core.functions.runtime`` (this process's settings,
-the wall clock, manifests on ``AzureWebJobsStorage``). The local runner calls the decorated
+Parameters left out default to the running ``bms_core.functions.runtime`` (this process's
+settings, the wall clock, manifests on ``AzureWebJobsStorage``). The local runner calls the decorated
 functions below (the v2 ``Function`` objects are callable) inside its own runtime and writes
 their outputs as the host does.
 
