@@ -63,9 +63,9 @@ Each function body is one call into ``bms_core``; call the same thing with real
     reconcile.run_reconcile(timer, Out(), s)
 
 Parameters left out default to the running ``bms_core.functions.runtime`` (this process's
-settings, the wall clock, manifests on ``AzureWebJobsStorage``). The local runner calls the decorated
-functions below (the v2 ``Function`` objects are callable) inside its own runtime and writes
-their outputs as the host does.
+settings, the wall clock, manifests on ``AzureWebJobsStorage``). The local runner calls the
+decorated functions below (the v2 ``Function`` objects are callable) inside its own runtime and
+writes their outputs as the host does.
 
 host.json choices
 -----------------
