@@ -15,14 +15,13 @@ Reading a burst is one partition query: 1 + 2 * chunks rows (401 for a million o
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 from bms_core import names
 from bms_core.flash.layout import PAYMENT_WINDOW_MS, BurstSpec
-from bms_core.functions.storage import StorageConnection
+from bms_core.functions.storage import CreatedTable, StorageConnection
 from bms_core.traffic.payments import MAX_PAYMENT_DELAY_MS
 
 HEADER: Final = "burst"
@@ -170,18 +169,7 @@ class TableProgressStore:
     def __init__(
         self, connection: str | StorageConnection, table: str = names.BURST_PROGRESS_TABLE
     ) -> None:
-        if isinstance(connection, str):
-            connection = StorageConnection(connection_string=connection)
-        self._connection = connection
-        self._table_name = table
-        self._client: Any = None
-        self._lock = threading.Lock()
-
-    def _table(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                self._client = self._connection.created_table(self._table_name)
-            return self._client
+        self._table = CreatedTable(connection, table).client
 
     def start(self, spec: BurstSpec) -> None:
         self._table().upsert_entity(

@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from typing import Any, Final
 
 from bms_core import names, untrusted
-from bms_core.functions.storage import StorageConnection
+from bms_core.functions.storage import CreatedTable, StorageConnection
 from bms_core.traffic.orderid import MAX_SEED
 
 SEED_MAX: Final = MAX_SEED
@@ -284,16 +284,7 @@ class ManifestStore:
     def __init__(
         self, connection: str | StorageConnection, table: str = names.BURSTS_TABLE
     ) -> None:
-        if isinstance(connection, str):
-            connection = StorageConnection(connection_string=connection)
-        self._connection = connection
-        self._table_name = table
-        self._client: Any = None
-
-    def _table(self) -> Any:
-        if self._client is None:
-            self._client = self._connection.created_table(self._table_name)
-        return self._client
+        self._table = CreatedTable(connection, table).client
 
     def put(self, manifest: BurstManifest) -> None:
         """Write (or rewrite, idempotently) a manifest row."""

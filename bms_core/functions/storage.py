@@ -18,6 +18,7 @@ A plain connection string wins when both forms are present, as in the host. The 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -138,3 +139,23 @@ class StorageConnection:
             credential=self.credential(),
             **options,
         )
+
+
+class CreatedTable:
+    """One table of a storage account, for a store that keeps rows in it: the client is made,
+    and the table created if missing, on first use and once, whichever thread asks first."""
+
+    def __init__(self, connection: str | StorageConnection, table: str) -> None:
+        if isinstance(connection, str):
+            connection = StorageConnection(connection_string=connection)
+        self.connection = connection
+        self.name = table
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def client(self) -> Any:
+        """The ``TableClient`` (the first call makes one request: creating the table)."""
+        with self._lock:
+            if self._client is None:
+                self._client = self.connection.created_table(self.name)
+            return self._client
