@@ -262,11 +262,15 @@ class LocalHost:
                 self._outbox.task_done()
 
     def flush(self) -> None:
-        """Wait until every output binding value has been delivered; raise the first failure."""
+        """Wait until every output binding value has been delivered; raise the first failure
+        since the last flush. A failure is raised once: the next invocation starts clean, as
+        under the host, where a failed output fails only its own invocation."""
         if self._outbox is not None:
             self._outbox.join()
         if self._outbox_errors:
-            raise self._outbox_errors[0]
+            errors = self._outbox_errors[:]
+            del self._outbox_errors[: len(errors)]
+            raise errors[0]
 
     def close(self) -> None:
         try:

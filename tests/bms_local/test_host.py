@@ -137,6 +137,26 @@ def test_an_output_that_cannot_be_written_fails_the_invocation(
         host.close()
 
 
+def test_a_failed_output_fails_only_its_own_invocation(fresh_eventhubs: EmulatorHandle) -> None:
+    """A delivery error is reported once, to the invocation whose output it was; it must not
+    fail every later invocation of the process (a queue chunk would then reach the poison
+    queue for an error long gone)."""
+    env = {
+        **settings.DEFAULTS,
+        names.EVENTHUB_CONNECTION_SETTING: fresh_eventhubs.connection_string,
+        "BMS_BOOKINGS_HUB": "no-such-hub",
+    }
+    # outputs delivered off the invocation path, as up's queue workers run them
+    host = LocalHost(env=env, runtime=Runtime(env, clock=lambda: NOW), background_outputs=True)
+    try:
+        host.timer("emit_bookings", last_ms=NOW - SLOT_MS, next_ms=NOW + SLOT_MS)
+        with pytest.raises(Exception, match="no-such-hub"):
+            host.flush()
+        host.flush()  # reported once: nothing left for the next invocation
+    finally:
+        host.close()
+
+
 def test_an_event_larger_than_a_batch_fails_the_output(fresh_eventhubs: EmulatorHandle) -> None:
     host = host_for(fresh_eventhubs)
     binding = {
